@@ -1,0 +1,357 @@
+#include "common.h"
+
+#include <chrono>
+#include <cstdarg>
+#include <cstring>
+
+#include "migrations.h"
+
+namespace eskit::ext {
+
+namespace {
+
+// Indexed by Q. Every name is qualified with main. so a TEMP table of the same name cannot
+// capture an eskit write.
+constexpr const char* kQueries[] = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT es_write",
+    "RELEASE es_write",
+    "ROLLBACK TO es_write",
+    "INSERT OR REPLACE INTO main.es_guard(token) VALUES (1)",
+    "DELETE FROM main.es_guard",
+    "SELECT value FROM main.es_meta WHERE key = 'schema_version'",
+    "SELECT version, state, archived_to, tombstone_reason FROM main.es_streams "
+    "WHERE stream_id = ?1",
+    "SELECT max(version) FROM main.es_events WHERE stream_id = ?1 AND idempotency_key = ?2",
+    "SELECT stream_id, version, type, data, codec FROM main.es_events WHERE event_id = ?1",
+    "INSERT INTO main.es_events(stream_id, category, version, type, data, metadata, codec, "
+    "schema_version, event_id, idempotency_key, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
+    "UPDATE main.es_streams SET version = ?2, updated_at = ?3 WHERE stream_id = ?1",
+    "SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events'",
+    "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_events'",
+};
+static_assert(sizeof(kQueries) / sizeof(kQueries[0]) == static_cast<size_t>(Q::Count));
+
+#define ES_COLUMNS                                                                           \
+    "seq, stream_id, category, version, type, data, metadata, codec, schema_version, "       \
+    "event_id, idempotency_key, created_at"
+
+// Indexed by Read. ?1 is the driving key, ?2..?3 the inclusive range on the ordering column.
+constexpr const char* kReads[] = {
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
+    "AND version BETWEEN ?2 AND ?3 ORDER BY version",
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
+    "AND version BETWEEN ?2 AND ?3 ORDER BY version DESC",
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
+    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_category "
+    "WHERE category = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_category "
+    "WHERE category = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
+    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_type "
+    "WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_type "
+    "WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
+    // Within one stream version order is seq order, so the (stream_id, version) index
+    // yields seq order without a sort.
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
+    "AND seq BETWEEN ?2 AND ?3 ORDER BY version",
+    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
+    "AND seq BETWEEN ?2 AND ?3 ORDER BY version DESC",
+};
+static_assert(sizeof(kReads) / sizeof(kReads[0]) == static_cast<size_t>(Read::Count));
+
+const char* type_name(int t) {
+    switch (t) {
+        case SQLITE_INTEGER: return "integer";
+        case SQLITE_FLOAT: return "real";
+        case SQLITE_TEXT: return "text";
+        case SQLITE_BLOB: return "blob";
+        default: return "NULL";
+    }
+}
+
+}  // namespace
+
+std::string format(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char* s = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (!s) throw std::bad_alloc();
+    std::string out(s);
+    sqlite3_free(s);
+    return out;
+}
+
+void raise(int rc, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char* s = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (!s) throw std::bad_alloc();
+    Error e{rc, std::string(s)};
+    sqlite3_free(s);
+    throw e;
+}
+
+void raise_db(sqlite3* db) {
+    const int rc = sqlite3_extended_errcode(db);
+    if ((rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
+    throw Error{rc == SQLITE_OK ? SQLITE_ERROR : rc, sqlite3_errmsg(db)};
+}
+
+const char* value_type_name(sqlite3_value* v) {
+    return type_name(sqlite3_value_type(v));
+}
+
+sqlite3_stmt* Conn::prepare(const char* sql) {
+    ensure_sentinel();
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+        raise_db(db);
+    }
+    return s;
+}
+
+void Conn::ensure_sentinel() {
+    if (vtabs > 0) return;
+    // Preparing a reference connects the eponymous es_all table (xConnect bumps vtabs).
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.es_all", -1, &s, nullptr) == SQLITE_OK) {
+        sqlite3_finalize(s);
+    }
+}
+
+sqlite3_stmt* Conn::stmt(Q q) {
+    sqlite3_stmt*& s = stmts[static_cast<int>(q)];
+    if (!s) s = prepare(kQueries[static_cast<int>(q)]);
+    return s;
+}
+
+sqlite3_stmt* Conn::acquire(Read r) {
+    auto& free = pool[static_cast<int>(r)];
+    if (!free.empty()) {
+        sqlite3_stmt* s = free.back();
+        free.pop_back();
+        return s;
+    }
+    return prepare(kReads[static_cast<int>(r)]);
+}
+
+void Conn::release(Read r, sqlite3_stmt* s) {
+    if (!s) return;
+    sqlite3_reset(s);
+    if (vtabs == 0) {  // connection is closing: do not keep it busy
+        sqlite3_finalize(s);
+        return;
+    }
+    sqlite3_clear_bindings(s);
+    pool[static_cast<int>(r)].push_back(s);
+}
+
+void Conn::finalize_all() {
+    for (auto& s : stmts) {
+        sqlite3_finalize(s);
+        s = nullptr;
+    }
+    for (auto& free : pool) {
+        for (sqlite3_stmt* s : free) sqlite3_finalize(s);
+        free.clear();
+    }
+}
+
+void Conn::exec(Q q) {
+    sqlite3_stmt* s = stmt(q);
+    const int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        Error e{sqlite3_extended_errcode(db), sqlite3_errmsg(db)};
+        sqlite3_reset(s);
+        if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
+        throw e;
+    }
+    sqlite3_reset(s);
+}
+
+bool Conn::has_schema() {
+    sqlite3_stmt* s = stmt(Q::HasSchema);
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(db);
+    return rc == SQLITE_ROW;
+}
+
+void conn_release(void* p) {
+    auto* c = static_cast<Conn*>(p);
+    if (--c->refs == 0) delete c;
+}
+
+int64_t now_micros() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string_view category_of(std::string_view stream_id) {
+    const size_t dash = stream_id.find('-');
+    return dash == std::string_view::npos ? stream_id : stream_id.substr(0, dash);
+}
+
+std::string_view arg_id(sqlite3_value* v, const char* fn, const char* what) {
+    const int t = sqlite3_value_type(v);
+    if (t != SQLITE_TEXT) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: %s must be text, got %s", fn, what,
+              type_name(t));
+    }
+    const char* s = reinterpret_cast<const char*>(sqlite3_value_text(v));
+    const int n = sqlite3_value_bytes(v);
+    if (!s) throw std::bad_alloc();
+    if (n == 0) raise(SQLITE_ERROR, "invalid_argument: %s: %s must not be empty", fn, what);
+    if (n > kMaxIdBytes) {
+        raise(SQLITE_TOOBIG, "invalid_argument: %s: %s is %d bytes, maximum %d", fn, what, n,
+              kMaxIdBytes);
+    }
+    if (std::memchr(s, 0, static_cast<size_t>(n)) != nullptr) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: %s must not contain NUL bytes", fn, what);
+    }
+    return {s, static_cast<size_t>(n)};
+}
+
+WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
+    if (c.writing) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: cannot be called while another eskit write "
+              "is running on this connection", fn);
+    }
+    own_ = sqlite3_get_autocommit(c.db) != 0;
+    if (own_ && sqlite3_txn_state(c.db, "main") == SQLITE_TXN_WRITE) {
+        // Autocommit, yet main is being written: the calling statement itself writes
+        // (INSERT ... SELECT es_append(...)). Its transaction is not ours to commit.
+        raise(SQLITE_ERROR, "invalid_argument: %s: cannot run inside a statement that writes; "
+              "call it in a SELECT of its own", fn);
+    }
+    try {
+        c.exec(own_ ? Q::Begin : Q::Savepoint);
+    } catch (Error& e) {
+        if (!own_ && (e.rc & 0xff) == SQLITE_BUSY) {
+            e.message = format("invalid_argument: %s: cannot run inside a statement that "
+                               "writes; call it in a SELECT of its own (%s)", fn,
+                               e.message.c_str());
+            e.rc = SQLITE_ERROR;
+        }
+        throw;
+    }
+    open_ = true;
+    c.writing = true;
+    try {
+        if (!c.schema_ok) migrate(c, "main");
+        c.exec(Q::GuardInsert);
+    } catch (...) {
+        rollback();  // the constructor did not finish, so the destructor will not run
+        throw;
+    }
+}
+
+void WriteScope::commit() {
+    c_.exec(Q::GuardDelete);
+    if (own_) {
+        sqlite3_stmt* s = c_.stmt(Q::Commit);
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            Error e{sqlite3_extended_errcode(c_.db), sqlite3_errmsg(c_.db)};
+            sqlite3_reset(s);
+            throw e;  // the destructor rolls back
+        }
+        sqlite3_reset(s);
+    } else {
+        c_.exec(Q::Release);
+    }
+    open_ = false;
+    c_.writing = false;
+    c_.schema_ok = true;  // only a committed migration counts
+}
+
+WriteScope::~WriteScope() { rollback(); }
+
+void WriteScope::rollback() noexcept {
+    if (open_) {
+        open_ = false;
+        // Errors are ignored: SQLite may already have rolled back (I/O error, SQLITE_FULL),
+        // and the caller's error message was captured before we got here.
+        if (own_) {
+            if (sqlite3_stmt* s = c_.stmts[static_cast<int>(Q::Rollback)]) {
+                sqlite3_step(s);
+                sqlite3_reset(s);
+            } else {
+                sqlite3_exec(c_.db, "ROLLBACK", nullptr, nullptr, nullptr);
+            }
+        } else {
+            sqlite3_exec(c_.db, "ROLLBACK TO es_write; RELEASE es_write", nullptr, nullptr,
+                         nullptr);
+        }
+    }
+    c_.writing = false;
+}
+
+int migrate(Conn& c, const char* schema) {
+    constexpr int latest = static_cast<int>(sizeof(es_migrations) / sizeof(es_migrations[0]));
+    const std::string qs = format("\"%w\"", schema);
+    int current = 0;
+    {
+        const std::string probe =
+            format("SELECT 1 FROM %s.sqlite_schema WHERE type = 'table' AND name = 'es_meta'",
+                   qs.c_str());
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(c.db, probe.c_str(), -1, &s, nullptr) != SQLITE_OK) raise_db(c.db);
+        const int rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc == SQLITE_ROW) {
+            const std::string q = format(
+                "SELECT value FROM %s.es_meta WHERE key = 'schema_version'", qs.c_str());
+            if (sqlite3_prepare_v2(c.db, q.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+                raise_db(c.db);
+            }
+            if (sqlite3_step(s) == SQLITE_ROW) current = sqlite3_column_int(s, 0);
+            sqlite3_finalize(s);
+        } else if (rc != SQLITE_DONE) {
+            raise_db(c.db);
+        }
+    }
+    if (current > latest) {
+        raise(SQLITE_ERROR,
+              "invalid_argument: es_init(): schema %Q is at eskit schema version %d, newer than "
+              "this build supports (%d)",
+              schema, current, latest);
+    }
+    for (const Migration& m : es_migrations) {
+        if (m.version <= current) continue;
+        std::string sql(m.sql);
+        for (size_t at = sql.find("@schema@"); at != std::string::npos;
+             at = sql.find("@schema@", at + qs.size())) {
+            sql.replace(at, 8, qs);
+        }
+        char* err = nullptr;
+        if (sqlite3_exec(c.db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            Error e{sqlite3_extended_errcode(c.db),
+                    format("%s (migration %s)", err ? err : "error", m.name)};
+            sqlite3_free(err);
+            throw e;
+        }
+        const std::string record = format(
+            "INSERT OR REPLACE INTO %s.es_meta(key, value) VALUES ('schema_version', %d)",
+            qs.c_str(), m.version);
+        if (sqlite3_exec(c.db, record.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+            raise_db(c.db);
+        }
+    }
+    return latest;
+}
+
+void set_vtab_error(sqlite3_vtab* vtab, const std::string& message) {
+    sqlite3_free(vtab->zErrMsg);
+    vtab->zErrMsg = sqlite3_mprintf("%s", message.c_str());
+}
+
+}  // namespace eskit::ext

@@ -1,0 +1,190 @@
+/*
+** Shared internals of the eskit extension: the error contract (SPEC section 2), the
+** per-connection state, and the exception boundary every SQLite callback goes through.
+**
+** Inside ext/ errors travel as eskit::ext::Error exceptions; they never reach SQLite's C
+** frames because every callback body runs inside guard()/vtab_guard(), which turn them into
+** sqlite3_result_error()/zErrMsg with the right result code.
+*/
+#pragma once
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include <cstdint>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.h"
+#include "ids.h"
+#include "json.h"
+
+namespace eskit::ext {
+
+// Longest stream id, event id, type, codec or idempotency key accepted (bytes).
+inline constexpr int kMaxIdBytes = 1024;
+
+// Statements every connection keeps prepared (see kQueries in common.cpp).
+enum class Q : int {
+    Begin,
+    Commit,
+    Rollback,
+    Savepoint,
+    Release,
+    RollbackTo,
+    GuardInsert,
+    GuardDelete,
+    MetaVersion,
+    StreamGet,
+    IdempotencyGet,
+    EventById,
+    EventInsert,
+    StreamInsert,
+    StreamUpdate,
+    Head,
+    HasSchema,
+    Count
+};
+
+// Statement shapes the table-valued functions borrow from a per-connection pool, so that
+// two cursors can be open at once and neither re-prepares on every xFilter.
+enum class Read : int {
+    StreamAsc,
+    StreamDesc,
+    AllAsc,
+    AllDesc,
+    CategoryAsc,
+    CategoryDesc,
+    TypeAsc,
+    TypeDesc,
+    ByStreamAsc,
+    ByStreamDesc,
+    Count
+};
+
+// Per-connection state shared by every function and module of one registration.
+struct Conn {
+    explicit Conn(sqlite3* d) : db(d) {}
+    ~Conn() { finalize_all(); }
+    Conn(const Conn&) = delete;
+    Conn& operator=(const Conn&) = delete;
+
+    sqlite3* db;
+    int refs = 0;  // registrations still holding this object (see release())
+    sqlite3_stmt* stmts[static_cast<int>(Q::Count)] = {};
+    std::vector<sqlite3_stmt*> pool[static_cast<int>(Read::Count)];
+
+    // Connected es_stream/es_all tables. sqlite3_close() disconnects virtual tables before
+    // it checks for unfinalized statements, so the last xDisconnect finalizes our cache;
+    // otherwise a legacy sqlite3_close() (the sqlite3 shell's) would fail with SQLITE_BUSY.
+    // Every prepare first makes sure the eponymous es_all is connected.
+    int vtabs = 0;
+    bool schema_ok = false;  // es_meta already checked on this connection
+    bool writing = false;    // inside an eskit write (re-entrancy guard)
+
+    JsonScratch json;
+    UuidGen uuid;
+    std::string scratch;  // reused per-event buffer (merged metadata)
+
+    // Prepared statement for q, reset and with bindings cleared. Throws on failure.
+    sqlite3_stmt* stmt(Q q);
+    sqlite3_stmt* acquire(Read r);
+    void release(Read r, sqlite3_stmt* s);
+    void finalize_all();
+
+    // Runs one cached statement that returns no rows, throwing the connection's error.
+    void exec(Q q);
+    // True when main holds the eskit tables (any version).
+    bool has_schema();
+
+  private:
+    sqlite3_stmt* prepare(const char* sql);
+    void ensure_sentinel();
+};
+
+// Registration bookkeeping: every sqlite3_create_function_v2/module_v2 call holds a ref.
+void conn_release(void* p);
+
+// Microseconds since the Unix epoch, UTC.
+int64_t now_micros();
+
+// The category of a stream id: the part before the first '-', or the whole id.
+std::string_view category_of(std::string_view stream_id);
+
+const char* value_type_name(sqlite3_value* v);
+
+// Validated text argument (stream id, consumer): TEXT, non-empty, <= kMaxIdBytes, no NUL.
+std::string_view arg_id(sqlite3_value* v, const char* fn, const char* what);
+
+// Savepoint scope for everything that writes. Outside a transaction it opens its own
+// BEGIN IMMEDIATE, so the write lock is taken before anything is read: the busy handler
+// waits for other writers and SQLITE_BUSY_SNAPSHOT cannot happen. Inside the caller's
+// transaction it is a SAVEPOINT that joins it. Either way it inserts the guard token that
+// lets the append-only triggers through, and undoes everything unless commit() is reached.
+class WriteScope {
+  public:
+    WriteScope(Conn& c, const char* fn);
+    ~WriteScope();
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+    void commit();
+
+  private:
+    void rollback() noexcept;
+    Conn& c_;
+    bool own_;  // we began the transaction (autocommit caller)
+    bool open_ = false;
+};
+
+// Creates or migrates the eskit tables in schema (quoted as an identifier); returns the
+// schema version. Must run inside a write transaction.
+int migrate(Conn& c, const char* schema);
+
+// Exception boundary for scalar functions.
+template <class F>
+void guard(sqlite3_context* ctx, F&& body) noexcept {
+    try {
+        body();
+    } catch (const Error& e) {
+        sqlite3_result_error(ctx, e.message.c_str(), static_cast<int>(e.message.size()));
+        sqlite3_result_error_code(ctx, e.rc);
+    } catch (const std::bad_alloc&) {
+        sqlite3_result_error_nomem(ctx);
+    } catch (const std::exception& e) {
+        std::string m = std::string("internal: ") + e.what();
+        sqlite3_result_error(ctx, m.c_str(), static_cast<int>(m.size()));
+    } catch (...) {
+        sqlite3_result_error(ctx, "internal: unknown exception", -1);
+    }
+}
+
+// Replaces vtab->zErrMsg (freeing the old one) with a copy of message.
+void set_vtab_error(sqlite3_vtab* vtab, const std::string& message);
+
+// Exception boundary for virtual-table callbacks: returns the SQLite result code.
+template <class F>
+int vtab_guard(sqlite3_vtab* vtab, F&& body) noexcept {
+    try {
+        return body();
+    } catch (const Error& e) {
+        set_vtab_error(vtab, e.message);
+        return e.rc;
+    } catch (const std::bad_alloc&) {
+        return SQLITE_NOMEM;
+    } catch (const std::exception& e) {
+        set_vtab_error(vtab, std::string("internal: ") + e.what());
+        return SQLITE_ERROR;
+    } catch (...) {
+        set_vtab_error(vtab, "internal: unknown exception");
+        return SQLITE_ERROR;
+    }
+}
+
+// Per-module registration, each in its own file.
+int register_append(sqlite3* db, Conn* c);
+int register_stream_vtab(sqlite3* db, Conn* c);
+int register_all_vtab(sqlite3* db, Conn* c);
+
+}  // namespace eskit::ext

@@ -1,0 +1,396 @@
+#include "json.h"
+
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT3
+
+#include <simdjson.h>
+
+#include <cstring>
+
+#include "error.h"
+#include "ids.h"
+
+namespace eskit::ext {
+
+namespace od = simdjson::ondemand;
+
+constexpr int kMaxBytes = 1024;  // mirrors kMaxIdBytes (common.h) for ids, types and codecs
+
+struct JsonScratch::Impl {
+    simdjson::dom::parser dom;
+    od::parser ondemand;
+    od::document doc;
+    std::vector<char> buf;  // input copy with SIMDJSON_PADDING spare bytes, reused
+
+    // Copies text into the padded buffer and validates all of it; returns the length.
+    size_t load(std::string_view text, const char* fn, const char* what) {
+        const size_t need = text.size() + simdjson::SIMDJSON_PADDING;
+        if (buf.size() < need) buf.resize(need);
+        std::memcpy(buf.data(), text.data(), text.size());
+        std::memset(buf.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+        simdjson::dom::element ignored;
+        auto err = dom.parse(buf.data(), text.size(), false).get(ignored);
+        if (err == simdjson::MEMALLOC) throw std::bad_alloc();
+        if (err) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: %s is not valid JSON: %s", fn, what,
+                  simdjson::error_message(err));
+        }
+        return text.size();
+    }
+
+    void iterate(size_t len, const char* fn, const char* what) {
+        auto err = ondemand.iterate(buf.data(), len, buf.size()).get(doc);
+        if (err) fail(err, fn, what);
+    }
+
+    // The DOM pass has validated the text, so On-Demand errors after it are not expected;
+    // they are still reported rather than trusted away.
+    [[noreturn]] static void fail(simdjson::error_code err, const char* fn, const char* what) {
+        if (err == simdjson::MEMALLOC) throw std::bad_alloc();
+        raise(SQLITE_ERROR, "invalid_argument: %s: %s is not valid JSON: %s", fn, what,
+              simdjson::error_message(err));
+    }
+};
+
+namespace {
+
+std::string_view trim_right(std::string_view s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
+                          s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+// Raw JSON text of a value, consuming it.
+simdjson::error_code raw_text(od::value v, std::string_view& out) {
+    od::json_type t;
+    if (auto err = v.type().get(t)) return err;
+    if (t == od::json_type::object) {
+        od::object o;
+        if (auto err = v.get_object().get(o)) return err;
+        return o.raw_json().get(out);
+    }
+    if (t == od::json_type::array) {
+        od::array a;
+        if (auto err = v.get_array().get(a)) return err;
+        return a.raw_json().get(out);
+    }
+    out = trim_right(v.raw_json_token());
+    return simdjson::SUCCESS;
+}
+
+// Reads a metadata object into members; false if v is not an object.
+bool read_members(od::value v, std::vector<MetaMember>& out, simdjson::error_code& err) {
+    od::json_type t;
+    if ((err = v.type().get(t))) return false;
+    if (t != od::json_type::object) return false;
+    od::object o;
+    if ((err = v.get_object().get(o))) return false;
+    out.clear();
+    for (auto field : o) {
+        od::field f;
+        if ((err = std::move(field).get(f))) return false;
+        std::string_view key;
+        if ((err = f.unescaped_key().get(key))) return false;
+        std::string_view raw;
+        if ((err = raw_text(f.value(), raw))) return false;
+        out.push_back(MetaMember{std::string(key), std::string(raw)});
+    }
+    return true;
+}
+
+// A bounded, non-empty string field (type, codec, id).
+std::string_view read_name(od::value v, const char* fn, size_t index, const char* key) {
+    std::string_view s;
+    od::json_type t;
+    if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s) || s.empty() ||
+        std::memchr(s.data(), 0, s.size()) != nullptr) {
+        raise(SQLITE_ERROR,
+              "invalid_argument: %s: events[%lld].%s must be a non-empty string without NUL "
+              "bytes",
+              fn, static_cast<long long>(index), key);
+    }
+    if (s.size() > static_cast<size_t>(kMaxBytes)) {
+        raise(SQLITE_TOOBIG, "invalid_argument: %s: events[%lld].%s is %lld bytes, maximum %d", fn,
+              static_cast<long long>(index), key, static_cast<long long>(s.size()), kMaxBytes);
+    }
+    return s;
+}
+
+void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
+    od::json_type t;
+    if (v.type().get(t) || t != od::json_type::object) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] must be an object", fn,
+              static_cast<long long>(index));
+    }
+    od::object o;
+    if (auto err = v.get_object().get(o))
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is not valid JSON: %s", fn,
+              static_cast<long long>(index), simdjson::error_message(err));
+    enum : unsigned { kType = 1, kData = 2, kCodec = 4, kMeta = 8, kId = 16, kSchema = 32 };
+    unsigned seen = 0;
+    bool data_is_string = false;
+    for (auto field : o) {
+        od::field f;
+        std::string_view key;
+        simdjson::error_code err = std::move(field).get(f);
+        if (!err) err = f.unescaped_key().get(key);
+        if (err) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is not valid JSON: %s", fn,
+                  static_cast<long long>(index), simdjson::error_message(err));
+        }
+        unsigned bit = 0;
+        if (key == "type") bit = kType;
+        else if (key == "data") bit = kData;
+        else if (key == "codec") bit = kCodec;
+        else if (key == "metadata") bit = kMeta;
+        else if (key == "id") bit = kId;
+        else if (key == "schema_version") bit = kSchema;
+        const std::string k(key);
+        if (bit == 0) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] has unknown key %Q", fn,
+                  static_cast<long long>(index), k.c_str());
+        }
+        if (seen & bit) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] has key %Q more than once",
+                  fn, static_cast<long long>(index), k.c_str());
+        }
+        seen |= bit;
+        od::value val = f.value();
+        switch (bit) {
+            case kType:
+                ev.type = read_name(val, fn, index, "type");
+                break;
+            case kCodec:
+                ev.codec = read_name(val, fn, index, "codec");
+                break;
+            case kId:
+                ev.id = read_name(val, fn, index, "id");
+                break;
+            case kData: {
+                od::json_type dt;
+                if (!val.type().get(dt)) data_is_string = dt == od::json_type::string;
+                if (auto e = raw_text(val, ev.data)) {
+                    raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].data is not valid "
+                          "JSON: %s", fn, static_cast<long long>(index), simdjson::error_message(e));
+                }
+                break;
+            }
+            case kMeta: {
+                od::json_type mt;
+                simdjson::error_code e = val.type().get(mt);
+                if (!e && mt == od::json_type::null) break;  // same as absent
+                if (!read_members(val, ev.metadata, e)) {
+                    raise(SQLITE_ERROR,
+                          "invalid_argument: %s: events[%lld].metadata must be a JSON object", fn,
+                          static_cast<long long>(index));
+                }
+                ev.has_metadata = true;
+                break;
+            }
+            case kSchema: {
+                int64_t sv = 0;
+                od::json_type st;
+                if (val.type().get(st) || st != od::json_type::number || val.get_int64().get(sv) ||
+                    sv < 1) {
+                    raise(SQLITE_ERROR,
+                          "invalid_argument: %s: events[%lld].schema_version must be an integer "
+                          ">= 1",
+                          fn, static_cast<long long>(index));
+                }
+                ev.schema_version = sv;
+                break;
+            }
+        }
+    }
+    if (!(seen & kType)) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is missing 'type'", fn,
+              static_cast<long long>(index));
+    }
+    if (!(seen & kData)) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is missing 'data'", fn,
+              static_cast<long long>(index));
+    }
+    if (!ev.is_json()) {
+        // Base64 never needs escapes; the one JSON allows for it ("\/") is undone here.
+        std::string_view body = ev.data;
+        bool ok = data_is_string && body.size() >= 2;
+        std::string plain;
+        if (ok) {
+            body = body.substr(1, body.size() - 2);
+            plain.reserve(body.size());
+            for (size_t i = 0; i < body.size(); ++i) {
+                if (body[i] == '\\') {
+                    if (i + 1 < body.size() && body[i + 1] == '/') {
+                        plain.push_back('/');
+                        ++i;
+                    } else {
+                        ok = false;
+                        break;
+                    }
+                } else {
+                    plain.push_back(body[i]);
+                }
+            }
+        }
+        if (!ok || !base64_decode(plain, ev.payload)) {
+            const std::string codec(ev.codec);
+            raise(SQLITE_ERROR,
+                  "invalid_argument: %s: events[%lld].data must be a base64 string for codec %Q",
+                  fn, static_cast<long long>(index), codec.c_str());
+        }
+    }
+}
+
+}  // namespace
+
+JsonScratch::JsonScratch() : impl_(std::make_unique<Impl>()) {}
+JsonScratch::~JsonScratch() = default;
+
+void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const char* fn) {
+    Impl& m = *impl_;
+    const size_t len = m.load(text, fn, "options");
+    m.iterate(len, fn, "options");
+    od::object o;
+    od::json_type t;
+    if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_object().get(o)) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: options must be a JSON object", fn);
+    }
+    for (auto field : o) {
+        od::field f;
+        std::string_view key;
+        simdjson::error_code err = std::move(field).get(f);
+        if (!err) err = f.unescaped_key().get(key);
+        if (err) Impl::fail(err, fn, "options");
+        od::value v = f.value();
+        if (key == "idempotency_key") {
+            std::string_view s;
+            if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s) ||
+                s.empty() || std::memchr(s.data(), 0, s.size()) != nullptr) {
+                raise(SQLITE_ERROR,
+                      "invalid_argument: %s: option idempotency_key must be a non-empty string",
+                      fn);
+            }
+            if (s.size() > static_cast<size_t>(kMaxBytes)) {
+                raise(SQLITE_TOOBIG,
+                      "invalid_argument: %s: option idempotency_key is %lld bytes, maximum %d", fn,
+                      static_cast<long long>(s.size()), kMaxBytes);
+            }
+            out.has_idempotency_key = true;
+            out.idempotency_key.assign(s);
+        } else if (key == "timestamp") {
+            int64_t ts = 0;
+            if (v.type().get(t) || t != od::json_type::number || v.get_int64().get(ts) || ts < 0) {
+                raise(SQLITE_ERROR,
+                      "invalid_argument: %s: option timestamp must be an integer >= 0 "
+                      "(microseconds since the epoch)",
+                      fn);
+            }
+            out.has_timestamp = true;
+            out.timestamp = ts;
+        } else if (key == "metadata") {
+            simdjson::error_code e = v.type().get(t);
+            if (!e && t == od::json_type::null) continue;
+            if (!read_members(v, out.metadata, e)) {
+                raise(SQLITE_ERROR, "invalid_argument: %s: option metadata must be a JSON object",
+                      fn);
+            }
+            out.has_metadata = true;
+        } else {
+            const std::string k(key);
+            raise(SQLITE_ERROR, "invalid_argument: %s: unknown option %Q", fn, k.c_str());
+        }
+    }
+}
+
+void JsonScratch::parse_events(std::string_view text, std::vector<EventIn>& out, const char* fn) {
+    Impl& m = *impl_;
+    out.clear();
+    const size_t len = m.load(text, fn, "events");
+    m.iterate(len, fn, "events");
+    od::json_type t;
+    if (auto err = m.doc.type().get(t)) Impl::fail(err, fn, "events");
+    if (t == od::json_type::object) {  // a lone object is a batch of one
+        od::value v;
+        if (auto err = m.doc.get_value().get(v)) Impl::fail(err, fn, "events");
+        out.emplace_back();
+        parse_event(v, 0, out.back(), fn);
+        return;
+    }
+    if (t != od::json_type::array) {
+        raise(SQLITE_ERROR,
+              "invalid_argument: %s: events must be a JSON array of event objects or one event "
+              "object",
+              fn);
+    }
+    od::array a;
+    if (auto err = m.doc.get_array().get(a)) Impl::fail(err, fn, "events");
+    size_t index = 0;
+    for (auto el : a) {
+        od::value v;
+        if (auto err = el.get(v)) Impl::fail(err, fn, "events");
+        out.emplace_back();
+        parse_event(v, index++, out.back(), fn);
+    }
+}
+
+void json_quote(std::string_view s, std::string& out) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (unsigned char ch : s) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                if (ch < 0x20) {
+                    out += "\\u00";
+                    out.push_back(kHex[ch >> 4]);
+                    out.push_back(kHex[ch & 15]);
+                } else {
+                    out.push_back(static_cast<char>(ch));
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+bool merge_metadata(const EventIn& ev, const AppendOptions& opts, std::string& out) {
+    out.clear();
+    if (!ev.has_metadata && !opts.has_metadata) return false;
+    out.push_back('{');
+    bool first = true;
+    auto emit = [&](const std::string& key, const std::string& value) {
+        if (!first) out.push_back(',');
+        first = false;
+        json_quote(key, out);
+        out.push_back(':');
+        out += value;
+    };
+    auto find = [](const std::vector<MetaMember>& v, const std::string& key) -> const MetaMember* {
+        for (const auto& m : v) {
+            if (m.key == key) return &m;
+        }
+        return nullptr;
+    };
+    if (opts.has_metadata) {
+        for (const auto& m : opts.metadata) {
+            const MetaMember* own = ev.has_metadata ? find(ev.metadata, m.key) : nullptr;
+            emit(m.key, own ? own->value : m.value);
+        }
+    }
+    if (ev.has_metadata) {
+        for (const auto& m : ev.metadata) {
+            if (!opts.has_metadata || !find(opts.metadata, m.key)) emit(m.key, m.value);
+        }
+    }
+    out.push_back('}');
+    return true;
+}
+
+}  // namespace eskit::ext
