@@ -24,7 +24,8 @@ constexpr const char* kQueries[] = {
     "SELECT value FROM main.es_meta WHERE key = 'schema_version'",
     "SELECT version, state, archived_to, tombstone_reason FROM main.es_streams "
     "WHERE stream_id = ?1",
-    "SELECT max(version) FROM main.es_events WHERE stream_id = ?1 AND idempotency_key = ?2",
+    "SELECT max(version) FROM main.es_events INDEXED BY es_events_idempotency "
+    "WHERE stream_id = ?1 AND idempotency_key = ?2",
     "SELECT stream_id, version, type, data, codec FROM main.es_events WHERE event_id = ?1",
     "INSERT INTO main.es_events(stream_id, category, version, type, data, metadata, codec, "
     "schema_version, event_id, idempotency_key, created_at) "

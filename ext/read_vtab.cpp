@@ -119,31 +119,29 @@ struct Range {
                 hi = std::min(hi, x);
             }
         } else {
+            // A real bound on an integer column: seq > 5.5 is seq >= 6, seq <= 5.5 is seq <= 5.
             const double d = sqlite3_value_double(v);
             if (std::isnan(d)) {
                 empty = true;
                 return;
             }
-            auto clamp = [](double x) -> int64_t {
+            auto to_int = [](double x) -> int64_t {
                 if (x <= -9.2e18) return kMin;
                 if (x >= 9.2e18) return kMax;
                 return static_cast<int64_t>(x);
             };
-            const double fl = std::floor(d), ce = std::ceil(d);
             if (op == "=") {
-                if (fl != d) { empty = true; return; }
-                lo = std::max(lo, clamp(d));
-                hi = std::min(hi, clamp(d));
+                if (std::floor(d) != d) empty = true;
+                lo = std::max(lo, to_int(d));
+                hi = std::min(hi, to_int(d));
             } else if (op == ">") {
-                lo = std::max(lo, fl == d ? (clamp(d) == kMax ? kMax : clamp(d) + 1) : clamp(ce));
-                if (fl == d && clamp(d) == kMax) empty = true;
+                lo = std::max(lo, to_int(std::floor(d) + 1));
             } else if (op == ">=") {
-                lo = std::max(lo, clamp(ce));
+                lo = std::max(lo, to_int(std::ceil(d)));
             } else if (op == "<") {
-                hi = std::min(hi, ce == d ? (clamp(d) == kMin ? kMin : clamp(d) - 1) : clamp(fl));
-                if (ce == d && clamp(d) == kMin) empty = true;
+                hi = std::min(hi, to_int(std::ceil(d) - 1));
             } else if (op == "<=") {
-                hi = std::min(hi, clamp(fl));
+                hi = std::min(hi, to_int(std::floor(d)));
             }
         }
         if (lo > hi) empty = true;
@@ -689,8 +687,6 @@ int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
         if (all_used && order_ok) {
             if (limit_i >= 0) {
                 take(limit_i, "limit");
-                const sqlite3_value* unused = nullptr;
-                (void)unused;
                 rows = std::min(rows, 10.0);
             }
             if (offset_i >= 0) take(offset_i, "offset");
