@@ -30,32 +30,6 @@ constexpr const char* kFn = "es_append()";
 
 enum class Expect { Any, Exists, Exact };
 
-struct StreamRow {
-    bool exists = false;
-    int64_t version = 0;
-    std::string state;
-    std::string archived_to;
-    std::string reason;
-};
-
-StreamRow read_stream(Conn& c, std::string_view stream) {
-    StreamRow row;
-    sqlite3_stmt* s = c.stmt(Q::StreamGet);
-    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        row.exists = true;
-        row.version = sqlite3_column_int64(s, 0);
-        row.state = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-        if (auto* a = sqlite3_column_text(s, 2)) row.archived_to = reinterpret_cast<const char*>(a);
-        if (auto* r = sqlite3_column_text(s, 3)) row.reason = reinterpret_cast<const char*>(r);
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    return row;
-}
-
 // The version an earlier append with this key reached, or -1.
 int64_t idempotent_version(Conn& c, std::string_view stream, const std::string& key) {
     sqlite3_stmt* s = c.stmt(Q::IdempotencyGet);
@@ -320,14 +294,8 @@ void appendFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }  // namespace
 
 int register_append(sqlite3* db, Conn* c) {
-    constexpr int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
-    for (int n : {3, 4}) {
-        ++c->refs;
-        const int rc = sqlite3_create_function_v2(db, "es_append", n, flags, c, appendFunc,
-                                                  nullptr, nullptr, conn_release);
-        if (rc != SQLITE_OK) return rc;
-    }
-    return SQLITE_OK;
+    return register_function(db, c, "es_append", {3, 4}, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                             appendFunc);
 }
 
 }  // namespace eskit::ext

@@ -35,6 +35,11 @@ constexpr const char* kQueries[] = {
     "UPDATE main.es_streams SET version = ?2, updated_at = ?3 WHERE stream_id = ?1",
     "SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events'",
     "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_events'",
+    "SELECT seq FROM main.es_checkpoints WHERE consumer = ?1",
+    "INSERT INTO main.es_checkpoints(consumer, seq, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at",
+    "INSERT OR REPLACE INTO main.es_snapshots(stream_id, version, schema_version, codec, state, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 static_assert(sizeof(kQueries) / sizeof(kQueries[0]) == static_cast<size_t>(Q::Count));
 
@@ -187,6 +192,89 @@ bool Conn::has_schema() {
     return rc == SQLITE_ROW;
 }
 
+StreamRow read_stream(Conn& c, std::string_view stream) {
+    StreamRow row;
+    sqlite3_stmt* s = c.stmt(Q::StreamGet);
+    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        row.exists = true;
+        row.version = sqlite3_column_int64(s, 0);
+        row.state = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+        if (auto* a = sqlite3_column_text(s, 2)) row.archived_to = reinterpret_cast<const char*>(a);
+        if (auto* r = sqlite3_column_text(s, 3)) row.reason = reinterpret_cast<const char*>(r);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    return row;
+}
+
+namespace {
+
+sqlite3_stmt* prepare_bound(Conn& c, const std::string& sql, std::initializer_list<Arg> args) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(c.db, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) !=
+        SQLITE_OK) {
+        raise_db(c.db);
+    }
+    int i = 0;
+    for (const Arg& a : args) {
+        ++i;
+        if (a.is_text) {
+            sqlite3_bind_text(s, i, a.text.data(), static_cast<int>(a.text.size()),
+                              SQLITE_STATIC);
+        } else {
+            sqlite3_bind_int64(s, i, a.integer);
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+int64_t run(Conn& c, const std::string& sql, std::initializer_list<Arg> args) {
+    sqlite3_stmt* s = prepare_bound(c, sql, args);
+    const int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+        sqlite3_finalize(s);
+        if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
+        throw e;
+    }
+    sqlite3_finalize(s);
+    return sqlite3_changes64(c.db);
+}
+
+int64_t query_int(Conn& c, const std::string& sql, std::initializer_list<Arg> args) {
+    sqlite3_stmt* s = prepare_bound(c, sql, args);
+    const int rc = sqlite3_step(s);
+    const int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+        sqlite3_finalize(s);
+        throw e;
+    }
+    sqlite3_finalize(s);
+    return v;
+}
+
+std::string quote_ident(std::string_view name) {
+    const std::string n(name);
+    return format("\"%w\"", n.c_str());
+}
+
+int register_function(sqlite3* db, Conn* c, const char* name, std::initializer_list<int> nargs,
+                      int flags, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
+    for (int n : nargs) {
+        ++c->refs;  // released by SQLite through conn_release, also when registration fails
+        const int rc = sqlite3_create_function_v2(db, name, n, flags, c, fn, nullptr, nullptr,
+                                                  conn_release);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
 void conn_release(void* p) {
     auto* c = static_cast<Conn*>(p);
     if (--c->refs == 0) delete c;
@@ -298,7 +386,7 @@ void WriteScope::rollback() noexcept {
 
 int migrate(Conn& c, const char* schema) {
     constexpr int latest = static_cast<int>(sizeof(es_migrations) / sizeof(es_migrations[0]));
-    const std::string qs = format("\"%w\"", schema);
+    const std::string qs = quote_ident(schema);
     int current = 0;
     {
         const std::string probe =

@@ -12,6 +12,7 @@
 SQLITE_EXTENSION_INIT3
 
 #include <cstdint>
+#include <initializer_list>
 #include <new>
 #include <string>
 #include <string_view>
@@ -45,6 +46,9 @@ enum class Q : int {
     StreamUpdate,
     Head,
     HasSchema,
+    CheckpointGet,
+    CheckpointSet,
+    SnapshotUpsert,
     Count
 };
 
@@ -103,6 +107,36 @@ struct Conn {
     sqlite3_stmt* prepare(const char* sql);
     void ensure_sentinel();
 };
+
+// A stream's row in main.es_streams (exists == false: state "none").
+struct StreamRow {
+    bool exists = false;
+    int64_t version = 0;
+    std::string state;
+    std::string archived_to;  // attached database holding the events, if moved there
+    std::string reason;       // tombstone reason
+};
+StreamRow read_stream(Conn& c, std::string_view stream);
+
+// A bound value for run(): text (stream ids, names) or an integer.
+struct Arg {
+    Arg(std::string_view s) : is_text(true), text(s) {}
+    Arg(const std::string& s) : is_text(true), text(s) {}
+    Arg(const char* s) : is_text(true), text(s) {}
+    Arg(int64_t v) : is_text(false), integer(v) {}
+    bool is_text;
+    std::string_view text;
+    int64_t integer = 0;
+};
+
+// Prepares and runs one statement of dynamic SQL (schema names are formatted in with %w) with
+// ?1, ?2, ... bound to args; returns sqlite3_changes(). For rare calls such as archive moves.
+int64_t run(Conn& c, const std::string& sql, std::initializer_list<Arg> args = {});
+// First column of the first row of a dynamic query as an integer (0 when there is no row).
+int64_t query_int(Conn& c, const std::string& sql, std::initializer_list<Arg> args = {});
+
+// "X" -> "\"X\"" quoted as an SQL identifier.
+std::string quote_ident(std::string_view name);
 
 // Registration bookkeeping: every sqlite3_create_function_v2/module_v2 call holds a ref.
 void conn_release(void* p);
@@ -186,5 +220,13 @@ int vtab_guard(sqlite3_vtab* vtab, F&& body) noexcept {
 int register_append(sqlite3* db, Conn* c);
 int register_stream_vtab(sqlite3* db, Conn* c);
 int register_all_vtab(sqlite3* db, Conn* c);
+int register_lifecycle(sqlite3* db, Conn* c);
+int register_checkpoint(sqlite3* db, Conn* c);
+int register_snapshot(sqlite3* db, Conn* c);
+int register_wait(sqlite3* db, Conn* c);
+
+// Registers fn under name for each arity in nargs, each holding a reference on c.
+int register_function(sqlite3* db, Conn* c, const char* name, std::initializer_list<int> nargs,
+                      int flags, void (*fn)(sqlite3_context*, int, sqlite3_value**));
 
 }  // namespace eskit::ext

@@ -69,28 +69,6 @@ void headFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     });
 }
 
-void statusFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    guard(ctx, [&] {
-        Conn& c = conn_of(ctx);
-        const std::string_view stream = arg_id(argv[0], "es_status()", "stream_id");
-        if (!c.has_schema()) {
-            sqlite3_result_text(ctx, "none", -1, SQLITE_STATIC);
-            return;
-        }
-        sqlite3_stmt* s = c.stmt(Q::StreamGet);
-        sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-        const int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            sqlite3_result_value(ctx, sqlite3_column_value(s, 1));  // copies before reset
-        } else {
-            sqlite3_result_text(ctx, "none", -1, SQLITE_STATIC);
-        }
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    });
-}
-
 struct FunctionDef {
     const char* name;
     int nargs;
@@ -105,7 +83,6 @@ constexpr FunctionDef kFunctions[] = {
     {"es_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, debugFunc},
     {"es_init", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, initFunc},
     {"es_head", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, headFunc},
-    {"es_status", 1, SQLITE_UTF8 | SQLITE_INNOCUOUS, statusFunc},
 };
 
 int register_all(sqlite3* db, char** pzErrMsg) {
@@ -126,6 +103,10 @@ int register_all(sqlite3* db, char** pzErrMsg) {
     if (rc == SQLITE_OK && (rc = register_append(db, c)) != SQLITE_OK) failed = "es_append";
     if (rc == SQLITE_OK && (rc = register_stream_vtab(db, c)) != SQLITE_OK) failed = "es_stream";
     if (rc == SQLITE_OK && (rc = register_all_vtab(db, c)) != SQLITE_OK) failed = "es_all";
+    if (rc == SQLITE_OK && (rc = register_lifecycle(db, c)) != SQLITE_OK) failed = "lifecycle";
+    if (rc == SQLITE_OK && (rc = register_checkpoint(db, c)) != SQLITE_OK) failed = "es_checkpoint";
+    if (rc == SQLITE_OK && (rc = register_snapshot(db, c)) != SQLITE_OK) failed = "snapshots";
+    if (rc == SQLITE_OK && (rc = register_wait(db, c)) != SQLITE_OK) failed = "es_wait";
     if (rc != SQLITE_OK && pzErrMsg) {
         *pzErrMsg = sqlite3_mprintf("error registering %s: %s", failed, sqlite3_errmsg(db));
     }

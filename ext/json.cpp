@@ -335,6 +335,10 @@ void JsonScratch::parse_events(std::string_view text, std::vector<EventIn>& out,
     }
 }
 
+void JsonScratch::validate(std::string_view text, const char* fn, const char* what) {
+    impl_->load(text, fn, what);
+}
+
 void json_quote(std::string_view s, std::string& out) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');

@@ -59,6 +59,8 @@ class JsonScratch {
     // fn names the SQL function in error messages ("es_append()"). Throw Error on bad input.
     void parse_options(std::string_view text, AppendOptions& out, const char* fn);
     void parse_events(std::string_view text, std::vector<EventIn>& out, const char* fn);
+    // Throws invalid_argument unless text is one complete JSON value.
+    void validate(std::string_view text, const char* fn, const char* what);
 
   private:
     struct Impl;

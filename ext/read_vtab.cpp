@@ -386,18 +386,10 @@ int eventsRowid(sqlite3_vtab_cursor* p, sqlite_int64* rowid) {
 // Read rules of SPEC section 4 for es_stream: a tombstoned stream, or one whose events were
 // moved to an attached archive, is an error rather than an empty result.
 void check_readable(Conn& c, const std::string& stream) {
-    sqlite3_stmt* s = c.stmt(Q::StreamGet);
-    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(s);
-    std::string state, archived_to, reason;
-    if (rc == SQLITE_ROW) {
-        state = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-        if (auto* a = sqlite3_column_text(s, 2)) archived_to = reinterpret_cast<const char*>(a);
-        if (auto* r = sqlite3_column_text(s, 3)) reason = reinterpret_cast<const char*>(r);
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    const StreamRow row = read_stream(c, stream);
+    const std::string& state = row.state;
+    const std::string& archived_to = row.archived_to;
+    const std::string& reason = row.reason;
     if (state == "tombstoned") {
         raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)",
               stream.c_str(), reason.c_str());
@@ -466,8 +458,9 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
             } else if (tok.rfind("type", 0) == 0) {
                 add_keys(cur->types, v, op_of("type") == "IN");
             } else if (tok == "limit") {
-                cur->limit = std::max<int64_t>(0, sqlite3_value_int64(v));
-                if (sqlite3_value_type(v) == SQLITE_NULL) cur->limit = -1;
+                // SQLite's rule: a negative LIMIT means no limit.
+                const int64_t n = sqlite3_value_int64(v);
+                cur->limit = n < 0 ? -1 : n;
             } else if (tok == "offset") {
                 cur->offset = std::max<int64_t>(0, sqlite3_value_int64(v));
             }

@@ -1,0 +1,86 @@
+/*
+** es_checkpoint: durable consumer positions (SPEC section 3).
+**
+**   es_checkpoint(consumer)                 -> stored seq, 0 when unknown
+**   es_checkpoint(consumer, seq)            -> stores seq (may move backwards, for rebuilds)
+**   es_checkpoint(consumer, expected, seq)  -> compare-and-set; conflict unless stored = expected
+**
+** Called inside the transaction that applies a batch to a read model, the compare-and-set
+** makes a projection exactly-once: a crash rolls back the read-model writes and the position
+** together, and a second instance that raced ahead makes the CAS fail instead of double-applying.
+*/
+#include "common.h"
+
+namespace eskit::ext {
+
+namespace {
+
+constexpr const char* kFn = "es_checkpoint()";
+
+int64_t position_arg(sqlite3_value* v, const char* what) {
+    if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) < 0) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer >= 0, got %s %Q", kFn,
+              what, value_type_name(v), reinterpret_cast<const char*>(sqlite3_value_text(v)));
+    }
+    return sqlite3_value_int64(v);
+}
+
+// The stored position, 0 when the consumer is unknown. Needs the schema to exist.
+int64_t stored(Conn& c, std::string_view consumer) {
+    sqlite3_stmt* s = c.stmt(Q::CheckpointGet);
+    sqlite3_bind_text(s, 1, consumer.data(), static_cast<int>(consumer.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(s);
+    const int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    return v;
+}
+
+void checkpointFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    guard(ctx, [&] {
+        Conn& c = *static_cast<Conn*>(sqlite3_user_data(ctx));
+        const std::string_view consumer = arg_id(argv[0], kFn, "consumer");
+        if (argc == 1) {
+            sqlite3_result_int64(ctx, c.has_schema() ? stored(c, consumer) : 0);
+            return;
+        }
+        const int64_t seq = position_arg(argv[argc - 1], "seq");
+        const int64_t expected = argc == 3 ? position_arg(argv[1], "expected") : 0;
+        WriteScope scope(c, kFn);
+        if (argc == 3) {
+            const int64_t current = stored(c, consumer);
+            if (current != expected) {
+                const std::string name(consumer);
+                raise(SQLITE_CONSTRAINT, "conflict: checkpoint %Q is at %lld, expected %lld",
+                      name.c_str(), static_cast<long long>(current),
+                      static_cast<long long>(expected));
+            }
+        }
+        sqlite3_stmt* s = c.stmt(Q::CheckpointSet);
+        sqlite3_bind_text(s, 1, consumer.data(), static_cast<int>(consumer.size()),
+                          SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, seq);
+        sqlite3_bind_int64(s, 3, now_micros());
+        const int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE) raise_db(c.db);
+        scope.commit();
+        sqlite3_result_int64(ctx, seq);
+    });
+}
+
+}  // namespace
+
+int register_checkpoint(sqlite3* db, Conn* c) {
+    int rc = register_function(db, c, "es_checkpoint", {1}, SQLITE_UTF8 | SQLITE_INNOCUOUS,
+                               checkpointFunc);
+    if (rc == SQLITE_OK) {
+        rc = register_function(db, c, "es_checkpoint", {2, 3}, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                               checkpointFunc);
+    }
+    return rc;
+}
+
+}  // namespace eskit::ext

@@ -1,0 +1,159 @@
+/*
+** es_wait(after_seq, timeout_ms) -> INTEGER: the head, as soon as it exceeds after_seq or when
+** the timeout passes (SPEC section 3).
+**
+** HOW IT WORKS
+** Every check of the head is its own short read transaction, so commits of other connections
+** and processes become visible; that is why es_wait refuses to run inside a transaction (its
+** snapshot would never change). Between checks the thread sleeps in poll(2) on an inotify
+** descriptor watching the database's directory: a writer's WAL (or journal, or database) write
+** wakes it at once, and a short burst of re-checks (0.2 to 5 ms apart) covers the moment
+** between the writer's last write() and its commit becoming visible in the WAL index. A
+** 50 ms fallback tick covers file systems without inotify (network mounts) and in-memory
+** databases, so an idle waiter costs about twenty cheap checks a second and no busy loop.
+*/
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "common.h"
+
+namespace eskit::ext {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr const char* kFn = "es_wait()";
+
+int64_t read_head(Conn& c) {
+    if (!c.has_schema()) return 0;
+    sqlite3_stmt* s = c.stmt(Q::Head);
+    const int rc = sqlite3_step(s);
+    const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    return head;
+}
+
+// inotify on the directory of the main database; inactive (fd < 0) for in-memory databases or
+// when inotify is unavailable, in which case only the fallback tick wakes the waiter.
+class DirWatch {
+  public:
+    explicit DirWatch(sqlite3* db) {
+        const char* path = sqlite3_db_filename(db, "main");
+        if (!path || !*path) return;
+        const std::string file(path);
+        const size_t slash = file.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
+        base_ = slash == std::string::npos ? file : file.substr(slash + 1);
+        fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd_ < 0) return;
+        if (inotify_add_watch(fd_, dir.c_str(),
+                              IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO) <
+            0) {
+            close(fd_);
+            fd_ = -1;
+        }
+    }
+    ~DirWatch() {
+        if (fd_ >= 0) close(fd_);
+    }
+    DirWatch(const DirWatch&) = delete;
+    DirWatch& operator=(const DirWatch&) = delete;
+
+    // Sleeps up to ms; true when one of the database's files changed.
+    bool wait(int ms) {
+        if (fd_ < 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+            return false;
+        }
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, ms) <= 0) return false;
+        alignas(inotify_event) char buf[4096];
+        bool ours = false;
+        for (;;) {
+            const ssize_t n = read(fd_, buf, sizeof buf);
+            if (n <= 0) break;
+            for (ssize_t off = 0; off < n;) {
+                const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
+                // db, db-wal, db-journal: all start with the database's file name.
+                if (ev->len > 0 && std::string_view(ev->name).substr(0, base_.size()) == base_) {
+                    ours = true;
+                }
+                off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            }
+        }
+        return ours;
+    }
+
+  private:
+    int fd_ = -1;
+    std::string base_;
+};
+
+void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, [&] {
+        Conn& c = *static_cast<Conn*>(sqlite3_user_data(ctx));
+        if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: after_seq must be an integer, got %s",
+                  kFn, value_type_name(argv[0]));
+        }
+        if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER || sqlite3_value_int64(argv[1]) < 0) {
+            raise(SQLITE_ERROR,
+                  "invalid_argument: %s: timeout_ms must be an integer >= 0, got %s %Q", kFn,
+                  value_type_name(argv[1]),
+                  reinterpret_cast<const char*>(sqlite3_value_text(argv[1])));
+        }
+        const int64_t after = sqlite3_value_int64(argv[0]);
+        const int64_t timeout_ms = sqlite3_value_int64(argv[1]);
+        if (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE) {
+            raise(SQLITE_ERROR,
+                  "invalid_argument: %s: cannot wait inside a transaction or a statement that "
+                  "reads tables, whose snapshot never shows new commits; call it in a SELECT of "
+                  "its own",
+                  kFn);
+        }
+        int64_t head = read_head(c);
+        if (head > after || timeout_ms == 0) {
+            sqlite3_result_int64(ctx, head);
+            return;
+        }
+        const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+        auto remaining_ms = [&] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                .count();
+        };
+        DirWatch watch(c.db);
+        constexpr int kTickMs = 50;
+        constexpr int kBurstUs[] = {0, 200, 500, 1000, 2000, 5000};
+        for (int64_t left = remaining_ms(); left > 0; left = remaining_ms()) {
+            const bool changed = watch.wait(static_cast<int>(std::min<int64_t>(left, kTickMs)));
+            if (!changed) {
+                head = read_head(c);
+                if (head > after) break;
+                continue;
+            }
+            for (int us : kBurstUs) {
+                if (us) std::this_thread::sleep_for(std::chrono::microseconds(us));
+                head = read_head(c);
+                if (head > after || remaining_ms() <= 0) break;
+            }
+            if (head > after) break;
+        }
+        if (head <= after) head = read_head(c);
+        sqlite3_result_int64(ctx, head);
+    });
+}
+
+}  // namespace
+
+int register_wait(sqlite3* db, Conn* c) {
+    // DIRECTONLY: a view or trigger of an untrusted schema must not be able to stall a reader.
+    return register_function(db, c, "es_wait", {2}, SQLITE_UTF8 | SQLITE_DIRECTONLY, waitFunc);
+}
+
+}  // namespace eskit::ext
