@@ -140,6 +140,18 @@ sqlite3_stmt* Conn::stmt(Q q) {
     return s;
 }
 
+bool Conn::try_stmt(Q q) {
+    sqlite3_stmt*& s = stmts[static_cast<int>(q)];
+    if (s) return true;
+    ensure_sentinel();
+    if (sqlite3_prepare_v3(db, kQueries[static_cast<int>(q)], -1, SQLITE_PREPARE_PERSISTENT, &s,
+                           nullptr) != SQLITE_OK) {
+        s = nullptr;
+        return false;
+    }
+    return true;
+}
+
 sqlite3_stmt* Conn::acquire(Read r) {
     auto& free = pool[static_cast<int>(r)];
     if (!free.empty()) {
@@ -336,8 +348,16 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
     open_ = true;
     c.writing = true;
     try {
-        if (!c.schema_ok) migrate(c, "main");
-        c.exec(Q::GuardInsert);
+        // The guard insert is the scope's first statement that touches a table, so the write
+        // lock is taken before anything is read (no stale snapshot to upgrade). Only when the
+        // tables do not exist yet does the migration run first.
+        if (c.schema_ok || c.try_stmt(Q::GuardInsert)) {
+            c.exec(Q::GuardInsert);
+            if (!c.schema_ok) migrate(c, "main");  // forward migrations, under the lock
+        } else {
+            migrate(c, "main");
+            c.exec(Q::GuardInsert);
+        }
     } catch (...) {
         rollback();  // the constructor did not finish, so the destructor will not run
         throw;
