@@ -140,18 +140,6 @@ sqlite3_stmt* Conn::stmt(Q q) {
     return s;
 }
 
-bool Conn::try_stmt(Q q) {
-    sqlite3_stmt*& s = stmts[static_cast<int>(q)];
-    if (s) return true;
-    ensure_sentinel();
-    if (sqlite3_prepare_v3(db, kQueries[static_cast<int>(q)], -1, SQLITE_PREPARE_PERSISTENT, &s,
-                           nullptr) != SQLITE_OK) {
-        s = nullptr;
-        return false;
-    }
-    return true;
-}
-
 sqlite3_stmt* Conn::acquire(Read r) {
     auto& free = pool[static_cast<int>(r)];
     if (!free.empty()) {
@@ -328,7 +316,8 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
               "is running on this connection", fn);
     }
     own_ = sqlite3_get_autocommit(c.db) != 0;
-    if (own_ && sqlite3_txn_state(c.db, "main") == SQLITE_TXN_WRITE) {
+    const int txn = sqlite3_txn_state(c.db, "main");
+    if (own_ && txn == SQLITE_TXN_WRITE) {
         // Autocommit, yet main is being written: the calling statement itself writes
         // (INSERT ... SELECT es_append(...)). Its transaction is not ours to commit.
         raise(SQLITE_ERROR, "invalid_argument: %s: cannot run inside a statement that writes; "
@@ -337,7 +326,17 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
     try {
         c.exec(own_ ? Q::Begin : Q::Savepoint);
     } catch (Error& e) {
-        if (!own_ && (e.rc & 0xff) == SQLITE_BUSY) {
+        if ((e.rc & 0xff) != SQLITE_BUSY) throw;
+        if (own_ && txn == SQLITE_TXN_READ) {
+            // An unfinished statement of this connection (an open cursor, or a subquery of the
+            // calling statement) pins an old snapshot; SQLite cannot upgrade it once another
+            // connection has committed or holds the lock, and no waiting helps. The caller's
+            // remedy is the one for a conflict: re-read in a fresh statement and retry.
+            e.message = format("conflict: %s: another connection wrote since this connection's "
+                               "open statement began reading; finish or reset that statement, "
+                               "re-read and retry (%s)", fn, e.message.c_str());
+            e.rc = SQLITE_CONSTRAINT;
+        } else if (!own_) {
             e.message = format("invalid_argument: %s: cannot run inside a statement that "
                                "writes; call it in a SELECT of its own (%s)", fn,
                                e.message.c_str());
@@ -349,17 +348,28 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
     c.writing = true;
     try {
         // The guard insert is the scope's first statement that touches a table, so the write
-        // lock is taken before anything is read (no stale snapshot to upgrade). Only when the
-        // tables do not exist yet does the migration run first.
-        if (c.schema_ok || c.try_stmt(Q::GuardInsert)) {
+        // lock is taken before anything is read (no stale snapshot to upgrade). It fails only
+        // when the tables are missing: never created, or created by a transaction that was
+        // rolled back since schema_ok was set; then the migration creates them first.
+        try {
             c.exec(Q::GuardInsert);
-            if (!c.schema_ok) migrate(c, "main");  // forward migrations, under the lock
-        } else {
+        } catch (const Error&) {
+            if (c.has_schema()) throw;
             migrate(c, "main");
             c.exec(Q::GuardInsert);
         }
-    } catch (...) {
+        if (!c.schema_ok) migrate(c, "main");  // forward migrations, under the lock
+    } catch (Error& e) {
+        if (own_ && txn == SQLITE_TXN_READ && (e.rc & 0xff) == SQLITE_BUSY) {
+            e.message = format("conflict: %s: another connection wrote since this connection's "
+                               "open statement began reading; finish or reset that statement, "
+                               "re-read and retry (%s)", fn, e.message.c_str());
+            e.rc = SQLITE_CONSTRAINT;
+        }
         rollback();  // the constructor did not finish, so the destructor will not run
+        throw;
+    } catch (...) {
+        rollback();
         throw;
     }
 }
@@ -379,7 +389,9 @@ void WriteScope::commit() {
     }
     open_ = false;
     c_.writing = false;
-    c_.schema_ok = true;  // only a committed migration counts
+    // The version check is done; should a rollback remove the tables again, the next guard
+    // insert fails and the constructor recreates them.
+    c_.schema_ok = true;
 }
 
 WriteScope::~WriteScope() { rollback(); }

@@ -94,8 +94,6 @@ struct Conn {
 
     // Prepared statement for q, reset and with bindings cleared. Throws on failure.
     sqlite3_stmt* stmt(Q q);
-    // Like stmt() but reports a failed prepare (e.g. the tables do not exist yet) as false.
-    bool try_stmt(Q q);
     sqlite3_stmt* acquire(Read r);
     void release(Read r, sqlite3_stmt* s);
     void finalize_all();
