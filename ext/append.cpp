@@ -126,16 +126,15 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
             break;
         default:
             raise(SQLITE_ERROR,
-                  "invalid_argument: %s: expected_version must be an integer or NULL, got %s %Q",
-                  kFn, value_type_name(argv[1]),
-                  reinterpret_cast<const char*>(sqlite3_value_text(argv[1])));
+                  "invalid_argument: %s: expected_version must be an integer or NULL, got %s",
+                  kFn, describe(argv[1]).c_str());
     }
 
     AppendOptions opts;
     if (argc > 3 && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
         if (sqlite3_value_type(argv[3]) != SQLITE_TEXT) {
             raise(SQLITE_ERROR, "invalid_argument: %s: options must be JSON text, got %s", kFn,
-                  value_type_name(argv[3]));
+                  describe(argv[3]).c_str());
         }
         c.json.parse_options({reinterpret_cast<const char*>(sqlite3_value_text(argv[3])),
                               static_cast<size_t>(sqlite3_value_bytes(argv[3]))},
@@ -143,7 +142,7 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
     }
     if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
         raise(SQLITE_ERROR, "invalid_argument: %s: events must be JSON text, got %s", kFn,
-              value_type_name(argv[2]));
+              describe(argv[2]).c_str());
     }
     std::vector<EventIn> events;
     c.json.parse_events({reinterpret_cast<const char*>(sqlite3_value_text(argv[2])),

@@ -19,8 +19,8 @@ constexpr const char* kFn = "es_checkpoint()";
 
 int64_t position_arg(sqlite3_value* v, const char* what) {
     if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) < 0) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer >= 0, got %s %Q", kFn,
-              what, value_type_name(v), reinterpret_cast<const char*>(sqlite3_value_text(v)));
+        raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer >= 0, got %s", kFn,
+              what, describe(v).c_str());
     }
     return sqlite3_value_int64(v);
 }

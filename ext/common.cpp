@@ -112,8 +112,24 @@ void raise_db(sqlite3* db) {
     throw Error{rc == SQLITE_OK ? SQLITE_ERROR : rc, sqlite3_errmsg(db)};
 }
 
-const char* value_type_name(sqlite3_value* v) {
-    return type_name(sqlite3_value_type(v));
+std::string describe(sqlite3_value* v) {
+    // The type is read before any conversion: sqlite3_value_text() would turn a blob into text.
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_INTEGER:
+            return format("integer %lld", static_cast<long long>(sqlite3_value_int64(v)));
+        case SQLITE_FLOAT:
+            return format("real %!.15g", sqlite3_value_double(v));
+        case SQLITE_TEXT: {
+            const auto* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
+            const int n = sqlite3_value_bytes(v);
+            if (n > 40) return format("text %Q...", std::string(t, 40).c_str());
+            return format("text %Q", t);
+        }
+        case SQLITE_BLOB:
+            return format("a %d-byte blob", sqlite3_value_bytes(v));
+        default:
+            return "NULL";
+    }
 }
 
 sqlite3_stmt* Conn::prepare(const char* sql) {
@@ -294,7 +310,7 @@ std::string_view arg_id(sqlite3_value* v, const char* fn, const char* what) {
     const int t = sqlite3_value_type(v);
     if (t != SQLITE_TEXT) {
         raise(SQLITE_ERROR, "invalid_argument: %s: %s must be text, got %s", fn, what,
-              type_name(t));
+              describe(v).c_str());
     }
     const char* s = reinterpret_cast<const char*>(sqlite3_value_text(v));
     const int n = sqlite3_value_bytes(v);
@@ -316,10 +332,11 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
               "is running on this connection", fn);
     }
     own_ = sqlite3_get_autocommit(c.db) != 0;
-    const int txn = sqlite3_txn_state(c.db, "main");
+    const int txn = sqlite3_txn_state(c.db, nullptr);  // the highest state of any schema
     if (own_ && txn == SQLITE_TXN_WRITE) {
-        // Autocommit, yet main is being written: the calling statement itself writes
-        // (INSERT ... SELECT es_append(...)). Its transaction is not ours to commit.
+        // Autocommit, yet a database is being written: the calling statement itself writes
+        // (INSERT INTO t SELECT es_append(...), a TEMP trigger). Its transaction is not ours
+        // to commit.
         raise(SQLITE_ERROR, "invalid_argument: %s: cannot run inside a statement that writes; "
               "call it in a SELECT of its own", fn);
     }
@@ -337,9 +354,9 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
                                "re-read and retry (%s)", fn, e.message.c_str());
             e.rc = SQLITE_CONSTRAINT;
         } else if (!own_) {
+            // SQLite: "cannot open savepoint - SQL statements in progress".
             e.message = format("invalid_argument: %s: cannot run inside a statement that "
-                               "writes; call it in a SELECT of its own (%s)", fn,
-                               e.message.c_str());
+                               "writes; call it in a SELECT of its own", fn);
             e.rc = SQLITE_ERROR;
         }
         throw;

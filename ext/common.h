@@ -70,7 +70,7 @@ enum class Read : int {
 
 // Per-connection state shared by every function and module of one registration.
 struct Conn {
-    explicit Conn(sqlite3* d) : db(d) {}
+    explicit Conn(sqlite3* d) : db(d) { json.set_db(d); }
     ~Conn() { finalize_all(); }
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
@@ -147,7 +147,8 @@ int64_t now_micros();
 // The category of a stream id: the part before the first '-', or the whole id.
 std::string_view category_of(std::string_view stream_id);
 
-const char* value_type_name(sqlite3_value* v);
+// "integer 5", "real 1.5", "text 'abc'", "a 3-byte blob", "NULL": the value an error names.
+std::string describe(sqlite3_value* v);
 
 // Validated text argument (stream id, consumer): TEXT, non-empty, <= kMaxIdBytes, no NUL.
 std::string_view arg_id(sqlite3_value* v, const char* fn, const char* what);

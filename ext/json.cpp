@@ -17,6 +17,7 @@ namespace od = simdjson::ondemand;
 constexpr int kMaxBytes = 1024;  // mirrors kMaxIdBytes (common.h) for ids, types and codecs
 
 struct JsonScratch::Impl {
+    sqlite3* db = nullptr;  // for the json_valid() second opinion; may be null (unit tests)
     simdjson::dom::parser dom;
     od::parser ondemand;
     od::document doc;
@@ -31,11 +32,30 @@ struct JsonScratch::Impl {
         simdjson::dom::element ignored;
         auto err = dom.parse(buf.data(), text.size(), false).get(ignored);
         if (err == simdjson::MEMALLOC) throw std::bad_alloc();
+        if (err && sqlite_accepts(err, text)) err = simdjson::SUCCESS;
         if (err) {
             raise(SQLITE_ERROR, "invalid_argument: %s: %s is not valid JSON: %s", fn, what,
                   simdjson::error_message(err));
         }
         return text.size();
+    }
+
+    // simdjson refuses some valid JSON it cannot represent: integers beyond 64 bits, numbers
+    // out of double range, lone UTF-16 surrogates in \u escapes. The text is still valid JSON
+    // and eskit stores it verbatim, so SQLite's own json_valid() gets the last word on those.
+    bool sqlite_accepts(simdjson::error_code err, std::string_view text) const {
+        if (!db || (err != simdjson::NUMBER_ERROR && err != simdjson::NUMBER_OUT_OF_RANGE &&
+                    err != simdjson::STRING_ERROR)) {
+            return false;
+        }
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(db, "SELECT json_valid(?1)", -1, &s, nullptr) != SQLITE_OK) {
+            return false;
+        }
+        sqlite3_bind_text(s, 1, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+        const bool ok = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
+        sqlite3_finalize(s);
+        return ok;
     }
 
     void iterate(size_t len, const char* fn, const char* what) {
@@ -60,6 +80,21 @@ std::string_view trim_right(std::string_view s) {
         s.remove_suffix(1);
     }
     return s;
+}
+
+// What an error message says a JSON value was: its text for scalars (shortened), else its kind.
+std::string json_describe(od::value& v) {
+    od::json_type t;
+    if (v.type().get(t)) return "invalid JSON";
+    switch (t) {
+        case od::json_type::object: return "an object";
+        case od::json_type::array: return "an array";
+        default: {
+            std::string_view tok = trim_right(v.raw_json_token());
+            if (tok.size() > 40) return std::string(tok.substr(0, 40)) + "...";
+            return std::string(tok);
+        }
+    }
 }
 
 // Raw JSON text of a value, consuming it.
@@ -102,18 +137,25 @@ bool read_members(od::value v, std::vector<MetaMember>& out, simdjson::error_cod
 
 // A bounded, non-empty string field (type, codec, id).
 std::string_view read_name(od::value v, const char* fn, size_t index, const char* key) {
-    std::string_view s;
+    const auto i = static_cast<long long>(index);
     od::json_type t;
-    if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s) || s.empty() ||
-        std::memchr(s.data(), 0, s.size()) != nullptr) {
-        raise(SQLITE_ERROR,
-              "invalid_argument: %s: events[%lld].%s must be a non-empty string without NUL "
-              "bytes",
-              fn, static_cast<long long>(index), key);
+    std::string_view s;
+    if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s)) {
+        const std::string got = json_describe(v);
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must be a non-empty string, "
+              "got %s", fn, i, key, got.c_str());
+    }
+    if (s.empty()) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must be a non-empty string, "
+              "got \"\"", fn, i, key);
+    }
+    if (std::memchr(s.data(), 0, s.size()) != nullptr) {
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must not contain NUL bytes",
+              fn, i, key);
     }
     if (s.size() > static_cast<size_t>(kMaxBytes)) {
         raise(SQLITE_TOOBIG, "invalid_argument: %s: events[%lld].%s is %lld bytes, maximum %d", fn,
-              static_cast<long long>(index), key, static_cast<long long>(s.size()), kMaxBytes);
+              i, key, static_cast<long long>(s.size()), kMaxBytes);
     }
     return s;
 }
@@ -121,8 +163,9 @@ std::string_view read_name(od::value v, const char* fn, size_t index, const char
 void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
     od::json_type t;
     if (v.type().get(t) || t != od::json_type::object) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] must be an object", fn,
-              static_cast<long long>(index));
+        const std::string got = json_describe(v);
+        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] must be an object, got %s", fn,
+              static_cast<long long>(index), got.c_str());
     }
     od::object o;
     if (auto err = v.get_object().get(o))
@@ -181,10 +224,17 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                 od::json_type mt;
                 simdjson::error_code e = val.type().get(mt);
                 if (!e && mt == od::json_type::null) break;  // same as absent
-                if (!read_members(val, ev.metadata, e)) {
+                if (!e && mt != od::json_type::object) {
+                    const std::string got = json_describe(val);
                     raise(SQLITE_ERROR,
-                          "invalid_argument: %s: events[%lld].metadata must be a JSON object", fn,
-                          static_cast<long long>(index));
+                          "invalid_argument: %s: events[%lld].metadata must be a JSON object, "
+                          "got %s",
+                          fn, static_cast<long long>(index), got.c_str());
+                }
+                if (!read_members(val, ev.metadata, e)) {
+                    raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].metadata is not valid "
+                          "JSON: %s", fn, static_cast<long long>(index),
+                          simdjson::error_message(e));
                 }
                 ev.has_metadata = true;
                 break;
@@ -192,12 +242,13 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
             case kSchema: {
                 int64_t sv = 0;
                 od::json_type st;
+                const std::string got = json_describe(val);
                 if (val.type().get(st) || st != od::json_type::number || val.get_int64().get(sv) ||
                     sv < 1) {
                     raise(SQLITE_ERROR,
                           "invalid_argument: %s: events[%lld].schema_version must be an integer "
-                          ">= 1",
-                          fn, static_cast<long long>(index));
+                          ">= 1, got %s",
+                          fn, static_cast<long long>(index), got.c_str());
                 }
                 ev.schema_version = sv;
                 break;
@@ -236,9 +287,12 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
         }
         if (!ok || !base64_decode(plain, ev.payload)) {
             const std::string codec(ev.codec);
+            std::string got(ev.data.substr(0, 40));
+            if (ev.data.size() > 40) got += "...";
             raise(SQLITE_ERROR,
-                  "invalid_argument: %s: events[%lld].data must be a base64 string for codec %Q",
-                  fn, static_cast<long long>(index), codec.c_str());
+                  "invalid_argument: %s: events[%lld].data must be a base64 string for codec %Q, "
+                  "got %s",
+                  fn, static_cast<long long>(index), codec.c_str(), got.c_str());
         }
     }
 }
@@ -246,6 +300,7 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
 }  // namespace
 
 JsonScratch::JsonScratch() : impl_(std::make_unique<Impl>()) {}
+void JsonScratch::set_db(sqlite3* db) { impl_->db = db; }
 JsonScratch::~JsonScratch() = default;
 
 void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const char* fn) {
@@ -255,8 +310,12 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
     od::object o;
     od::json_type t;
     if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_object().get(o)) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: options must be a JSON object", fn);
+        od::value v;
+        const std::string got = m.doc.get_value().get(v) ? "invalid JSON" : json_describe(v);
+        raise(SQLITE_ERROR, "invalid_argument: %s: options must be a JSON object, got %s", fn,
+              got.c_str());
     }
+    bool seen_key = false, seen_ts = false, seen_meta = false;
     for (auto field : o) {
         od::field f;
         std::string_view key;
@@ -264,13 +323,28 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
         if (!err) err = f.unescaped_key().get(key);
         if (err) Impl::fail(err, fn, "options");
         od::value v = f.value();
+        bool* seen = key == "idempotency_key" ? &seen_key
+                     : key == "timestamp"     ? &seen_ts
+                     : key == "metadata"      ? &seen_meta
+                                              : nullptr;
+        const std::string k(key);
+        if (!seen) raise(SQLITE_ERROR, "invalid_argument: %s: unknown option %Q", fn, k.c_str());
+        if (*seen) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: option %Q is given more than once", fn,
+                  k.c_str());
+        }
+        *seen = true;
+        if (v.type().get(t)) Impl::fail(simdjson::TAPE_ERROR, fn, "options");
+        if (t == od::json_type::null) continue;  // an explicit null is the same as absent
+        const std::string got = json_describe(v);
         if (key == "idempotency_key") {
             std::string_view s;
-            if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s) ||
-                s.empty() || std::memchr(s.data(), 0, s.size()) != nullptr) {
+            if (t != od::json_type::string || v.get_string().get(s) || s.empty() ||
+                std::memchr(s.data(), 0, s.size()) != nullptr) {
                 raise(SQLITE_ERROR,
-                      "invalid_argument: %s: option idempotency_key must be a non-empty string",
-                      fn);
+                      "invalid_argument: %s: option idempotency_key must be a non-empty string "
+                      "without NUL bytes, got %s",
+                      fn, got.c_str());
             }
             if (s.size() > static_cast<size_t>(kMaxBytes)) {
                 raise(SQLITE_TOOBIG,
@@ -281,25 +355,23 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
             out.idempotency_key.assign(s);
         } else if (key == "timestamp") {
             int64_t ts = 0;
-            if (v.type().get(t) || t != od::json_type::number || v.get_int64().get(ts) || ts < 0) {
+            if (t != od::json_type::number || v.get_int64().get(ts) || ts < 0) {
                 raise(SQLITE_ERROR,
                       "invalid_argument: %s: option timestamp must be an integer >= 0 "
-                      "(microseconds since the epoch)",
-                      fn);
+                      "(microseconds since the epoch), got %s",
+                      fn, got.c_str());
             }
             out.has_timestamp = true;
             out.timestamp = ts;
-        } else if (key == "metadata") {
-            simdjson::error_code e = v.type().get(t);
-            if (!e && t == od::json_type::null) continue;
-            if (!read_members(v, out.metadata, e)) {
-                raise(SQLITE_ERROR, "invalid_argument: %s: option metadata must be a JSON object",
-                      fn);
-            }
-            out.has_metadata = true;
         } else {
-            const std::string k(key);
-            raise(SQLITE_ERROR, "invalid_argument: %s: unknown option %Q", fn, k.c_str());
+            simdjson::error_code e = simdjson::SUCCESS;
+            if (t != od::json_type::object) {
+                raise(SQLITE_ERROR,
+                      "invalid_argument: %s: option metadata must be a JSON object, got %s", fn,
+                      got.c_str());
+            }
+            if (!read_members(v, out.metadata, e)) Impl::fail(e, fn, "options");
+            out.has_metadata = true;
         }
     }
 }

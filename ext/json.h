@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+struct sqlite3;
+
 namespace eskit::ext {
 
 // One member of a metadata object: unescaped key, raw JSON text of the value.
@@ -54,6 +56,9 @@ class JsonScratch {
     JsonScratch();
     ~JsonScratch();
     JsonScratch(const JsonScratch&) = delete;
+    // Lets valid JSON that simdjson cannot represent (65-bit integers, lone surrogates) be
+    // confirmed by SQLite's json_valid() on this connection instead of being rejected.
+    void set_db(sqlite3* db);
     JsonScratch& operator=(const JsonScratch&) = delete;
 
     // fn names the SQL function in error messages ("es_append()"). Throw Error on bad input.

@@ -39,7 +39,7 @@ Conn& conn_of(sqlite3_context* ctx) { return *static_cast<Conn*>(sqlite3_user_da
 std::string archive_schema(Conn& c, sqlite3_value* v, const char* fn) {
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
         raise(SQLITE_ERROR, "invalid_argument: %s: schema must be the name of an attached "
-              "database, got %s", fn, value_type_name(v));
+              "database, got %s", fn, describe(v).c_str());
     }
     const std::string name(reinterpret_cast<const char*>(sqlite3_value_text(v)),
                            static_cast<size_t>(sqlite3_value_bytes(v)));
@@ -240,7 +240,7 @@ int64_t tombstone(Conn& c, sqlite3_value** argv) {
     const int rt = sqlite3_value_type(argv[1]);
     if (rt != SQLITE_TEXT && rt != SQLITE_NULL) {
         raise(SQLITE_ERROR, "invalid_argument: %s: reason must be text or NULL, got %s", fn,
-              value_type_name(argv[1]));
+              describe(argv[1]).c_str());
     }
     const bool has_reason = rt == SQLITE_TEXT;
     const std::string reason =

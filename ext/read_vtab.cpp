@@ -441,12 +441,20 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
                 }
                 cur->arg_stream = std::string(arg_id(v, "es_stream", "stream_id"));
                 cur->has_arg_stream = true;
-            } else if (tok == "from=") {
+            } else if (tok == "from=" || tok == "after=") {
+                const int t = sqlite3_value_type(v);
+                if (t != SQLITE_INTEGER && t != SQLITE_NULL) {
+                    raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer, got %s",
+                          cur->is_stream ? "es_stream" : "es_all",
+                          cur->is_stream ? "from_version" : "after_seq", describe(v).c_str());
+                }
                 cur->arg_num = sqlite3_value_dup(v);
-                cur->version.apply(">=", v);
-            } else if (tok == "after=") {
-                cur->arg_num = sqlite3_value_dup(v);
-                cur->seq.apply(">", v);
+                if (!cur->arg_num) throw std::bad_alloc();
+                if (tok == "from=") {
+                    cur->version.apply(">=", v);  // NULL: no rows
+                } else {
+                    cur->seq.apply(">", v);
+                }
             } else if (tok.rfind("seq", 0) == 0) {
                 cur->seq.apply(op_of("seq"), v);
             } else if (tok.rfind("version", 0) == 0) {

@@ -25,7 +25,7 @@ void saveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         const std::string stream(arg_id(argv[0], fn, "stream_id"));
         if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
             raise(SQLITE_ERROR, "invalid_argument: %s: version must be an integer, got %s", fn,
-                  value_type_name(argv[1]));
+                  describe(argv[1]).c_str());
         }
         const int64_t version = sqlite3_value_int64(argv[1]);
         int64_t schema_version = 1;
@@ -44,14 +44,14 @@ void saveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         if (codec == "json") {
             if (st != SQLITE_TEXT) {
                 raise(SQLITE_ERROR, "invalid_argument: %s: state must be JSON text for codec "
-                      "'json', got %s", fn, value_type_name(argv[2]));
+                      "'json', got %s", fn, describe(argv[2]).c_str());
             }
             c.json.validate({reinterpret_cast<const char*>(sqlite3_value_text(argv[2])),
                              static_cast<size_t>(sqlite3_value_bytes(argv[2]))},
                             fn, "state");
         } else if (st != SQLITE_TEXT && st != SQLITE_BLOB) {
             raise(SQLITE_ERROR, "invalid_argument: %s: state must be text or a blob, got %s", fn,
-                  value_type_name(argv[2]));
+                  describe(argv[2]).c_str());
         }
 
         WriteScope scope(c, fn);

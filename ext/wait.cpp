@@ -100,13 +100,12 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         Conn& c = *static_cast<Conn*>(sqlite3_user_data(ctx));
         if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
             raise(SQLITE_ERROR, "invalid_argument: %s: after_seq must be an integer, got %s",
-                  kFn, value_type_name(argv[0]));
+                  kFn, describe(argv[0]).c_str());
         }
         if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER || sqlite3_value_int64(argv[1]) < 0) {
             raise(SQLITE_ERROR,
-                  "invalid_argument: %s: timeout_ms must be an integer >= 0, got %s %Q", kFn,
-                  value_type_name(argv[1]),
-                  reinterpret_cast<const char*>(sqlite3_value_text(argv[1])));
+                  "invalid_argument: %s: timeout_ms must be an integer >= 0, got %s", kFn,
+                  describe(argv[1]).c_str());
         }
         const int64_t after = sqlite3_value_int64(argv[0]);
         const int64_t timeout_ms = sqlite3_value_int64(argv[1]);
