@@ -97,6 +97,19 @@ std::string json_describe(od::value& v) {
     }
 }
 
+// The same for a whole document (a scalar document is not a value in On-Demand).
+std::string json_describe(od::document& d) {
+    od::json_type t;
+    if (d.type().get(t)) return "invalid JSON";
+    if (t == od::json_type::object) return "an object";
+    if (t == od::json_type::array) return "an array";
+    std::string_view tok;
+    if (d.raw_json_token().get(tok)) return "invalid JSON";
+    tok = trim_right(tok);
+    if (tok.size() > 40) return std::string(tok.substr(0, 40)) + "...";
+    return std::string(tok);
+}
+
 // Raw JSON text of a value, consuming it.
 simdjson::error_code raw_text(od::value v, std::string_view& out) {
     od::json_type t;
@@ -310,8 +323,7 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
     od::object o;
     od::json_type t;
     if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_object().get(o)) {
-        od::value v;
-        const std::string got = m.doc.get_value().get(v) ? "invalid JSON" : json_describe(v);
+        const std::string got = json_describe(m.doc);
         raise(SQLITE_ERROR, "invalid_argument: %s: options must be a JSON object, got %s", fn,
               got.c_str());
     }
@@ -391,10 +403,11 @@ void JsonScratch::parse_events(std::string_view text, std::vector<EventIn>& out,
         return;
     }
     if (t != od::json_type::array) {
+        const std::string got = json_describe(m.doc);
         raise(SQLITE_ERROR,
               "invalid_argument: %s: events must be a JSON array of event objects or one event "
-              "object",
-              fn);
+              "object, got %s",
+              fn, got.c_str());
     }
     od::array a;
     if (auto err = m.doc.get_array().get(a)) Impl::fail(err, fn, "events");
