@@ -326,6 +326,18 @@ std::string_view arg_id(sqlite3_value* v, const char* fn, const char* what) {
     return {s, static_cast<size_t>(n)};
 }
 
+namespace {
+
+// SQLite's own text ("database is locked") would send the caller to the busy timeout, which
+// cannot help here, so it is replaced rather than appended.
+std::string stale_snapshot_message(const char* fn) {
+    return format("conflict: %s: another connection wrote since this connection's open "
+                  "statement began reading; finish or reset that statement, re-read and retry",
+                  fn);
+}
+
+}  // namespace
+
 WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
     if (c.writing) {
         raise(SQLITE_ERROR, "invalid_argument: %s: cannot be called while another eskit write "
@@ -349,9 +361,7 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
             // calling statement) pins an old snapshot; SQLite cannot upgrade it once another
             // connection has committed or holds the lock, and no waiting helps. The caller's
             // remedy is the one for a conflict: re-read in a fresh statement and retry.
-            e.message = format("conflict: %s: another connection wrote since this connection's "
-                               "open statement began reading; finish or reset that statement, "
-                               "re-read and retry (%s)", fn, e.message.c_str());
+            e.message = stale_snapshot_message(fn);
             e.rc = SQLITE_CONSTRAINT;
         } else if (!own_) {
             // SQLite: "cannot open savepoint - SQL statements in progress".
@@ -378,9 +388,7 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
         if (!c.schema_ok) migrate(c, "main");  // forward migrations, under the lock
     } catch (Error& e) {
         if (own_ && txn == SQLITE_TXN_READ && (e.rc & 0xff) == SQLITE_BUSY) {
-            e.message = format("conflict: %s: another connection wrote since this connection's "
-                               "open statement began reading; finish or reset that statement, "
-                               "re-read and retry (%s)", fn, e.message.c_str());
+            e.message = stale_snapshot_message(fn);
             e.rc = SQLITE_CONSTRAINT;
         }
         rollback();  // the constructor did not finish, so the destructor will not run
