@@ -168,8 +168,7 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
     const StreamRow row = read_stream(c, stream);
     const std::string sid(stream);
     if (row.state == "tombstoned") {
-        raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)", sid.c_str(),
-              row.reason.c_str());
+        raise_tombstoned(stream, row);
     }
     if (opts.has_idempotency_key) {
         const int64_t v = idempotent_version(c, stream, opts.idempotency_key);

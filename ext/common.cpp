@@ -218,7 +218,10 @@ StreamRow read_stream(Conn& c, std::string_view stream) {
         row.version = sqlite3_column_int64(s, 0);
         row.state = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
         if (auto* a = sqlite3_column_text(s, 2)) row.archived_to = reinterpret_cast<const char*>(a);
-        if (auto* r = sqlite3_column_text(s, 3)) row.reason = reinterpret_cast<const char*>(r);
+        if (auto* r = sqlite3_column_text(s, 3)) {
+            row.reason = reinterpret_cast<const char*>(r);
+            row.has_reason = true;
+        }
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -289,6 +292,12 @@ int register_function(sqlite3* db, Conn* c, const char* name, std::initializer_l
         if (rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;
+}
+
+void raise_tombstoned(std::string_view stream, const StreamRow& row) {
+    const std::string s(stream);
+    raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)", s.c_str(),
+          row.has_reason ? row.reason.c_str() : nullptr);  // %Q prints NULL for nullptr
 }
 
 void conn_release(void* p) {

@@ -115,8 +115,10 @@ struct StreamRow {
     std::string state;
     std::string archived_to;  // attached database holding the events, if moved there
     std::string reason;       // tombstone reason
+    bool has_reason = false;  // false: NULL reason
 };
 StreamRow read_stream(Conn& c, std::string_view stream);
+[[noreturn]] void raise_tombstoned(std::string_view stream, const StreamRow& row);
 
 // A bound value for run(): text (stream ids, names) or an integer.
 struct Arg {

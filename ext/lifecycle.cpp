@@ -30,11 +30,6 @@ Conn& conn_of(sqlite3_context* ctx) { return *static_cast<Conn*>(sqlite3_user_da
     raise(SQLITE_ERROR, "not_found: stream %Q does not exist", stream.c_str());
 }
 
-[[noreturn]] void tombstoned(const std::string& stream, const StreamRow& row) {
-    raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)", stream.c_str(),
-          row.reason.c_str());
-}
-
 // The schema argument: an attached database other than main and temp.
 std::string archive_schema(Conn& c, sqlite3_value* v, const char* fn) {
     if (sqlite3_value_type(v) != SQLITE_TEXT) {
@@ -47,12 +42,18 @@ std::string archive_schema(Conn& c, sqlite3_value* v, const char* fn) {
         raise(SQLITE_ERROR, "invalid_argument: %s: schema must be an attached archive database, "
               "not %Q", fn, name.c_str());
     }
-    if (name.empty() || name.find('\0') != std::string::npos ||
-        sqlite3_db_filename(c.db, name.c_str()) == nullptr) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: no attached database named %Q", fn,
-              name.c_str());
+    // SQLite matches schema names without regard to case; answer with its own spelling so
+    // that the name stored in es_streams.archived_to compares equal however it is written.
+    if (name.find('\0') == std::string::npos) {
+        for (int i = 2; const char* attached = sqlite3_db_name(c.db, i); ++i) {
+            if (sqlite3_stricmp(attached, name.c_str()) == 0) return attached;
+        }
     }
-    return name;
+    raise(SQLITE_ERROR, "invalid_argument: %s: no attached database named %Q", fn, name.c_str());
+}
+
+bool same_schema(const std::string& a, const std::string& b) {
+    return !a.empty() && !b.empty() && sqlite3_stricmp(a.c_str(), b.c_str()) == 0;
 }
 
 bool has_eskit_tables(Conn& c, const std::string& qs) {
@@ -112,9 +113,9 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
     WriteScope scope(c, fn);
     const StreamRow row = read_stream(c, stream);
     if (!row.exists) not_found(stream);
-    if (row.state == "tombstoned") tombstoned(stream, row);
+    if (row.state == "tombstoned") raise_tombstoned(stream, row);
     const int64_t now = now_micros();
-    if (schema.empty() || row.archived_to == schema) {
+    if (schema.empty() || same_schema(row.archived_to, schema)) {
         // In place, or already where it was asked to go: archiving twice is a no-op.
         if (row.state == "active") {
             run(c, "UPDATE main.es_streams SET state = 'archived', updated_at = ?2 "
@@ -165,7 +166,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
     const std::string schema = argc > 1 ? archive_schema(c, argv[1], fn) : std::string();
     WriteScope scope(c, fn);
     const StreamRow row = read_stream(c, stream);
-    if (row.exists && row.state == "tombstoned") tombstoned(stream, row);
+    if (row.exists && row.state == "tombstoned") raise_tombstoned(stream, row);
     const int64_t now = now_micros();
     if (schema.empty()) {
         if (!row.exists) not_found(stream);
@@ -183,7 +184,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
         scope.commit();  // restoring an active stream is a no-op
         return 0;
     }
-    if (row.exists && row.archived_to != schema) {
+    if (row.exists && !same_schema(row.archived_to, schema)) {
         raise(SQLITE_ERROR, "invalid_argument: %s: stream %Q is not archived in database %Q", fn,
               stream.c_str(), schema.c_str());
     }
@@ -250,7 +251,7 @@ int64_t tombstone(Conn& c, sqlite3_value** argv) {
     WriteScope scope(c, fn);
     const StreamRow row = read_stream(c, stream);
     if (!row.exists) not_found(stream);
-    if (row.state == "tombstoned") tombstoned(stream, row);
+    if (row.state == "tombstoned") raise_tombstoned(stream, row);
     int64_t removed = 0;
     if (const std::string qs = archive_of(c, stream, row, fn); !qs.empty()) {
         guard_schema(c, qs);

@@ -387,18 +387,12 @@ int eventsRowid(sqlite3_vtab_cursor* p, sqlite_int64* rowid) {
 // moved to an attached archive, is an error rather than an empty result.
 void check_readable(Conn& c, const std::string& stream) {
     const StreamRow row = read_stream(c, stream);
-    const std::string& state = row.state;
-    const std::string& archived_to = row.archived_to;
-    const std::string& reason = row.reason;
-    if (state == "tombstoned") {
-        raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)",
-              stream.c_str(), reason.c_str());
-    }
-    if (state == "archived" && !archived_to.empty()) {
+    if (row.state == "tombstoned") raise_tombstoned(stream, row);
+    if (row.state == "archived" && !row.archived_to.empty()) {
         raise(SQLITE_CONSTRAINT,
               "archived: stream %Q was moved to archive database %Q; read it there or "
               "es_restore(%Q, %Q)",
-              stream.c_str(), archived_to.c_str(), stream.c_str(), archived_to.c_str());
+              stream.c_str(), row.archived_to.c_str(), stream.c_str(), row.archived_to.c_str());
     }
 }
 

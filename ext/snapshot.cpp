@@ -31,8 +31,9 @@ void saveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         int64_t schema_version = 1;
         if (argc > 3 && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
             if (sqlite3_value_type(argv[3]) != SQLITE_INTEGER || sqlite3_value_int64(argv[3]) < 1) {
-                raise(SQLITE_ERROR, "invalid_argument: %s: schema_version must be an integer >= 1",
-                      fn);
+                raise(SQLITE_ERROR,
+                      "invalid_argument: %s: schema_version must be an integer >= 1, got %s", fn,
+                      describe(argv[3]).c_str());
             }
             schema_version = sqlite3_value_int64(argv[3]);
         }
@@ -58,8 +59,7 @@ void saveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         const StreamRow row = read_stream(c, stream);
         if (!row.exists) raise(SQLITE_ERROR, "not_found: stream %Q does not exist", stream.c_str());
         if (row.state == "tombstoned") {
-            raise(SQLITE_CONSTRAINT, "tombstoned: stream %Q is tombstoned (reason: %Q)",
-                  stream.c_str(), row.reason.c_str());
+            raise_tombstoned(stream, row);
         }
         if (!row.archived_to.empty()) {
             raise(SQLITE_CONSTRAINT, "archived: stream %Q was moved to archive database %Q",

@@ -1,0 +1,249 @@
+-- db: file
+-- 105_archive_attached: archiving into an ATTACHed database (cold storage) and back (SPEC
+-- section 3, README "es_archive, es_restore", "es_tombstone, es_delete"). The database is a
+-- temporary file; the archives are files next to it (attached through the path of main, kept
+-- in temp.dir), so they survive DETACH and can be attached again.
+--
+-- "unchanged|1" lines compare a fingerprint of main and cold (stream rows with timestamps,
+-- events, snapshots) with the one saved before a failing call: a failed call changes nothing.
+
+CREATE TEMP TABLE dir AS SELECT file AS path FROM pragma_database_list WHERE name = 'main';
+CREATE TEMP TABLE saved(id INTEGER PRIMARY KEY, w TEXT);
+
+-- echo: setup: order-1 (3 events, caller ids, metadata, key, snapshot), order-2 (1 event)
+SELECT es_append('order-1', 0,
+  '[{"type":"Placed","data":{"total":10},"id":"o1-1","metadata":{"by":"ann"}},
+    {"type":"Raw","codec":"bin","data":"AAEC","id":"o1-2","schema_version":3}]',
+  '{"timestamp":1700000000000001,"idempotency_key":"k-1","metadata":{"trace":"t-1"}}');
+SELECT es_append('order-2', 0, '{"type":"Placed","data":{"total":5},"id":"o2-1"}',
+  '{"timestamp":1700000000000002}');
+SELECT es_append('order-1', 2, '{"type":"Shipped","data":"dhl","id":"o1-3"}',
+  '{"timestamp":1700000000000003}');
+SELECT es_snapshot_save('order-1', 2, '{"total":10}', 4);
+CREATE TEMP TABLE orig AS SELECT * FROM es_events WHERE stream_id = 'order-1';
+CREATE TEMP TABLE orig_snap AS SELECT * FROM es_snapshots WHERE stream_id = 'order-1';
+CREATE TEMP TABLE orig_stream AS SELECT * FROM es_streams WHERE stream_id = 'order-1';
+SELECT * FROM orig ORDER BY seq;
+SELECT es_head();
+
+-- echo: the archive database starts empty; es_archive creates the eskit tables in it
+ATTACH (SELECT path FROM temp.dir) || '-cold' AS cold;
+ATTACH ':memory:' AS y;
+SELECT count(*) FROM cold.sqlite_schema;
+SELECT es_archive('order-1', 'cold');
+SELECT type, name FROM cold.sqlite_schema ORDER BY type, name;
+SELECT key, value FROM cold.es_meta;
+CREATE TEMP VIEW world AS SELECT
+  (SELECT group_concat(stream_id || ':' || version || ':' || state || ':' ||
+          ifnull(archived_to, '-') || ':' || created_at || ':' || updated_at || ':' ||
+          ifnull(tombstone_reason, '-'), ',')
+   FROM (SELECT * FROM main.es_streams ORDER BY stream_id)) || ' / ' ||
+  ifnull((SELECT group_concat(seq || ':' || stream_id || ':' || version || ':' || event_id, ',')
+   FROM (SELECT * FROM main.es_events ORDER BY seq)), '-') || ' / ' ||
+  ifnull((SELECT group_concat(stream_id || ':' || version, ',')
+   FROM (SELECT * FROM main.es_snapshots ORDER BY stream_id)), '-') || ' // ' ||
+  ifnull((SELECT group_concat(stream_id || ':' || version || ':' || state || ':' ||
+          created_at || ':' || updated_at, ',')
+   FROM (SELECT * FROM cold.es_streams ORDER BY stream_id)), '-') || ' / ' ||
+  ifnull((SELECT group_concat(seq || ':' || stream_id || ':' || version || ':' || event_id, ',')
+   FROM (SELECT * FROM cold.es_events ORDER BY seq)), '-') || ' / ' ||
+  ifnull((SELECT group_concat(stream_id || ':' || version, ',')
+   FROM (SELECT * FROM cold.es_snapshots ORDER BY stream_id)), '-') AS w;
+
+-- echo: the events moved unchanged: same seq, ids, timestamps, metadata, codec, data
+SELECT * FROM cold.es_events ORDER BY seq;
+SELECT 'moved_01', count(*) = 0 FROM (SELECT * FROM orig EXCEPT SELECT * FROM cold.es_events);
+SELECT 'moved_02', count(*) = 0 FROM (SELECT * FROM cold.es_events EXCEPT SELECT * FROM orig);
+SELECT 'moved_03', count(*) = 0
+FROM (SELECT * FROM orig_snap EXCEPT SELECT * FROM cold.es_snapshots);
+SELECT 'moved_04', count(*) = 1 FROM cold.es_snapshots;
+SELECT stream_id, version, schema_version, codec, state FROM cold.es_snapshots;
+-- echo: the archive holds a copy of the stream row (state archived, same created_at)
+SELECT c.stream_id, c.category, c.version, c.state, c.archived_to, c.created_at = o.created_at,
+       c.tombstone_reason, c.tombstoned_at
+FROM cold.es_streams c JOIN orig_stream o USING (stream_id);
+-- echo: main keeps the stream row, archived with archived_to = 'cold', and no events
+SELECT stream_id, version, state, archived_to FROM es_streams ORDER BY stream_id;
+SELECT count(*) FROM main.es_events WHERE stream_id = 'order-1';
+SELECT count(*) FROM main.es_snapshots WHERE stream_id = 'order-1';
+SELECT seq, stream_id FROM es_all();
+SELECT es_status('order-1'), es_head();
+
+-- echo: reads of the stream in main fail, naming the archive database
+SELECT * FROM es_stream('order-1');
+SELECT version FROM es_stream('order-1', 2);
+SELECT count(*) FROM es_stream('order-1') WHERE type = 'Placed';
+-- echo: appends, snapshots and restore without the schema fail
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_append('order-1', 3, '{"type":"Returned","data":{}}');
+SELECT es_append('order-1', NULL, '[]');
+SELECT es_append('order-1', 0, '{"type":"Placed","data":{"total":10},"id":"o1-1"}',
+  '{"idempotency_key":"k-1"}');
+SELECT es_snapshot_save('order-1', 3, '{}');
+SELECT es_restore('order-1');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+-- echo: archiving again: in place or to the same archive is a no-op, elsewhere is refused
+SELECT es_archive('order-1');
+SELECT es_archive('order-1', 'cold');
+SELECT es_archive('order-1', 'y');
+SELECT es_restore('order-1', 'y');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT count(*) FROM y.sqlite_schema;
+
+-- echo: es_restore(s, 'cold') moves the events back with their original seq
+SELECT es_restore('order-1', 'cold');
+SELECT es_status('order-1');
+SELECT 'restored_01', count(*) = 0 FROM (SELECT * FROM orig EXCEPT SELECT * FROM main.es_events);
+SELECT 'restored_02', count(*) = 0
+FROM (SELECT * FROM main.es_events WHERE stream_id = 'order-1' EXCEPT SELECT * FROM orig);
+SELECT 'restored_03', count(*) = 0
+FROM (SELECT * FROM orig_snap EXCEPT SELECT * FROM main.es_snapshots);
+SELECT seq, stream_id, version, event_id FROM es_all();
+SELECT version, type FROM es_stream('order-1');
+SELECT stream_id, version, state, archived_to, created_at = 1700000000000001 FROM es_streams
+ORDER BY stream_id;
+-- echo: nothing of it is left in the archive (its tables stay)
+SELECT (SELECT count(*) FROM cold.es_events), (SELECT count(*) FROM cold.es_snapshots),
+       (SELECT count(*) FROM cold.es_streams), (SELECT count(*) FROM cold.sqlite_schema) > 0;
+-- echo: appends continue after the highest seq ever assigned
+SELECT es_head();
+SELECT es_append('order-1', 3, '{"type":"Delivered","data":{},"id":"o1-4"}',
+  '{"timestamp":1700000000000004}');
+SELECT seq, version FROM es_events WHERE stream_id = 'order-1' ORDER BY seq;
+-- echo: the idempotency key travelled with the events
+SELECT es_append('order-1', 0, '[]', '{"idempotency_key":"k-1"}');
+
+-- echo: an archive move joins the caller's transaction
+BEGIN;
+SELECT es_archive('order-2', 'cold');
+SELECT es_status('order-2'), (SELECT count(*) FROM cold.es_events);
+ROLLBACK;
+SELECT es_status('order-2'), (SELECT count(*) FROM cold.es_events),
+       (SELECT count(*) FROM main.es_events WHERE stream_id = 'order-2');
+
+-- echo: conflict: the archive already holds the stream (a copy made while it was there)
+SELECT es_archive('order-2', 'cold');
+VACUUM cold INTO (SELECT path FROM temp.dir) || '-copy';
+SELECT es_restore('order-2', 'cold');
+ATTACH (SELECT path FROM temp.dir) || '-copy' AS copy;
+SELECT stream_id, version, state FROM copy.es_streams;
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_archive('order-2', 'copy');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT count(*) FROM copy.es_events;
+-- echo: ... and restoring from it is refused while main holds the stream
+SELECT es_restore('order-2', 'copy');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+DETACH copy;
+
+-- echo: adopt: restore a stream that exists only in the archive
+SELECT es_append('order-3', 0,
+  '[{"type":"Placed","data":{"total":3},"id":"o3-1"},{"type":"Paid","data":3,"id":"o3-2"}]',
+  '{"timestamp":1700000000000005}');
+SELECT es_snapshot_save('order-3', 1, '{"total":3}');
+SELECT es_archive('order-3', 'cold');
+VACUUM cold INTO (SELECT path FROM temp.dir) || '-export';
+SELECT es_restore('order-3', 'cold');
+SELECT es_delete('order-3');
+SELECT es_status('order-3'), es_head();
+ATTACH (SELECT path FROM temp.dir) || '-export' AS export;
+SELECT seq, stream_id, version, event_id FROM export.es_events ORDER BY seq;
+-- echo: duplicate_event: the event ids are used in main by another stream
+SELECT es_append('order-4', 0, '{"type":"Placed","data":{},"id":"o3-2"}',
+  '{"timestamp":1700000000000006}');
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_restore('order-3', 'export');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT count(*) FROM export.es_events;
+SELECT es_status('order-3');
+SELECT es_delete('order-4');
+-- echo: without the collision it is adopted with its seq values, version and snapshot
+SELECT es_restore('order-3', 'export');
+SELECT es_status('order-3');
+SELECT seq, stream_id, version, event_id, created_at FROM es_events WHERE stream_id = 'order-3';
+SELECT stream_id, category, version, state, archived_to, created_at FROM es_streams
+WHERE stream_id = 'order-3';
+SELECT stream_id, version, state FROM es_snapshots WHERE stream_id = 'order-3';
+SELECT (SELECT count(*) FROM export.es_events), (SELECT count(*) FROM export.es_streams),
+       (SELECT count(*) FROM export.es_snapshots);
+SELECT es_append('order-3', 2, '{"type":"Shipped","data":{}}');
+-- echo: a stream that is active in main is not restored from an archive (invalid_argument)
+SELECT es_restore('order-3', 'export');
+-- echo: not_found: the archive does not hold the stream (or has no eskit tables)
+SELECT es_restore('order-404', 'export');
+SELECT es_restore('order-404', 'y');
+DETACH export;
+
+-- echo: conflict: the archive holds a stream from another store whose seq values are used here
+-- echo: (the other store is simulated by writing the archive's tables with its guard token)
+ATTACH (SELECT path FROM temp.dir) || '-foreign' AS foreign_db;
+SELECT es_append('tmp-1', 0, '{"type":"T","data":0}');
+SELECT es_archive('tmp-1', 'foreign_db');
+SELECT es_delete('tmp-1');
+INSERT INTO foreign_db.es_guard VALUES (1);
+INSERT INTO foreign_db.es_events(seq, stream_id, category, version, type, data, codec,
+  schema_version, event_id, created_at)
+VALUES (1, 'alien-1', 'alien', 1, 'Landed', '{}', 'json', 1, 'alien-e1', 1600000000000000);
+INSERT INTO foreign_db.es_streams(stream_id, category, version, state, created_at, updated_at)
+VALUES ('alien-1', 'alien', 1, 'archived', 1600000000000000, 1600000000000000);
+DELETE FROM foreign_db.es_guard;
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_restore('alien-1', 'foreign_db');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT es_status('alien-1'), (SELECT count(*) FROM foreign_db.es_events);
+DETACH foreign_db;
+
+-- echo: es_tombstone of a stream archived in cold erases it there too
+SELECT es_append('order-5', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
+SELECT es_snapshot_save('order-5', 2, '{}');
+SELECT es_archive('order-5', 'cold');
+SELECT (SELECT count(*) FROM cold.es_events), (SELECT count(*) FROM cold.es_snapshots),
+       (SELECT count(*) FROM cold.es_streams);
+SELECT es_tombstone('order-5', 'gdpr');
+SELECT es_status('order-5');
+SELECT stream_id, version, state, archived_to, tombstone_reason FROM es_streams
+WHERE stream_id = 'order-5';
+SELECT (SELECT count(*) FROM cold.es_events), (SELECT count(*) FROM cold.es_snapshots),
+       (SELECT count(*) FROM cold.es_streams);
+SELECT * FROM es_stream('order-5');
+SELECT es_restore('order-5', 'cold');
+-- echo: es_delete of a stream archived in cold purges it there too
+SELECT es_append('order-6', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
+SELECT es_archive('order-6', 'cold');
+SELECT es_delete('order-6');
+SELECT es_status('order-6');
+SELECT (SELECT count(*) FROM cold.es_events), (SELECT count(*) FROM cold.es_streams),
+       (SELECT count(*) FROM main.es_streams WHERE stream_id = 'order-6');
+
+-- echo: with the archive detached: tombstone and delete refuse (the events could not be erased)
+SELECT es_append('order-7', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
+SELECT es_archive('order-7', 'cold');
+DETACH cold;
+DROP VIEW temp.world;
+SELECT es_status('order-7');
+SELECT es_tombstone('order-7', 'gdpr');
+SELECT es_delete('order-7');
+SELECT es_restore('order-7', 'cold');
+SELECT es_restore('order-7');
+SELECT * FROM es_stream('order-7');
+SELECT es_append('order-7', 2, '{"type":"C","data":3}');
+SELECT es_archive('order-7');
+SELECT es_archive('order-7', 'cold');
+SELECT stream_id, version, state, archived_to FROM es_streams WHERE stream_id = 'order-7';
+-- echo: attached again, under its name, everything works
+ATTACH (SELECT path FROM temp.dir) || '-cold' AS cold;
+SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-7';
+SELECT es_tombstone('order-7', 'gdpr');
+SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-7';
+SELECT stream_id, version, state, archived_to, tombstone_reason FROM es_streams
+WHERE stream_id = 'order-7';
+
+-- echo: database names are case-insensitive in SQLite: 'COLD' is the database attached as cold,
+-- echo: so the stream is archived in X = cold and es_archive/es_restore with 'cold' name X
+SELECT es_append('order-8', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
+SELECT es_archive('order-8', 'COLD');
+SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-8';
+SELECT es_archive('order-8', 'cold');
+SELECT es_archive('order-8', 'Cold');
+SELECT es_restore('order-8', 'cold');
+SELECT es_status('order-8'), (SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-8');
