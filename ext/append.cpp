@@ -144,7 +144,7 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
         raise(SQLITE_ERROR, "invalid_argument: %s: events must be JSON text, got %s", kFn,
               describe(argv[2]).c_str());
     }
-    std::vector<EventIn> events;
+    std::vector<EventIn>& events = c.events;  // reused: its buffer survives across calls
     c.json.parse_events({reinterpret_cast<const char*>(sqlite3_value_text(argv[2])),
                          static_cast<size_t>(sqlite3_value_bytes(argv[2]))},
                         events, kFn);

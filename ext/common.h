@@ -90,7 +90,8 @@ struct Conn {
 
     JsonScratch json;
     UuidGen uuid;
-    std::string scratch;  // reused per-event buffer (merged metadata)
+    std::string scratch;          // reused per-event buffer (merged metadata)
+    std::vector<EventIn> events;  // reused batch of the current es_append
 
     // Prepared statement for q, reset and with bindings cleared. Throws on failure.
     sqlite3_stmt* stmt(Q q);

@@ -117,12 +117,16 @@ simdjson::error_code raw_text(od::value v, std::string_view& out) {
     if (t == od::json_type::object) {
         od::object o;
         if (auto err = v.get_object().get(o)) return err;
-        return o.raw_json().get(out);
+        if (auto err = o.raw_json().get(out)) return err;
+        out = trim_right(out);  // raw_json() runs up to the next token
+        return simdjson::SUCCESS;
     }
     if (t == od::json_type::array) {
         od::array a;
         if (auto err = v.get_array().get(a)) return err;
-        return a.raw_json().get(out);
+        if (auto err = a.raw_json().get(out)) return err;
+        out = trim_right(out);
+        return simdjson::SUCCESS;
     }
     out = trim_right(v.raw_json_token());
     return simdjson::SUCCESS;

@@ -9,7 +9,7 @@
 ** raw JSON text of `data` and `metadata` members without re-serialising them.
 **
 ** Every string_view in the results points into this scratch and is valid until the next
-** parse_events() call on it.
+** parse_events(), parse_options() or validate() call on it.
 */
 #pragma once
 

@@ -310,6 +310,9 @@ int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab*
     if (!vtab) return SQLITE_NOMEM;
     vtab->conn = static_cast<Conn*>(aux);
     vtab->is_stream = is_stream;
+    // A reference of its own: after the extension is registered again on this connection,
+    // SQLite may disconnect the old tables only after the old functions released the state.
+    ++vtab->conn->refs;
     ++vtab->conn->vtabs;
     *out = vtab;
     return SQLITE_OK;
@@ -327,9 +330,11 @@ int allConnect(sqlite3* db, void* aux, int argc, const char* const* argv, sqlite
 
 int eventsDisconnect(sqlite3_vtab* p) {
     auto* vtab = static_cast<EventsVtab*>(p);
-    if (--vtab->conn->vtabs == 0) vtab->conn->finalize_all();
+    Conn* c = vtab->conn;
+    if (--c->vtabs == 0) c->finalize_all();
     sqlite3_free(vtab->zErrMsg);
     delete vtab;
+    conn_release(c);
     return SQLITE_OK;
 }
 
