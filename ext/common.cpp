@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
@@ -130,6 +132,11 @@ std::string describe(sqlite3_value* v) {
         default:
             return "NULL";
     }
+}
+
+Conn::~Conn() {
+    finalize_all();
+    if (inotify_fd >= 0) close(inotify_fd);
 }
 
 sqlite3_stmt* Conn::prepare(const char* sql) {

@@ -71,7 +71,7 @@ enum class Read : int {
 // Per-connection state shared by every function and module of one registration.
 struct Conn {
     explicit Conn(sqlite3* d) : db(d) { json.set_db(d); }
-    ~Conn() { finalize_all(); }
+    ~Conn();
     Conn(const Conn&) = delete;
     Conn& operator=(const Conn&) = delete;
 
@@ -90,6 +90,7 @@ struct Conn {
 
     JsonScratch json;
     UuidGen uuid;
+    int inotify_fd = -1;  // es_wait's descriptor, kept for the connection's lifetime
     std::string scratch;          // reused per-event buffer (merged metadata)
     std::vector<EventIn> events;  // reused batch of the current es_append
 

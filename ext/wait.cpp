@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -39,44 +40,48 @@ int64_t read_head(Conn& c) {
     return head;
 }
 
-// inotify on the directory of the main database; inactive (fd < 0) for in-memory databases or
-// when inotify is unavailable, in which case only the fallback tick wakes the waiter.
+// inotify on the directory of the main database, for the duration of one es_wait call.
+// The inotify descriptor itself belongs to the connection (Conn::inotify_fd): closing one can
+// block for many milliseconds on current kernels, while adding and removing a watch is cheap.
+// Inactive (no wakeups, only the fallback tick) for in-memory databases or without inotify.
 class DirWatch {
   public:
-    explicit DirWatch(sqlite3* db) {
-        const char* path = sqlite3_db_filename(db, "main");
+    explicit DirWatch(Conn& c) : c_(c) {
+        const char* path = sqlite3_db_filename(c.db, "main");
         if (!path || !*path) return;
         const std::string file(path);
         const size_t slash = file.rfind('/');
         const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
         base_ = slash == std::string::npos ? file : file.substr(slash + 1);
-        fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (fd_ < 0) return;
-        if (inotify_add_watch(fd_, dir.c_str(),
-                              IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO) <
-            0) {
-            close(fd_);
-            fd_ = -1;
-        }
+        if (c.inotify_fd < 0) c.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (c.inotify_fd < 0) return;
+        drain();  // events of earlier calls (and the IN_IGNORED of their removed watch)
+        wd_ = inotify_add_watch(c.inotify_fd, dir.c_str(),
+                                IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_TO);
     }
     ~DirWatch() {
-        if (fd_ >= 0) close(fd_);
+        if (wd_ >= 0) inotify_rm_watch(c_.inotify_fd, wd_);
     }
     DirWatch(const DirWatch&) = delete;
     DirWatch& operator=(const DirWatch&) = delete;
 
     // Sleeps up to ms; true when one of the database's files changed.
     bool wait(int ms) {
-        if (fd_ < 0) {
+        if (wd_ < 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(ms));
             return false;
         }
-        pollfd p{fd_, POLLIN, 0};
+        pollfd p{c_.inotify_fd, POLLIN, 0};
         if (poll(&p, 1, ms) <= 0) return false;
+        return drain();
+    }
+
+  private:
+    bool drain() {
         alignas(inotify_event) char buf[4096];
         bool ours = false;
         for (;;) {
-            const ssize_t n = read(fd_, buf, sizeof buf);
+            const ssize_t n = read(c_.inotify_fd, buf, sizeof buf);
             if (n <= 0) break;
             for (ssize_t off = 0; off < n;) {
                 const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
@@ -90,8 +95,8 @@ class DirWatch {
         return ours;
     }
 
-  private:
-    int fd_ = -1;
+    Conn& c_;
+    int wd_ = -1;
     std::string base_;
 };
 
@@ -116,6 +121,9 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
                   "its own",
                   kFn);
         }
+        // Watch first, then read: a commit between the two still wakes us.
+        std::optional<DirWatch> watch;
+        if (timeout_ms > 0) watch.emplace(c);
         int64_t head = read_head(c);
         if (head > after || timeout_ms == 0) {
             sqlite3_result_int64(ctx, head);
@@ -126,11 +134,10 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
             return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
                 .count();
         };
-        DirWatch watch(c.db);
         constexpr int kTickMs = 50;
         constexpr int kBurstUs[] = {0, 200, 500, 1000, 2000, 5000};
         for (int64_t left = remaining_ms(); left > 0; left = remaining_ms()) {
-            const bool changed = watch.wait(static_cast<int>(std::min<int64_t>(left, kTickMs)));
+            const bool changed = watch->wait(static_cast<int>(std::min<int64_t>(left, kTickMs)));
             if (!changed) {
                 head = read_head(c);
                 if (head > after) break;
