@@ -6,11 +6,26 @@
 ** any existing state -> none (es_delete). The README has the full transition table; every
 ** transition not listed there as a change is a documented no-op or a named error.
 **
-** Moves between databases are set operations (INSERT ... SELECT / DELETE ... WHERE stream_id)
-** inside the call's savepoint, so a stream of any length moves in one transaction and keeps its
-** seq, ids, timestamps and metadata. Schema names only ever enter SQL text as quoted identifiers.
+** Moves between databases are set operations (INSERT ... SELECT / DELETE ... WHERE stream_id),
+** so a stream of any length moves at the speed SQLite copies rows and keeps its seq, ids,
+** timestamps and metadata. Schema names only ever enter SQL text as quoted identifiers.
+**
+** CRASH SAFETY ACROSS DATABASES
+** SQLite commits a transaction that writes several databases atomically only in rollback-journal
+** mode; with a WAL database involved each database commits on its own, so a crash in between
+** could leave a stream in neither place. Every move therefore runs as separate transactions,
+** each writing one database, ordered so that the data is never absent:
+**   archive:   1. copy into the archive      2. remove from main and mark it archived there
+**   restore:   1. copy back into main         2. remove the archive's copy
+**   tombstone/delete of a moved stream:  1. erase the archive's copy  2. update main
+** A crash between the steps leaves at worst a second copy (an orphan) in the archive. The next
+** es_archive into that database recognises an orphan (every row of it exists identically in
+** main) and replaces it, and es_tombstone/es_delete erase orphans in every attached database.
+** The steps commit separately, so these calls refuse to run inside a caller's transaction.
 */
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common.h"
 
@@ -106,70 +121,189 @@ void statusFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     });
 }
 
+[[noreturn]] void raise_archived_elsewhere(const char* fn, const std::string& stream,
+                                          const std::string& in, const std::string& to) {
+    raise(SQLITE_ERROR,
+          "invalid_argument: %s: stream %Q is already archived in database %Q; restore it "
+          "before moving it to %Q",
+          fn, stream.c_str(), in.c_str(), to.c_str());
+}
+
+// outside: sqlite3_get_autocommit() as it was when the call began (a WriteScope of our own
+// clears it).
+void require_autocommit(bool outside, const char* fn) {
+    if (!outside) {
+        raise(SQLITE_ERROR,
+              "invalid_argument: %s: moving a stream between databases must run outside a "
+              "transaction: it commits in steps so that a crash cannot lose the stream",
+              fn);
+    }
+}
+
+// Events of the stream in schema qs: count and highest seq, to notice a change between steps.
+std::pair<int64_t, int64_t> extent(Conn& c, const std::string& qs, const std::string& stream) {
+    sqlite3_stmt* s = nullptr;
+    const std::string sql =
+        "SELECT count(*), coalesce(max(seq), 0) FROM " + qs + ".es_events WHERE stream_id = ?1";
+    if (sqlite3_prepare_v2(c.db, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) raise_db(c.db);
+    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    std::pair<int64_t, int64_t> out{0, 0};
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        out = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)};
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+// True when schema qs holds rows of the stream and every one of its events also exists in
+// main with the same seq and id: the copy an interrupted move left behind.
+bool is_orphan(Conn& c, const std::string& qs, const std::string& stream) {
+    if (!has_eskit_tables(c, qs)) return false;
+    if (query_int(c, "SELECT count(*) FROM " + qs + ".es_streams WHERE stream_id = ?1",
+                  {stream}) == 0) {
+        return false;
+    }
+    return query_int(c, "SELECT count(*) FROM " + qs + ".es_events a WHERE a.stream_id = ?1 "
+                        "AND NOT EXISTS (SELECT 1 FROM main.es_events m "
+                        "WHERE m.seq = a.seq AND m.event_id = a.event_id)",
+                     {stream}) == 0;
+}
+
+// Step 1 of tombstone/delete: erase the stream's archive copy and any orphan copies in
+// attached databases, in a transaction that leaves main untouched. Returns the events erased.
+int64_t erase_copies(Conn& c, const std::string& stream, const char* fn) {
+    const bool outside = sqlite3_get_autocommit(c.db) != 0;
+    std::vector<std::string> schemas;
+    {
+        WriteScope scope(c, fn);
+        const StreamRow row = read_stream(c, stream);
+        if (!row.exists) not_found(stream);
+        if (row.state == "tombstoned") {
+            scope.commit();
+            return 0;  // step 2 decides (tombstone refuses, delete purges)
+        }
+        if (!row.archived_to.empty()) {
+            archive_of(c, stream, row, fn);  // must be attached
+            schemas.push_back(row.archived_to);
+        }
+        for (int i = 2; const char* name = sqlite3_db_name(c.db, i); ++i) {
+            if (!same_schema(name, row.archived_to) && is_orphan(c, quote_ident(name), stream)) {
+                schemas.emplace_back(name);
+            }
+        }
+        if (schemas.empty()) {
+            scope.commit();
+            return 0;
+        }
+        require_autocommit(outside, fn);
+        int64_t erased = 0;
+        for (const std::string& name : schemas) {
+            const std::string qs = quote_ident(name);
+            guard_schema(c, qs);
+            erased += purge(c, qs, stream, true);
+            unguard_schema(c, qs);
+        }
+        scope.commit();
+        return erased;
+    }
+}
+
 int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
     const char* fn = "es_archive()";
     const std::string stream(arg_id(argv[0], fn, "stream_id"));
     const std::string schema = argc > 1 ? archive_schema(c, argv[1], fn) : std::string();
-    WriteScope scope(c, fn);
-    const StreamRow row = read_stream(c, stream);
-    if (!row.exists) not_found(stream);
-    if (row.state == "tombstoned") raise_tombstoned(stream, row);
-    const int64_t now = now_micros();
-    if (schema.empty() || same_schema(row.archived_to, schema)) {
-        // In place, or already where it was asked to go: archiving twice is a no-op.
+    if (schema.empty()) {  // in place: one transaction in main
+        WriteScope scope(c, fn);
+        const StreamRow row = read_stream(c, stream);
+        if (!row.exists) not_found(stream);
+        if (row.state == "tombstoned") raise_tombstoned(stream, row);
         if (row.state == "active") {
             run(c, "UPDATE main.es_streams SET state = 'archived', updated_at = ?2 "
-                   "WHERE stream_id = ?1", {stream, now});
+                   "WHERE stream_id = ?1", {stream, now_micros()});
         }
-        scope.commit();
+        scope.commit();  // archiving an archived stream is a no-op
         return 0;
     }
-    if (!row.archived_to.empty()) {
-        raise(SQLITE_ERROR,
-              "invalid_argument: %s: stream %Q is already archived in database %Q; restore it "
-              "before moving it to %Q",
-              fn, stream.c_str(), row.archived_to.c_str(), schema.c_str());
-    }
     const std::string qs = quote_ident(schema);
-    migrate(c, schema.c_str());
-    if (query_int(c, "SELECT count(*) FROM " + qs + ".es_streams WHERE stream_id = ?1",
-                  {stream}) > 0) {
-        raise(SQLITE_CONSTRAINT, "conflict: archive database %Q already holds a stream %Q",
-              schema.c_str(), stream.c_str());
+    const bool outside = sqlite3_get_autocommit(c.db) != 0;
+    for (int attempt = 0;; ++attempt) {
+        std::pair<int64_t, int64_t> copied;
+        {  // Step 1: copy into the archive (main is only read).
+            WriteScope scope(c, fn);
+            const StreamRow row = read_stream(c, stream);
+            if (!row.exists) not_found(stream);
+            if (row.state == "tombstoned") raise_tombstoned(stream, row);
+            if (same_schema(row.archived_to, schema)) {
+                scope.commit();
+                return 0;  // already there
+            }
+            if (!row.archived_to.empty()) {
+                raise_archived_elsewhere(fn, stream, row.archived_to, schema);
+            }
+            require_autocommit(outside, fn);
+            migrate(c, schema.c_str());
+            const bool orphan = is_orphan(c, qs, stream);
+            if (!orphan && query_int(c, "SELECT count(*) FROM " + qs +
+                                            ".es_streams WHERE stream_id = ?1",
+                                     {stream}) > 0) {
+                raise(SQLITE_CONSTRAINT, "conflict: archive database %Q already holds a stream %Q",
+                      schema.c_str(), stream.c_str());
+            }
+            const int64_t now = now_micros();
+            guard_schema(c, qs);
+            if (orphan) purge(c, qs, stream, true);  // left by an interrupted move: replace it
+            run(c, format("INSERT INTO %s.es_events(%s) SELECT %s FROM main.es_events "
+                          "WHERE stream_id = ?1 ORDER BY seq",
+                          qs.c_str(), kEventCols, kEventCols),
+                {stream});
+            run(c, format("INSERT INTO %s.es_snapshots(%s) SELECT %s FROM main.es_snapshots "
+                          "WHERE stream_id = ?1",
+                          qs.c_str(), kSnapshotCols, kSnapshotCols),
+                {stream});
+            run(c, "INSERT INTO " + qs +
+                       ".es_streams(stream_id, category, version, state, created_at, updated_at) "
+                       "SELECT stream_id, category, version, 'archived', created_at, ?2 "
+                       "FROM main.es_streams WHERE stream_id = ?1",
+                {stream, now});
+            unguard_schema(c, qs);
+            copied = extent(c, "main", stream);
+            scope.commit();
+        }
+        {  // Step 2: remove from main, unless the stream changed since the copy.
+            WriteScope scope(c, fn);
+            const StreamRow row = read_stream(c, stream);
+            if (row.exists && row.state != "tombstoned" && row.archived_to.empty() &&
+                extent(c, "main", stream) == copied) {
+                purge(c, "main", stream, false);
+                run(c, "UPDATE main.es_streams SET state = 'archived', archived_to = ?2, "
+                       "updated_at = ?3 WHERE stream_id = ?1",
+                    {stream, schema, now_micros()});
+                scope.commit();
+                return copied.first;
+            }
+            // Another writer got in between: drop the stale copy and start over.
+            guard_schema(c, qs);
+            purge(c, qs, stream, true);
+            unguard_schema(c, qs);
+            scope.commit();
+        }
+        if (attempt == 2) {
+            raise(SQLITE_CONSTRAINT,
+                  "conflict: stream %Q kept changing while it was being copied to %Q; try again",
+                  stream.c_str(), schema.c_str());
+        }
     }
-    guard_schema(c, qs);
-    const int64_t moved =
-        run(c, format("INSERT INTO %s.es_events(%s) SELECT %s FROM main.es_events "
-                      "WHERE stream_id = ?1 ORDER BY seq",
-                      qs.c_str(), kEventCols, kEventCols),
-            {stream});
-    run(c, format("INSERT INTO %s.es_snapshots(%s) SELECT %s FROM main.es_snapshots "
-                  "WHERE stream_id = ?1",
-                  qs.c_str(), kSnapshotCols, kSnapshotCols),
-        {stream});
-    run(c, "INSERT INTO " + qs +
-               ".es_streams(stream_id, category, version, state, created_at, updated_at) "
-               "SELECT stream_id, category, version, 'archived', created_at, ?2 "
-               "FROM main.es_streams WHERE stream_id = ?1",
-        {stream, now});
-    unguard_schema(c, qs);
-    purge(c, "main", stream, false);
-    run(c, "UPDATE main.es_streams SET state = 'archived', archived_to = ?2, updated_at = ?3 "
-           "WHERE stream_id = ?1", {stream, schema, now});
-    scope.commit();
-    return moved;
 }
 
 int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
     const char* fn = "es_restore()";
     const std::string stream(arg_id(argv[0], fn, "stream_id"));
     const std::string schema = argc > 1 ? archive_schema(c, argv[1], fn) : std::string();
-    WriteScope scope(c, fn);
-    const StreamRow row = read_stream(c, stream);
-    if (row.exists && row.state == "tombstoned") raise_tombstoned(stream, row);
-    const int64_t now = now_micros();
     if (schema.empty()) {
+        WriteScope scope(c, fn);
+        const StreamRow row = read_stream(c, stream);
         if (!row.exists) not_found(stream);
+        if (row.state == "tombstoned") raise_tombstoned(stream, row);
         if (!row.archived_to.empty()) {
             raise(SQLITE_CONSTRAINT,
                   "archived: stream %Q is archived in database %Q; es_restore(%Q, %Q) moves it "
@@ -179,59 +313,75 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
         }
         if (row.state == "archived") {
             run(c, "UPDATE main.es_streams SET state = 'active', updated_at = ?2 "
-                   "WHERE stream_id = ?1", {stream, now});
+                   "WHERE stream_id = ?1", {stream, now_micros()});
         }
         scope.commit();  // restoring an active stream is a no-op
         return 0;
     }
-    if (row.exists && !same_schema(row.archived_to, schema)) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: stream %Q is not archived in database %Q", fn,
-              stream.c_str(), schema.c_str());
-    }
     const std::string qs = quote_ident(schema);
-    if (!has_eskit_tables(c, qs) ||
-        query_int(c, "SELECT count(*) FROM " + qs + ".es_streams WHERE stream_id = ?1",
-                  {stream}) == 0) {
-        raise(SQLITE_ERROR, "not_found: stream %Q does not exist in database %Q", stream.c_str(),
-              schema.c_str());
-    }
-    // A stream archived from this database gets its own seq values back; one that comes from
-    // another store must not collide with events already here.
-    if (query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN main.es_events m "
-                     "ON m.seq = a.seq WHERE a.stream_id = ?1", {stream}) > 0) {
-        raise(SQLITE_CONSTRAINT,
-              "conflict: seq values of stream %Q in database %Q are already used in main",
-              stream.c_str(), schema.c_str());
-    }
-    if (query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN main.es_events m "
-                     "ON m.event_id = a.event_id WHERE a.stream_id = ?1", {stream}) > 0) {
-        raise(SQLITE_CONSTRAINT,
-              "duplicate_event: event ids of stream %Q in database %Q already exist in main",
-              stream.c_str(), schema.c_str());
-    }
-    const int64_t moved =
-        run(c, format("INSERT INTO main.es_events(%s) SELECT %s FROM %s.es_events "
-                      "WHERE stream_id = ?1 ORDER BY seq",
-                      kEventCols, kEventCols, qs.c_str()),
+    const bool outside = sqlite3_get_autocommit(c.db) != 0;
+    int64_t moved = 0;
+    {  // Step 1: copy back into main (the archive is only read).
+        WriteScope scope(c, fn);
+        const StreamRow row = read_stream(c, stream);
+        if (row.exists && row.state == "tombstoned") raise_tombstoned(stream, row);
+        if (row.exists && !same_schema(row.archived_to, schema)) {
+            raise(SQLITE_ERROR, "invalid_argument: %s: stream %Q is not archived in database %Q",
+                  fn, stream.c_str(), schema.c_str());
+        }
+        if (!has_eskit_tables(c, qs) ||
+            query_int(c, "SELECT count(*) FROM " + qs + ".es_streams WHERE stream_id = ?1",
+                      {stream}) == 0) {
+            raise(SQLITE_ERROR, "not_found: stream %Q does not exist in database %Q",
+                  stream.c_str(), schema.c_str());
+        }
+        require_autocommit(outside, fn);
+        // A stream archived from this database gets its own seq values back; one that comes
+        // from another store must not collide with events already here.
+        if (query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN main.es_events m "
+                         "ON m.seq = a.seq WHERE a.stream_id = ?1", {stream}) > 0) {
+            raise(SQLITE_CONSTRAINT,
+                  "conflict: seq values of stream %Q in database %Q are already used in main",
+                  stream.c_str(), schema.c_str());
+        }
+        if (query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN main.es_events m "
+                         "ON m.event_id = a.event_id WHERE a.stream_id = ?1", {stream}) > 0) {
+            raise(SQLITE_CONSTRAINT,
+                  "duplicate_event: event ids of stream %Q in database %Q already exist in main",
+                  stream.c_str(), schema.c_str());
+        }
+        // Fail now, with nothing changed, if the archive cannot be written in step 2.
+        guard_schema(c, qs);
+        unguard_schema(c, qs);
+        const int64_t now = now_micros();
+        moved = run(c, format("INSERT INTO main.es_events(%s) SELECT %s FROM %s.es_events "
+                              "WHERE stream_id = ?1 ORDER BY seq",
+                              kEventCols, kEventCols, qs.c_str()),
+                    {stream});
+        run(c, format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM "
+                      "%s.es_snapshots WHERE stream_id = ?1",
+                      kSnapshotCols, kSnapshotCols, qs.c_str()),
             {stream});
-    run(c, format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM %s.es_snapshots "
-                  "WHERE stream_id = ?1",
-                  kSnapshotCols, kSnapshotCols, qs.c_str()),
-        {stream});
-    if (row.exists) {
-        run(c, "UPDATE main.es_streams SET state = 'active', archived_to = NULL, updated_at = ?2, "
-               "version = (SELECT version FROM " + qs + ".es_streams WHERE stream_id = ?1) "
-               "WHERE stream_id = ?1", {stream, now});
-    } else {
-        run(c, "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, "
-               "updated_at) SELECT stream_id, category, version, 'active', created_at, ?2 FROM " +
-                   qs + ".es_streams WHERE stream_id = ?1",
-            {stream, now});
+        if (row.exists) {
+            run(c, "UPDATE main.es_streams SET state = 'active', archived_to = NULL, "
+                   "updated_at = ?2, version = (SELECT version FROM " + qs +
+                       ".es_streams WHERE stream_id = ?1) WHERE stream_id = ?1",
+                {stream, now});
+        } else {
+            run(c, "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, "
+                   "updated_at) SELECT stream_id, category, version, 'active', created_at, ?2 "
+                   "FROM " + qs + ".es_streams WHERE stream_id = ?1",
+                {stream, now});
+        }
+        scope.commit();
     }
-    guard_schema(c, qs);
-    purge(c, qs, stream, true);
-    unguard_schema(c, qs);
-    scope.commit();
+    {  // Step 2: remove the archive's copy.
+        WriteScope scope(c, fn);
+        guard_schema(c, qs);
+        purge(c, qs, stream, true);
+        unguard_schema(c, qs);
+        scope.commit();
+    }
     return moved;
 }
 
@@ -248,16 +398,11 @@ int64_t tombstone(Conn& c, sqlite3_value** argv) {
         has_reason ? std::string(reinterpret_cast<const char*>(sqlite3_value_text(argv[1])),
                                  static_cast<size_t>(sqlite3_value_bytes(argv[1])))
                    : std::string();
+    int64_t removed = erase_copies(c, stream, fn);
     WriteScope scope(c, fn);
     const StreamRow row = read_stream(c, stream);
     if (!row.exists) not_found(stream);
     if (row.state == "tombstoned") raise_tombstoned(stream, row);
-    int64_t removed = 0;
-    if (const std::string qs = archive_of(c, stream, row, fn); !qs.empty()) {
-        guard_schema(c, qs);
-        removed += purge(c, qs, stream, true);
-        unguard_schema(c, qs);
-    }
     removed += purge(c, "main", stream, false);
     const int64_t now = now_micros();
     if (has_reason) {
@@ -277,15 +422,10 @@ int64_t tombstone(Conn& c, sqlite3_value** argv) {
 int64_t remove(Conn& c, sqlite3_value** argv) {
     const char* fn = "es_delete()";
     const std::string stream(arg_id(argv[0], fn, "stream_id"));
+    int64_t removed = erase_copies(c, stream, fn);
     WriteScope scope(c, fn);
     const StreamRow row = read_stream(c, stream);
     if (!row.exists) not_found(stream);
-    int64_t removed = 0;
-    if (const std::string qs = archive_of(c, stream, row, fn); !qs.empty()) {
-        guard_schema(c, qs);
-        removed += purge(c, qs, stream, true);
-        unguard_schema(c, qs);
-    }
     removed += purge(c, "main", stream, true);
     scope.commit();
     return removed;

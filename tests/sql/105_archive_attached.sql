@@ -113,7 +113,7 @@ SELECT seq, version FROM es_events WHERE stream_id = 'order-1' ORDER BY seq;
 -- echo: the idempotency key travelled with the events
 SELECT es_append('order-1', 0, '[]', '{"idempotency_key":"k-1"}');
 
--- echo: an archive move joins the caller's transaction
+-- echo: a move between databases commits in steps, so it refuses to run in the caller's transaction
 BEGIN;
 SELECT es_archive('order-2', 'cold');
 SELECT es_status('order-2'), (SELECT count(*) FROM cold.es_events);
@@ -121,7 +121,8 @@ ROLLBACK;
 SELECT es_status('order-2'), (SELECT count(*) FROM cold.es_events),
        (SELECT count(*) FROM main.es_events WHERE stream_id = 'order-2');
 
--- echo: conflict: the archive already holds the stream (a copy made while it was there)
+-- echo: an archive holding an identical copy of the stream (what a crash between the two steps
+-- echo: of a move leaves behind) gets it replaced: no conflict
 SELECT es_archive('order-2', 'cold');
 VACUUM cold INTO (SELECT path FROM temp.dir) || '-copy';
 SELECT es_restore('order-2', 'cold');
@@ -131,10 +132,25 @@ INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_archive('order-2', 'copy');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 SELECT count(*) FROM copy.es_events;
--- echo: ... and restoring from it is refused while main holds the stream
+-- echo: ... the stream is then archived there, and comes back from there
 SELECT es_restore('order-2', 'copy');
-SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT es_status('order-2'), (SELECT count(*) FROM copy.es_events);
 DETACH copy;
+
+-- echo: conflict: the archive holds another stream under the same id (its events are not main's)
+SELECT es_append('order-9', 0, '{"type":"Placed","data":9,"id":"o9-1"}');
+SELECT es_archive('order-9', 'cold');
+VACUUM cold INTO (SELECT path FROM temp.dir) || '-other';
+SELECT es_restore('order-9', 'cold');
+SELECT es_delete('order-9');
+SELECT es_append('order-9', 0, '{"type":"Placed","data":99,"id":"o9-new"}');
+ATTACH (SELECT path FROM temp.dir) || '-other' AS other;
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_archive('order-9', 'other');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT es_restore('order-9', 'other');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+DETACH other;
 
 -- echo: adopt: restore a stream that exists only in the archive
 SELECT es_append('order-3', 0,
