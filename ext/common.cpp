@@ -137,6 +137,8 @@ std::string describe(sqlite3_value* v) {
 Conn::~Conn() {
     finalize_all();
     if (inotify_fd >= 0) close(inotify_fd);
+    sqlite3_finalize(side_head);
+    if (side_db) sqlite3_close_v2(side_db);
 }
 
 sqlite3_stmt* Conn::prepare(const char* sql) {

@@ -91,6 +91,10 @@ struct Conn {
     JsonScratch json;
     UuidGen uuid;
     int inotify_fd = -1;  // es_wait's descriptor, kept for the connection's lifetime
+    // es_wait's own read-only connection to the main database file: its reads see the newest
+    // commit even while this connection's statement or transaction pins an older snapshot.
+    sqlite3* side_db = nullptr;
+    sqlite3_stmt* side_head = nullptr;
     std::string scratch;          // reused per-event buffer (merged metadata)
     std::vector<EventIn> events;  // reused batch of the current es_append
 

@@ -3,9 +3,11 @@
 ** the timeout passes (SPEC section 3).
 **
 ** HOW IT WORKS
-** Every check of the head is its own short read transaction, so commits of other connections
-** and processes become visible; that is why es_wait refuses to run inside a transaction (its
-** snapshot would never change). Between checks the thread sleeps in poll(2) on an inotify
+** Every check of the head is a short read transaction on a private read-only connection to
+** the same file, so commits of other connections and processes become visible even when the
+** calling statement or transaction holds an older snapshot (SPEC: "even though it is called
+** from inside a statement"). A database without a file (":memory:") has no other writers to
+** wait for; there the caller's own connection is read, outside a transaction only. Between checks the thread sleeps in poll(2) on an inotify
 ** descriptor watching the database's directory: a writer's WAL (or journal, or database) write
 ** wakes it at once, and a short burst of re-checks (0.2 to 5 ms apart) covers the moment
 ** between the writer's last write() and its commit becoming visible in the WAL index. A
@@ -37,6 +39,44 @@ int64_t read_head(Conn& c) {
     const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    return head;
+}
+
+// Opens (once per connection) the read-only side connection to the main database file, or
+// returns false for databases without a file (":memory:", temporary), whose commits can only
+// come from this connection's own snapshot anyway.
+bool side_connection(Conn& c) {
+    if (c.side_db) return true;
+    const char* path = sqlite3_db_filename(c.db, "main");
+    if (!path || !*path) return false;
+    sqlite3* side = nullptr;
+    if (sqlite3_open_v2(path, &side, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+        const std::string m = side ? sqlite3_errmsg(side) : "out of memory";
+        sqlite3_close_v2(side);
+        throw Error{SQLITE_CANTOPEN, format("es_wait(): cannot open %Q to watch it: %s", path,
+                                            m.c_str())};
+    }
+    sqlite3_busy_timeout(side, 1000);
+    c.side_db = side;
+    return true;
+}
+
+// The head as of the newest commit, through the side connection.
+int64_t read_head_fresh(Conn& c) {
+    if (!c.side_head) {
+        if (sqlite3_prepare_v3(c.side_db, "SELECT seq FROM sqlite_sequence WHERE name = 'es_events'",
+                               -1, SQLITE_PREPARE_PERSISTENT, &c.side_head, nullptr) != SQLITE_OK) {
+            c.side_head = nullptr;
+            return 0;  // no AUTOINCREMENT table yet: nothing was ever appended
+        }
+    }
+    const int rc = sqlite3_step(c.side_head);
+    const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(c.side_head, 0) : 0;
+    sqlite3_reset(c.side_head);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        throw Error{sqlite3_extended_errcode(c.side_db), sqlite3_errmsg(c.side_db)};
+    }
     return head;
 }
 
@@ -114,17 +154,20 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         }
         const int64_t after = sqlite3_value_int64(argv[0]);
         const int64_t timeout_ms = sqlite3_value_int64(argv[1]);
-        if (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE) {
+        const bool side = side_connection(c);
+        if (!side &&
+            (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE)) {
             raise(SQLITE_ERROR,
                   "invalid_argument: %s: cannot wait inside a transaction or a statement that "
-                  "reads tables, whose snapshot never shows new commits; call it in a SELECT of "
-                  "its own",
+                  "reads tables on a database without a file, whose snapshot never shows new "
+                  "commits; call it in a SELECT of its own",
                   kFn);
         }
+        auto head_now = [&] { return side ? read_head_fresh(c) : read_head(c); };
         // Watch first, then read: a commit between the two still wakes us.
         std::optional<DirWatch> watch;
         if (timeout_ms > 0) watch.emplace(c);
-        int64_t head = read_head(c);
+        int64_t head = head_now();
         if (head > after || timeout_ms == 0) {
             sqlite3_result_int64(ctx, head);
             return;
@@ -139,18 +182,18 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         for (int64_t left = remaining_ms(); left > 0; left = remaining_ms()) {
             const bool changed = watch->wait(static_cast<int>(std::min<int64_t>(left, kTickMs)));
             if (!changed) {
-                head = read_head(c);
+                head = head_now();
                 if (head > after) break;
                 continue;
             }
             for (int us : kBurstUs) {
                 if (us) std::this_thread::sleep_for(std::chrono::microseconds(us));
-                head = read_head(c);
+                head = head_now();
                 if (head > after || remaining_ms() <= 0) break;
             }
             if (head > after) break;
         }
-        if (head <= after) head = read_head(c);
+        if (head <= after) head = head_now();
         sqlite3_result_int64(ctx, head);
     });
 }

@@ -42,7 +42,8 @@ SELECT es_wait(0);
 SELECT es_wait();
 SELECT es_wait(0, 0, 0);
 
--- echo: refused inside a transaction (its snapshot would never show new commits)
+-- echo: an in-memory database has no file to watch: refused inside a transaction (its snapshot
+-- echo: would never show new commits; file databases are watched through a connection of their own)
 BEGIN;
 SELECT es_wait(0, 0);
 SELECT es_wait(10, 100);
