@@ -7,7 +7,8 @@
 **
 ** One snapshot per stream (upsert). version must lie in 1..the stream's current version, so a
 ** snapshot can never claim events that do not exist; state is JSON text for codec 'json'
-** (validated) and TEXT or BLOB for any other codec. Read snapshots with a plain SELECT from
+** (validated) and TEXT or BLOB for any other codec. Without a codec argument a TEXT state is
+** 'json' and a BLOB state 'binary'. Read snapshots with a plain SELECT from
 ** es_snapshots.
 */
 #include <cstring>
@@ -37,11 +38,11 @@ void saveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             }
             schema_version = sqlite3_value_int64(argv[3]);
         }
-        std::string codec = "json";
+        const int st = sqlite3_value_type(argv[2]);
+        std::string codec = st == SQLITE_BLOB ? "binary" : "json";
         if (argc > 4 && sqlite3_value_type(argv[4]) != SQLITE_NULL) {
             codec = std::string(arg_id(argv[4], fn, "codec"));
         }
-        const int st = sqlite3_value_type(argv[2]);
         if (codec == "json") {
             if (st != SQLITE_TEXT) {
                 raise(SQLITE_ERROR, "invalid_argument: %s: state must be JSON text for codec "

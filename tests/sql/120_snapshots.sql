@@ -61,7 +61,7 @@ SELECT es_snapshot_save('order-1', 3, 'not json');
 SELECT es_snapshot_save('order-1', 3, '');
 SELECT es_snapshot_save('order-1', 3, '{"a":1} {"b":2}');
 SELECT es_snapshot_save('order-1', 3, '{"a":tru}', 1, 'json');
-SELECT es_snapshot_save('order-1', 3, x'7b7d');
+SELECT es_snapshot_save('order-1', 3, x'7b7d', 1, 'json');
 SELECT es_snapshot_save('order-1', 3, 42);
 SELECT es_snapshot_save('order-1', 3, NULL);
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
@@ -172,3 +172,8 @@ SELECT es_append('order-2', 0, '{"type":"Placed","data":{}}');
 SELECT es_snapshot_save('order-2', 1, '{}');
 SELECT es_snapshot_save('order-1', 3, '{}');
 SELECT stream_id, version FROM es_snapshots ORDER BY 1;
+
+-- echo: without a codec argument a BLOB state is saved with codec 'binary'
+SELECT es_append('snapbin-1', 0, '{"type":"A","data":1}');
+SELECT es_snapshot_save('snapbin-1', 1, x'00ff');
+SELECT codec, quote(state), typeof(state) FROM es_snapshots WHERE stream_id = 'snapbin-1';
