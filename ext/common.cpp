@@ -45,32 +45,32 @@ constexpr const char* kQueries[] = {
 };
 static_assert(sizeof(kQueries) / sizeof(kQueries[0]) == static_cast<size_t>(Q::Count));
 
-#define ES_COLUMNS                                                                           \
-    "seq, stream_id, category, version, type, data, metadata, codec, schema_version, "       \
-    "event_id, idempotency_key, created_at"
+// The visible columns of es_stream/es_all, in their order.
+constexpr const char* kColumns[] = {"seq",     "stream_id", "category",       "version",
+                                    "type",    "data",      "metadata",       "codec",
+                                    "schema_version", "event_id", "idempotency_key", "created_at"};
 
-// Indexed by Read. ?1 is the driving key, ?2..?3 the inclusive range on the ordering column.
+// Indexed by Read: everything after the column list. ?1 is the driving key, ?2..?3 the
+// inclusive range on the ordering column.
 constexpr const char* kReads[] = {
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
-    "AND version BETWEEN ?2 AND ?3 ORDER BY version",
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
-    "AND version BETWEEN ?2 AND ?3 ORDER BY version DESC",
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq",
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
-    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_category "
+    " FROM main.es_events WHERE stream_id = ?1 AND version BETWEEN ?2 AND ?3 ORDER BY version",
+    " FROM main.es_events WHERE stream_id = ?1 AND version BETWEEN ?2 AND ?3 "
+    "ORDER BY version DESC",
+    " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq",
+    " FROM main.es_events WHERE seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
+    " FROM main.es_events INDEXED BY es_events_category "
     "WHERE category = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
-    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_category "
+    " FROM main.es_events INDEXED BY es_events_category "
     "WHERE category = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
-    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_type "
+    " FROM main.es_events INDEXED BY es_events_type "
     "WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
-    "SELECT " ES_COLUMNS " FROM main.es_events INDEXED BY es_events_type "
+    " FROM main.es_events INDEXED BY es_events_type "
     "WHERE type = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq DESC",
     // Within one stream version order is seq order, so the (stream_id, version) index
     // yields seq order without a sort.
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
-    "AND seq BETWEEN ?2 AND ?3 ORDER BY version",
-    "SELECT " ES_COLUMNS " FROM main.es_events WHERE stream_id = ?1 "
-    "AND seq BETWEEN ?2 AND ?3 ORDER BY version DESC",
+    " FROM main.es_events WHERE stream_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY version",
+    " FROM main.es_events WHERE stream_id = ?1 AND seq BETWEEN ?2 AND ?3 "
+    "ORDER BY version DESC",
 };
 static_assert(sizeof(kReads) / sizeof(kReads[0]) == static_cast<size_t>(Read::Count));
 
@@ -165,17 +165,25 @@ sqlite3_stmt* Conn::stmt(Q q) {
     return s;
 }
 
-sqlite3_stmt* Conn::acquire(Read r) {
-    auto& free = pool[static_cast<int>(r)];
+sqlite3_stmt* Conn::acquire(Read r, uint32_t columns) {
+    auto& free = pool[static_cast<uint32_t>(r) << 16 | columns];
     if (!free.empty()) {
         sqlite3_stmt* s = free.back();
         free.pop_back();
         return s;
     }
-    return prepare(kReads[static_cast<int>(r)]);
+    // Unread columns are selected as NULL: the record is not decoded for them and their
+    // values (data above all) are never copied.
+    std::string sql = "SELECT ";
+    for (size_t i = 0; i < sizeof(kColumns) / sizeof(kColumns[0]); ++i) {
+        if (i) sql += ", ";
+        sql += (columns >> i) & 1 ? kColumns[i] : "NULL";
+    }
+    sql += kReads[static_cast<int>(r)];
+    return prepare(sql.c_str());
 }
 
-void Conn::release(Read r, sqlite3_stmt* s) {
+void Conn::release(Read r, uint32_t columns, sqlite3_stmt* s) {
     if (!s) return;
     sqlite3_reset(s);
     if (vtabs == 0) {  // connection is closing: do not keep it busy
@@ -183,7 +191,7 @@ void Conn::release(Read r, sqlite3_stmt* s) {
         return;
     }
     sqlite3_clear_bindings(s);
-    pool[static_cast<int>(r)].push_back(s);
+    pool[static_cast<uint32_t>(r) << 16 | columns].push_back(s);
 }
 
 void Conn::finalize_all() {
@@ -191,10 +199,10 @@ void Conn::finalize_all() {
         sqlite3_finalize(s);
         s = nullptr;
     }
-    for (auto& free : pool) {
+    for (auto& [shape, free] : pool) {
         for (sqlite3_stmt* s : free) sqlite3_finalize(s);
-        free.clear();
     }
+    pool.clear();
 }
 
 void Conn::exec(Q q) {

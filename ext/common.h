@@ -16,6 +16,7 @@ SQLITE_EXTENSION_INIT3
 #include <new>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "error.h"
@@ -78,7 +79,8 @@ struct Conn {
     sqlite3* db;
     int refs = 0;  // registrations still holding this object (see release())
     sqlite3_stmt* stmts[static_cast<int>(Q::Count)] = {};
-    std::vector<sqlite3_stmt*> pool[static_cast<int>(Read::Count)];
+    // Free read statements by shape: Read kind << 16 | mask of the selected columns.
+    std::unordered_map<uint32_t, std::vector<sqlite3_stmt*>> pool;
 
     // Connected es_stream/es_all tables. sqlite3_close() disconnects virtual tables before
     // it checks for unfinalized statements, so the last xDisconnect finalizes our cache;
@@ -100,8 +102,10 @@ struct Conn {
 
     // Prepared statement for q, reset and with bindings cleared. Throws on failure.
     sqlite3_stmt* stmt(Q q);
-    sqlite3_stmt* acquire(Read r);
-    void release(Read r, sqlite3_stmt* s);
+    // A read statement selecting the visible columns in `columns` (bit i: column i of
+    // es_stream/es_all) and NULL in the others, so column positions never change.
+    sqlite3_stmt* acquire(Read r, uint32_t columns);
+    void release(Read r, uint32_t columns, sqlite3_stmt* s);
     void finalize_all();
 
     // Runs one cached statement that returns no rows, throwing the connection's error.

@@ -20,6 +20,7 @@
 **   after=        es_all's after_seq                   seq<op>   seq with = > >= < <=
 **   version<op>   version with = > >= < <=            stream_id= / stream_idIN
 **   category= / categoryIN     type= / typeIN          limit / offset
+**   cols=<hex>    last and not an argv: the columns the query reads (see below)
 ** (<col>IN means sqlite3_vtab_in() hands over the whole IN list in one xFilter call.)
 ** Every accepted constraint is omitted from SQLite's own re-check, which is what makes it safe
 ** to push LIMIT and OFFSET down: the cursor counts exactly the rows the query returns.
@@ -30,6 +31,8 @@
 **   bit 2 (4)   drive by category keys, es_events(category, seq)
 **   bit 3 (8)   drive by type keys, es_events(type, seq)
 **   none        es_all: seq range on the rowid; es_stream: always its (stream_id, version) range
+** idxStr ends with "cols=<hex>", the columns the query reads (colUsed, bit i = column i): the
+** cursor's statement selects NULL for the others, so a query of seq and type never copies data.
 ** With several keys (IN lists) the cursor runs one statement per key and merges them by seq,
 ** so rows still come out in global order and LIMIT stops the merge early.
 */
@@ -77,6 +80,8 @@ constexpr const char* kAllSchema =
 static_assert(kSeq == 0 && kCreatedAt == 11);
 
 enum : int { kDesc = 1, kByStream = 2, kByCategory = 4, kByType = 8 };
+// Visible columns as bits (sqlite3_index_info.colUsed), passed on in idxStr as "cols=<hex>".
+constexpr uint32_t kVisibleMask = (1u << (kCreatedAt + 1)) - 1;
 
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
@@ -197,6 +202,7 @@ bool contains(const KeySet& set, const unsigned char* text, int n) {
 
 struct Source {
     Read kind;
+    uint32_t columns;
     sqlite3_stmt* stmt = nullptr;
     bool has_row = false;
 };
@@ -230,7 +236,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
     }
 
     void release_sources() {
-        for (Source& s : sources) conn->release(s.kind, s.stmt);
+        for (Source& s : sources) conn->release(s.kind, s.columns, s.stmt);
         sources.clear();
     }
 
@@ -269,6 +275,13 @@ struct EventsCursor : sqlite3_vtab_cursor {
 
     // Positions on the next row that passes every filter (merging sources by seq).
     void settle() {
+        if (sources.size() == 1) {  // no merge: skip rows until one passes the filters
+            Source& only = sources.front();
+            current = 0;
+            while (only.has_row && !matches(only.stmt)) step(only);
+            eof = !only.has_row;
+            return;
+        }
         for (;;) {
             size_t best = sources.size();
             int64_t best_seq = 0;
@@ -524,12 +537,25 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
             }
         }
 
+        // Columns to read: those the query uses, seq (merge order, rowid) and the columns the
+        // cursor still filters on.
+        const size_t at = tokens.rfind("cols=");
+        uint32_t columns = at == std::string::npos
+                               ? kVisibleMask
+                               : static_cast<uint32_t>(std::strtoul(tokens.c_str() + at + 5,
+                                                                    nullptr, 16)) & kVisibleMask;
+        columns |= 1u << kSeq;
+        if (cur->check_version) columns |= 1u << kVersion;
+        if (cur->check_streams) columns |= 1u << kStreamId;
+        if (cur->check_categories) columns |= 1u << kCategory;
+        if (cur->check_types) columns |= 1u << kType;
+
         if (!c.has_schema()) return SQLITE_OK;  // nothing was ever written
         if (cur->is_stream) check_readable(c, cur->arg_stream);
 
         cur->sources.reserve(keys.size());
         for (const std::string& key : keys) {
-            cur->sources.push_back(Source{kind, c.acquire(kind)});
+            cur->sources.push_back(Source{kind, columns, c.acquire(kind, columns)});
             sqlite3_stmt* s = cur->sources.back().stmt;
             if (kind != Read::AllAsc && kind != Read::AllDesc) {
                 sqlite3_bind_text(s, 1, key.data(), static_cast<int>(key.size()),
@@ -694,11 +720,12 @@ int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
         info->estimatedRows = static_cast<sqlite3_int64>(rows);
         info->estimatedCost = rows;
         info->idxNum = idx_num;
-        if (!idx.empty()) {
-            info->idxStr = sqlite3_mprintf("%s", idx.c_str());
-            if (!info->idxStr) return SQLITE_NOMEM;
-            info->needToFreeIdxStr = 1;
-        }
+        // Not an argv token: the visible columns the query reads (colUsed), in hex.
+        idx += format("%scols=%x", idx.empty() ? "" : " ",
+                      static_cast<unsigned>(info->colUsed & kVisibleMask));
+        info->idxStr = sqlite3_mprintf("%s", idx.c_str());
+        if (!info->idxStr) return SQLITE_NOMEM;
+        info->needToFreeIdxStr = 1;
         return SQLITE_OK;
     });
 }
