@@ -47,7 +47,7 @@ import tempfile
 import time
 import unittest
 
-EXT = os.environ.get("ES_EXT", "")
+from eskit_client import EXT, connect, one
 BIG_EVENTS = int(os.environ.get("ES_ARCHIVE_EVENTS", "100000"))
 BATCH = 1000
 ARCHIVE_LIMIT_S = float(os.environ.get("ES_ARCHIVE_LIMIT_S", "10"))
@@ -58,25 +58,6 @@ STREAM_COLS = ("stream_id, category, version, state, archived_to, created_at, "
                "tombstone_reason, tombstoned_at")
 
 FIGURES = {}
-
-
-def connect(path, load=True, wal=True, **kw):
-    kw.setdefault("isolation_level", None)
-    kw.setdefault("timeout", 10)
-    conn = sqlite3.connect(path, **kw)
-    if load:
-        conn.enable_load_extension(True)
-        conn.load_extension(EXT)
-        conn.enable_load_extension(False)
-    if wal:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError("journal_mode is %r, not wal" % mode)
-    return conn
-
-
-def one(conn, sql, args=()):
-    return conn.execute(sql, args).fetchone()[0]
 
 
 def append(conn, stream, expected, events, options=None):

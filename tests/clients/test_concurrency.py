@@ -38,7 +38,12 @@ import tempfile
 import time
 import unittest
 
-EXT = os.environ.get("ES_EXT", "")
+from eskit_client import EXT
+import eskit_client
+
+
+def connect(path, wal=True):
+    return eskit_client.connect(path, wal=wal, timeout=BUSY_TIMEOUT_S)
 PROCS = int(os.environ.get("ES_CONC_PROCS", "6"))
 APPENDS = int(os.environ.get("ES_CONC_APPENDS", "300"))
 HOT_STREAMS = 3
@@ -47,18 +52,6 @@ BUSY_TIMEOUT_S = 10.0
 
 
 # ------------------------------------------------------------------------------- workers
-
-def connect(path, wal=True):
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    conn.enable_load_extension(True)
-    conn.load_extension(EXT)
-    conn.enable_load_extension(False)
-    if wal:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError("journal_mode is %r, not wal" % mode)
-    return conn
-
 
 def is_busy(e):
     name = getattr(e, "sqlite_errorname", "") or ""

@@ -49,7 +49,12 @@ import time
 import traceback
 import unittest
 
-EXT = os.environ.get("ES_EXT", "")
+from eskit_client import EXT, one
+import eskit_client
+
+
+def connect(path):
+    return eskit_client.connect(path, timeout=BUSY_TIMEOUT_S)
 SEED_EVENTS = int(os.environ.get("ES_PROJ_EVENTS", "5000"))
 KILLS = max(30, int(os.environ.get("ES_PROJ_KILLS", "40")))
 RACE_S = float(os.environ.get("ES_PROJ_RACE_S", "4"))
@@ -72,21 +77,6 @@ UPSERT = ("INSERT INTO totals(stream_id, sum, n) VALUES (?1, json_extract(?2, '$
           "ON CONFLICT(stream_id) DO UPDATE SET sum = sum + excluded.sum, n = n + 1")
 
 BATCH = "INSERT INTO batches(pid, from_seq, to_seq, n, mode) VALUES (?, ?, ?, ?, ?)"
-
-
-def connect(path):
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    conn.enable_load_extension(True)
-    conn.load_extension(EXT)
-    conn.enable_load_extension(False)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise RuntimeError("journal_mode is %r, not wal" % mode)
-    return conn
-
-
-def one(conn, sql, args=()):
-    return conn.execute(sql, args).fetchone()[0]
 
 
 def log_line(path, record):

@@ -20,7 +20,12 @@ import tempfile
 import time
 import unittest
 
-EXT = os.environ.get("ES_EXT", "")
+from eskit_client import EXT
+import eskit_client
+
+
+def connect(path, load=True, **kw):
+    return eskit_client.connect(path, load=load, wal=False, **kw)
 
 COLUMNS = ["seq", "stream_id", "category", "version", "type", "data", "metadata", "codec",
            "schema_version", "event_id", "idempotency_key", "created_at"]
@@ -31,16 +36,6 @@ SQLITE_ERROR = 1
 SQLITE_TOOBIG = 18
 SQLITE_CONSTRAINT = 19
 SQLITE_CONSTRAINT_TRIGGER = 1811  # SQLITE_CONSTRAINT | (7 << 8): RAISE(ABORT) in a trigger
-
-
-def connect(path, load=True, **kw):
-    kw.setdefault("isolation_level", None)
-    conn = sqlite3.connect(path, **kw)
-    if load:
-        conn.enable_load_extension(True)
-        conn.load_extension(EXT)
-        conn.enable_load_extension(False)  # loaded functions stay; loading is closed again
-    return conn
 
 
 def ev(type_, data, **kw):

@@ -36,7 +36,7 @@ import threading
 import time
 import unittest
 
-EXT = os.environ.get("ES_EXT", "")
+from eskit_client import EXT, connect, one
 EVENTS = int(os.environ.get("ES_WAIT_EVENTS", "150"))
 MEDIAN_LIMIT_MS = 5.0
 P99_LIMIT_MS = 50.0
@@ -44,22 +44,6 @@ IDLE_CPU_LIMIT = 0.02
 EV = '{"type":"Tick","data":{}}'
 
 FIGURES = {}
-
-
-def connect(path, wal=True, **kw):
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None, **kw)
-    conn.enable_load_extension(True)
-    conn.load_extension(EXT)
-    conn.enable_load_extension(False)
-    if wal:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError("journal_mode is %r, not wal" % mode)
-    return conn
-
-
-def one(conn, sql, args=()):
-    return conn.execute(sql, args).fetchone()[0]
 
 
 def percentile(sorted_values, p):
