@@ -249,6 +249,26 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
                 raise(SQLITE_CONSTRAINT, "conflict: archive database %Q already holds a stream %Q",
                       schema.c_str(), stream.c_str());
             }
+            // An archive shared by several stores: its positions and ids must stay unique.
+            const char* other = orphan ? " AND a.stream_id <> ?1" : "";
+            if (query_int(c, format("SELECT count(*) FROM main.es_events m JOIN %s.es_events a "
+                                    "ON a.seq = m.seq WHERE m.stream_id = ?1%s",
+                                    qs.c_str(), other),
+                          {stream}) > 0) {
+                raise(SQLITE_CONSTRAINT,
+                      "conflict: seq values of stream %Q are already used in archive database %Q "
+                      "(by another store's events)",
+                      stream.c_str(), schema.c_str());
+            }
+            if (query_int(c, format("SELECT count(*) FROM main.es_events m JOIN %s.es_events a "
+                                    "ON a.event_id = m.event_id WHERE m.stream_id = ?1%s",
+                                    qs.c_str(), other),
+                          {stream}) > 0) {
+                raise(SQLITE_CONSTRAINT,
+                      "duplicate_event: event ids of stream %Q already exist in archive database "
+                      "%Q",
+                      stream.c_str(), schema.c_str());
+            }
             const int64_t now = now_micros();
             guard_schema(c, qs);
             if (orphan) purge(c, qs, stream, true);  // left by an interrupted move: replace it
@@ -336,10 +356,14 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
                   stream.c_str(), schema.c_str());
         }
         require_autocommit(outside, fn);
-        // A stream archived from this database gets its own seq values back; one that comes
-        // from another store must not collide with events already here.
-        if (query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN main.es_events m "
-                         "ON m.seq = a.seq WHERE a.stream_id = ?1", {stream}) > 0) {
+        // A stream archived from this database gets its own seq values back (positions that
+        // consumers already passed when they first read it). One that comes from another store
+        // (adopted: main has no row for it) gets new positions after the head, in its order,
+        // so that a consumer reading es_all from its checkpoint sees it.
+        const bool adopt = !row.exists;
+        if (!adopt && query_int(c, "SELECT count(*) FROM " + qs + ".es_events a JOIN "
+                                   "main.es_events m ON m.seq = a.seq WHERE a.stream_id = ?1",
+                                {stream}) > 0) {
             raise(SQLITE_CONSTRAINT,
                   "conflict: seq values of stream %Q in database %Q are already used in main",
                   stream.c_str(), schema.c_str());
@@ -354,9 +378,12 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
         guard_schema(c, qs);
         unguard_schema(c, qs);
         const int64_t now = now_micros();
-        moved = run(c, format("INSERT INTO main.es_events(%s) SELECT %s FROM %s.es_events "
+        // "seq, " is the first column of kEventCols; adopted events get NULL there, which
+        // AUTOINCREMENT turns into the next positions, in seq order.
+        moved = run(c, format("INSERT INTO main.es_events(%s) SELECT %s%s FROM %s.es_events "
                               "WHERE stream_id = ?1 ORDER BY seq",
-                              kEventCols, kEventCols, qs.c_str()),
+                              kEventCols, adopt ? "NULL, " : "",
+                              adopt ? kEventCols + 5 : kEventCols, qs.c_str()),
                     {stream});
         run(c, format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM "
                       "%s.es_snapshots WHERE stream_id = ?1",

@@ -408,9 +408,10 @@ void check_readable(Conn& c, const std::string& stream) {
     if (row.state == "tombstoned") raise_tombstoned(stream, row);
     if (row.state == "archived" && !row.archived_to.empty()) {
         raise(SQLITE_CONSTRAINT,
-              "archived: stream %Q was moved to archive database %Q; read it there or "
-              "es_restore(%Q, %Q)",
-              stream.c_str(), row.archived_to.c_str(), stream.c_str(), row.archived_to.c_str());
+              "archived: stream %Q was moved to archive database %Q; read it from %s.es_events "
+              "or es_restore(%Q, %Q)",
+              stream.c_str(), row.archived_to.c_str(), quote_ident(row.archived_to).c_str(),
+              stream.c_str(), row.archived_to.c_str());
     }
 }
 
@@ -438,6 +439,7 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
         cur->eof = true;
 
         bool nothing = false;  // a constraint no row can satisfy
+        bool stream_given = false;
         std::string tokens(idxStr ? idxStr : "");
         size_t pos = 0;
         for (int i = 0; i < argc; ++i) {
@@ -447,6 +449,7 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
             sqlite3_value* v = argv[i];
             auto op_of = [&](const char* col) { return tok.substr(std::strlen(col)); };
             if (tok == "stream=") {
+                stream_given = true;
                 if (sqlite3_value_type(v) == SQLITE_NULL) {
                     nothing = true;  // NULL argument: no rows
                     continue;
@@ -484,6 +487,10 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
             } else if (tok == "offset") {
                 cur->offset = std::max<int64_t>(0, sqlite3_value_int64(v));
             }
+        }
+        if (cur->is_stream && !stream_given) {
+            raise(SQLITE_ERROR, "invalid_argument: es_stream: the stream_id argument is required, "
+                  "as in es_stream('order-17')");
         }
         if (cur->limit == 0) return SQLITE_OK;
         if (cur->seq.empty || cur->version.empty) return SQLITE_OK;
@@ -551,7 +558,11 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
         if (cur->check_types) columns |= 1u << kType;
 
         if (!c.has_schema()) return SQLITE_OK;  // nothing was ever written
+        // Reading a tombstoned or moved stream is an error, through either table.
         if (cur->is_stream) check_readable(c, cur->arg_stream);
+        if (!cur->is_stream && cur->streams) {
+            for (const std::string& s : *cur->streams) check_readable(c, s);
+        }
 
         cur->sources.reserve(keys.size());
         for (const std::string& key : keys) {
@@ -668,12 +679,12 @@ int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
             all_used = false;  // e.g. data LIKE ...: SQLite checks it, we must not cut rows short
         }
 
-        if (vtab->is_stream && !has_stream_arg) {
-            if (stream_arg_unusable) return SQLITE_CONSTRAINT;
-            throw Error{SQLITE_ERROR,
-                        "invalid_argument: es_stream: the stream_id argument is required, as in "
-                        "es_stream('order-17')"};
-        }
+        // Without its stream argument es_stream has no plan. The argument may be missing from
+        // this call only because SQLite is costing one branch of an OR (the argument is a
+        // term outside it), so instead of an error here this plan is made too dear to win;
+        // xFilter raises the error if it is chosen anyway, i.e. the query has no argument.
+        if (vtab->is_stream && !has_stream_arg && stream_arg_unusable) return SQLITE_CONSTRAINT;
+        const bool missing_stream = vtab->is_stream && !has_stream_arg;
 
         int idx_num = 0;
         // ORDER BY seq (either table) or version (es_stream) in one direction is our order.
@@ -697,7 +708,9 @@ int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
         }
 
         double rows;
-        if (vtab->is_stream) {
+        if (missing_stream) {
+            rows = 1e12;
+        } else if (vtab->is_stream) {
             rows = version_eq || seq_eq ? 1 : 1000;
         } else if (seq_eq) {
             rows = 1;
@@ -718,7 +731,12 @@ int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
             if (offset_i >= 0) take(offset_i, "offset");
         }
         info->estimatedRows = static_cast<sqlite3_int64>(rows);
-        info->estimatedCost = rows;
+        // es_all: every plan that uses a constraint costs more than half a full scan. SQLite
+        // may answer `WHERE a OR b` by running one plan per branch and concatenating them,
+        // which breaks seq order (and pages read with LIMIT would skip events); two such plans
+        // now cost more than one scan that evaluates the OR, while a single constraint still
+        // wins over the scan, and the row estimate still ranks the indexes against each other.
+        info->estimatedCost = vtab->is_stream || rows >= 1000000 ? rows : 600000 + rows;
         info->idxNum = idx_num;
         // Not an argv token: the visible columns the query reads (colUsed), in hex.
         idx += format("%scols=%x", idx.empty() ? "" : " ",

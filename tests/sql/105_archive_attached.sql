@@ -173,7 +173,8 @@ SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 SELECT count(*) FROM export.es_events;
 SELECT es_status('order-3');
 SELECT es_delete('order-4');
--- echo: without the collision it is adopted with its seq values, version and snapshot
+-- echo: without the collision it is adopted with its version and snapshot, at new positions
+-- echo: after the head (a consumer reading es_all from its checkpoint must see it)
 SELECT es_restore('order-3', 'export');
 SELECT es_status('order-3');
 SELECT seq, stream_id, version, event_id, created_at FROM es_events WHERE stream_id = 'order-3';
@@ -190,7 +191,7 @@ SELECT es_restore('order-404', 'export');
 SELECT es_restore('order-404', 'y');
 DETACH export;
 
--- echo: conflict: the archive holds a stream from another store whose seq values are used here
+-- echo: an adopted stream from another store whose seq values are used here gets new positions
 -- echo: (the other store is simulated by writing the archive's tables with its guard token)
 ATTACH (SELECT path FROM temp.dir) || '-foreign' AS foreign_db;
 SELECT es_append('tmp-1', 0, '{"type":"T","data":0}');
@@ -207,7 +208,29 @@ INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_restore('alien-1', 'foreign_db');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 SELECT es_status('alien-1'), (SELECT count(*) FROM foreign_db.es_events);
+SELECT seq > 1, seq = es_head(), event_id FROM es_stream('alien-1');
 DETACH foreign_db;
+
+-- echo: an archive shared with another store: seq values or ids it already holds are refused
+ATTACH (SELECT path FROM temp.dir) || '-shared' AS shared;
+SELECT es_append('mine-1', 0, '{"type":"T","data":1,"id":"mine-e1"}');
+SELECT es_append('mine-2', 0, '{"type":"T","data":2,"id":"mine-e2"}');
+SELECT es_append('tmp-2', 0, '{"type":"T","data":0}');
+SELECT es_archive('tmp-2', 'shared');
+SELECT es_delete('tmp-2');
+INSERT INTO shared.es_guard VALUES (1);
+INSERT INTO shared.es_events(seq, stream_id, category, version, type, data, codec,
+  schema_version, event_id, created_at)
+VALUES ((SELECT seq FROM es_stream('mine-1')), 'theirs-1', 'theirs', 1, 'T', '{}', 'json', 1,
+        'their-e1', 1600000000000000),
+       (999999, 'theirs-2', 'theirs', 1, 'T', '{}', 'json', 1, 'mine-e2', 1600000000000000);
+DELETE FROM shared.es_guard;
+INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
+SELECT es_archive('mine-1', 'shared');
+SELECT es_archive('mine-2', 'shared');
+SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
+SELECT count(*) FROM shared.es_events WHERE stream_id LIKE 'mine-%';
+DETACH shared;
 
 -- echo: es_tombstone of a stream archived in cold erases it there too
 SELECT es_append('order-5', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
