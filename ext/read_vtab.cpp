@@ -558,11 +558,9 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
         if (cur->check_types) columns |= 1u << kType;
 
         if (!c.has_schema()) return SQLITE_OK;  // nothing was ever written
-        // Reading a tombstoned or moved stream is an error, through either table.
+        // Reading a tombstoned or moved stream is an error. es_all is the global log, which
+        // simply no longer holds those events: filtering it by such a stream gives no rows.
         if (cur->is_stream) check_readable(c, cur->arg_stream);
-        if (!cur->is_stream && cur->streams) {
-            for (const std::string& s : *cur->streams) check_readable(c, s);
-        }
 
         cur->sources.reserve(keys.size());
         for (const std::string& key : keys) {

@@ -109,8 +109,9 @@ SELECT count(*) FROM es_events WHERE stream_id = 'order-1';
 SELECT count(*) FROM es_snapshots WHERE stream_id = 'order-1';
 SELECT es_head();
 SELECT seq, stream_id, version FROM es_all();
--- echo: every later append and read of the stream fails with tombstoned, through es_all too
+-- echo: the global log no longer holds its events
 SELECT count(*) FROM es_all WHERE stream_id = 'order-1';
+-- echo: every later append and read of the stream fails with tombstoned
 INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_append('order-1', 4, '{"type":"Reopened","data":{}}');
 SELECT es_append('order-1', 0, '{"type":"Reopened","data":{}}');
