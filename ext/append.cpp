@@ -225,32 +225,45 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
     sqlite3_bind_int64(s, 11, ts);
     int64_t version = current;
     for (const EventIn& ev : events) {
-        sqlite3_bind_int64(s, 3, ++version);
-        sqlite3_bind_text(s, 4, ev.type.data(), static_cast<int>(ev.type.size()), SQLITE_STATIC);
+        int rc_bind = SQLITE_OK;  // SQLITE_TOOBIG when a value is over SQLITE_LIMIT_LENGTH
+        auto note = [&rc_bind](int rc) {
+            if (rc_bind == SQLITE_OK) rc_bind = rc;
+        };
+        note(sqlite3_bind_int64(s, 3, ++version));
+        note(sqlite3_bind_text(s, 4, ev.type.data(), static_cast<int>(ev.type.size()), SQLITE_STATIC));
         if (ev.is_json()) {
-            sqlite3_bind_text(s, 5, ev.data.data(), static_cast<int>(ev.data.size()),
-                              SQLITE_STATIC);
+            note(sqlite3_bind_text(s, 5, ev.data.data(), static_cast<int>(ev.data.size()),
+                              SQLITE_STATIC));
         } else {
-            sqlite3_bind_blob(s, 5, ev.payload.data(), static_cast<int>(ev.payload.size()),
-                              SQLITE_STATIC);
+            note(sqlite3_bind_blob(s, 5, ev.payload.data(), static_cast<int>(ev.payload.size()),
+                              SQLITE_STATIC));
         }
         if (merge_metadata(ev, opts, meta)) {
-            sqlite3_bind_text(s, 6, meta.data(), static_cast<int>(meta.size()), SQLITE_STATIC);
+            note(sqlite3_bind_text(s, 6, meta.data(), static_cast<int>(meta.size()), SQLITE_STATIC));
         } else {
-            sqlite3_bind_null(s, 6);
+            note(sqlite3_bind_null(s, 6));
         }
-        sqlite3_bind_text(s, 7, ev.codec.data(), static_cast<int>(ev.codec.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(s, 8, ev.schema_version);
+        note(sqlite3_bind_text(s, 7, ev.codec.data(), static_cast<int>(ev.codec.size()),
+                          SQLITE_STATIC));
+        note(sqlite3_bind_int64(s, 8, ev.schema_version));
         if (ev.id.empty()) {
             c.uuid.next(uuid, ts / 1000);
-            sqlite3_bind_text(s, 9, uuid, 36, SQLITE_STATIC);
+            note(sqlite3_bind_text(s, 9, uuid, 36, SQLITE_STATIC));
         } else {
-            sqlite3_bind_text(s, 9, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC);
+            note(sqlite3_bind_text(s, 9, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC));
+        }
+        if (rc_bind != SQLITE_OK) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            raise(rc_bind, "invalid_argument: %s: events[%lld] (data %lld bytes, metadata %lld "
+                  "bytes) is larger than SQLITE_LIMIT_LENGTH allows (%d bytes)",
+                  kFn, static_cast<long long>(version - current - 1),
+                  static_cast<long long>(payload_of(ev).size()),
+                  static_cast<long long>(meta.size()), sqlite3_limit(c.db, SQLITE_LIMIT_LENGTH, -1));
         }
         const int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
-            Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+            Error e = db_error(c.db);
             sqlite3_reset(s);
             sqlite3_clear_bindings(s);
             if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
@@ -273,7 +286,7 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
     }
     const int rc = sqlite3_step(u);
     if (rc != SQLITE_DONE) {
-        Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+        Error e = db_error(c.db);
         sqlite3_reset(u);
         sqlite3_clear_bindings(u);
         throw e;

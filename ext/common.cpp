@@ -108,10 +108,18 @@ void raise(int rc, const char* fmt, ...) {
     throw e;
 }
 
-void raise_db(sqlite3* db) {
+Error db_error(sqlite3* db) {
     const int rc = sqlite3_extended_errcode(db);
-    if ((rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
-    throw Error{rc == SQLITE_OK ? SQLITE_ERROR : rc, sqlite3_errmsg(db)};
+    if ((rc & 0xff) == SQLITE_TOOBIG) {
+        return Error{rc, format("invalid_argument: a value is larger than SQLITE_LIMIT_LENGTH "
+                                "allows (%s)", sqlite3_errmsg(db))};
+    }
+    return Error{rc == SQLITE_OK ? SQLITE_ERROR : rc, sqlite3_errmsg(db)};
+}
+
+void raise_db(sqlite3* db) {
+    if ((sqlite3_extended_errcode(db) & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
+    throw db_error(db);
 }
 
 std::string describe(sqlite3_value* v) {
@@ -209,7 +217,7 @@ void Conn::exec(Q q) {
     sqlite3_stmt* s = stmt(q);
     const int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        Error e{sqlite3_extended_errcode(db), sqlite3_errmsg(db)};
+        Error e = db_error(db);
         sqlite3_reset(s);
         if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
         throw e;
@@ -273,7 +281,7 @@ int64_t run(Conn& c, const std::string& sql, std::initializer_list<Arg> args) {
     sqlite3_stmt* s = prepare_bound(c, sql, args);
     const int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+        Error e = db_error(c.db);
         sqlite3_finalize(s);
         if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
         throw e;
@@ -287,7 +295,7 @@ int64_t query_int(Conn& c, const std::string& sql, std::initializer_list<Arg> ar
     const int rc = sqlite3_step(s);
     const int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        Error e{sqlite3_extended_errcode(c.db), sqlite3_errmsg(c.db)};
+        Error e = db_error(c.db);
         sqlite3_finalize(s);
         throw e;
     }
@@ -430,7 +438,7 @@ void WriteScope::commit() {
     if (own_) {
         sqlite3_stmt* s = c_.stmt(Q::Commit);
         if (sqlite3_step(s) != SQLITE_DONE) {
-            Error e{sqlite3_extended_errcode(c_.db), sqlite3_errmsg(c_.db)};
+            Error e = db_error(c_.db);
             sqlite3_reset(s);
             throw e;  // the destructor rolls back
         }

@@ -20,7 +20,9 @@ struct Error {
 std::string format(const char* fmt, ...);
 
 [[noreturn]] void raise(int rc, const char* fmt, ...);
-// db's current error (message and extended code), e.g. after a failed sqlite3_step.
+// db's current error (message and extended code), e.g. after a failed sqlite3_step. A value
+// over SQLITE_LIMIT_LENGTH keeps SQLITE_TOOBIG but gets the invalid_argument code prefix.
+Error db_error(sqlite3* db);
 [[noreturn]] void raise_db(sqlite3* db);
 
 }  // namespace eskit::ext

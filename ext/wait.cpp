@@ -75,7 +75,7 @@ int64_t read_head_fresh(Conn& c) {
     const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(c.side_head, 0) : 0;
     sqlite3_reset(c.side_head);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        throw Error{sqlite3_extended_errcode(c.side_db), sqlite3_errmsg(c.side_db)};
+        throw db_error(c.side_db);
     }
     return head;
 }
@@ -154,6 +154,15 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         }
         const int64_t after = sqlite3_value_int64(argv[0]);
         const int64_t timeout_ms = sqlite3_value_int64(argv[1]);
+        if (sqlite3_txn_state(c.db, nullptr) == SQLITE_TXN_WRITE) {
+            // Waiting while this connection holds the write lock keeps out the very commits
+            // being waited for (and a CHECK constraint of an untrusted schema could use it to
+            // stall every insert: SQLite 3.40 does not apply DIRECTONLY to CHECK).
+            raise(SQLITE_ERROR,
+                  "invalid_argument: %s: cannot wait inside a statement or transaction that "
+                  "writes: its write lock keeps out the commits it would wait for",
+                  kFn);
+        }
         const bool side = side_connection(c);
         if (!side &&
             (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE)) {
