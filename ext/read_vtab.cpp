@@ -173,9 +173,8 @@ void add_keys(KeySet& set, sqlite3_value* v, bool is_in) {
             take(x);
             rc = sqlite3_vtab_in_next(v, &x);
         }
-        if (rc != SQLITE_OK && rc != SQLITE_DONE) {
-            throw Error{rc, "es_all: could not read the IN list"};
-        }
+        if (rc == SQLITE_NOMEM) throw std::bad_alloc();
+        if (rc != SQLITE_OK && rc != SQLITE_DONE) throw Error{rc, sqlite3_errstr(rc)};
     } else {
         take(v);
     }
