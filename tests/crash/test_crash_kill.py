@@ -186,6 +186,9 @@ class State:
         self.last_head = 0
         self.checks = 0
         self.t_ic = self.t_sql = self.t_py = 0.0
+        self.lo = 0               # max(seq) at the last check: rows up to it are validated
+        self.count = 0            # number of rows at the last check
+        self.model = {}           # stream -> (version, seq) of its last validated row
         self.rows_checked = 0     # rows covered by the SQL checks, summed over all checks
         self.python_rows = 0      # rows scanned by the Python cross-check
         self.conflicts = 0
@@ -266,10 +269,11 @@ def pump(st, proc, buf, run_tries, where, deadline=None):
         buf += chunk
 
 
-# Every check below runs inside SQLite (C speed) after every kill; each returns the offending rows.
-SQL_CHECKS = [
+# Whole-store checks in SQL, run after every kill (cheap: index scans and lookups). Each returns
+# the offending rows.
+SQL_EVERY_CHECK = [
     # versions 1..N per stream (UNIQUE(stream_id, version) + min 1 + max = count), es_streams
-    # agrees, every stream is active
+    # agrees, every stream is active, no stream row without events
     ("stream versions vs es_streams", """
         WITH g AS (SELECT stream_id, count(*) AS c, min(version) AS mn, max(version) AS mx
                    FROM es_events GROUP BY stream_id)
@@ -280,42 +284,48 @@ SQL_CHECKS = [
         UNION ALL
         SELECT s.stream_id, 0, NULL, NULL, s.version, s.state FROM es_streams s
         WHERE NOT EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = s.stream_id)"""),
-    # within a stream, each version follows the previous one by 1 and its seq is higher
+    # every acknowledged batch: n rows with its key in the acknowledged stream, the last at the
+    # returned version (with the batch check: nowhere else, ids as reported = exactly once)
+    ("acknowledged batches present exactly once", """
+        SELECT a.k, a.stream, a.v, a.n, count(e.seq), max(e.version) FROM temp.acks a
+        LEFT JOIN es_events e ON e.stream_id = a.stream AND e.idempotency_key = a.k
+        GROUP BY a.k HAVING count(e.seq) != a.n OR max(e.version) IS NOT a.v"""),
+]
+
+# Whole-store per-row checks in SQL (window functions, slower): at the end of each phase; after
+# each kill the same invariants are checked in Python on the rows added since the last check.
+SQL_FULL_CHECK = [
     ("versions contiguous, seq increasing with version", """
         SELECT stream_id, version, seq, pv, ps FROM (
             SELECT stream_id, version, seq, lag(version) OVER w AS pv, lag(seq) OVER w AS ps
             FROM es_events WINDOW w AS (PARTITION BY stream_id ORDER BY version))
         WHERE (pv IS NULL AND version != 1) OR (pv IS NOT NULL AND (version != pv + 1
                                                                     OR seq <= ps))"""),
-    # no partial batch: every row carries its batch key, all n rows of the batch exist (n is in
-    # the key), in one stream, as consecutive versions with consecutive seq, ids in index order
+    # every row carries its batch key; all n rows of a batch (n is in the key) are in one stream
+    # (a batch split over streams has fewer than n rows in each), consecutive versions with
+    # consecutive seq, ids in index order
     ("batches whole and consecutive", """
         SELECT k, stream_id, version, seq, event_id, c FROM (
             SELECT idempotency_key AS k, stream_id, version, seq, event_id,
                    first_value(version) OVER w AS fv, first_value(seq) OVER w AS fs,
-                   first_value(stream_id) OVER w AS fst,
-                   count(*) OVER (PARTITION BY idempotency_key) AS c
-            FROM es_events WINDOW w AS (PARTITION BY idempotency_key ORDER BY version))
-        WHERE k IS NULL OR stream_id != fst OR version - fv >= c OR seq - fs != version - fv
+                   count(*) OVER w AS c
+            FROM es_events WHERE idempotency_key IS NOT NULL
+            WINDOW w AS (PARTITION BY stream_id, idempotency_key ORDER BY seq
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
+        WHERE version - fv >= c OR version < fv OR seq - fs != version - fv
            OR event_id != k || '-i' || (version - fv)
            OR c != CAST(substr(k, instr(k, '-n') + 2) AS INTEGER)"""),
-    # every acknowledged batch exactly once: n rows with its key in the acknowledged stream, the
-    # last at the returned version (with the check above: nowhere else, ids as reported)
-    ("acknowledged batches present exactly once", """
-        SELECT k, stream, v, n, c, mx FROM (
-            SELECT a.k, a.stream, a.v, a.n,
-                   (SELECT count(*) FROM es_events e
-                    WHERE e.stream_id = a.stream AND e.idempotency_key = a.k) AS c,
-                   (SELECT max(version) FROM es_events e
-                    WHERE e.stream_id = a.stream AND e.idempotency_key = a.k) AS mx
-            FROM temp.acks a)
-        WHERE c != n OR mx IS NOT v"""),
+    ("rows without a batch key", """
+        SELECT seq, stream_id, version, event_id FROM es_events WHERE idempotency_key IS NULL"""),
 ]
 
 
 def check_store(st, db, where, full=False):
-    """The checks after a kill. full=True also scans every row in Python (an independent
-    second implementation of the same invariants; run at the end of each phase)."""
+    """The checks after a kill, on a fresh connection (which recovers the WAL):
+    integrity_check, SQL_EVERY_CHECK over the whole store, es_head, the rows below the last
+    checked max(seq) unchanged in number, and the rows added since the last check validated in
+    Python against the per-stream model (versions, seq, whole batches). full=True adds
+    SQL_FULL_CHECK and an independent Python scan of every row."""
     st.checks += 1
     try:
         conn = connect(db)
@@ -335,10 +345,10 @@ def check_store(st, db, where, full=False):
                          ((a.key, a.stream, a.version, a.n) for a in st.acks.values()))
         conn.execute("BEGIN")  # one snapshot for every read below
         head = one(conn, "SELECT es_head()")
-        count, max_seq, batches = conn.execute(
-            "SELECT count(*), coalesce(max(seq), 0), count(DISTINCT idempotency_key) "
-            "FROM es_events").fetchone()
-        for name, sql in SQL_CHECKS:
+        count, max_seq, old_count = conn.execute(
+            "SELECT count(*), coalesce(max(seq), 0), count(*) FILTER (WHERE seq <= ?) "
+            "FROM es_events", (st.lo,)).fetchone()
+        for name, sql in SQL_EVERY_CHECK + (SQL_FULL_CHECK if full else []):
             bad = conn.execute(sql).fetchall()
             for row in bad[:20]:
                 st.violation(where, "%s: %r" % (name, row))
@@ -349,10 +359,13 @@ def check_store(st, db, where, full=False):
             if conn.execute("SELECT 1 FROM es_events WHERE stream_id = ? AND idempotency_key = ?",
                             (stream, key)).fetchone():
                 present.add(key)
-        rows = streams = None
+        cols = "stream_id, version, seq, event_id, idempotency_key"
+        new_rows = conn.execute("SELECT %s FROM es_events WHERE seq > ? "
+                                "ORDER BY stream_id, version" % cols, (st.lo,)).fetchall()
+        all_rows = streams = None
         if full:
-            rows = conn.execute("SELECT stream_id, version, seq, event_id, idempotency_key "
-                                "FROM es_events ORDER BY stream_id, version").fetchall()
+            all_rows = conn.execute("SELECT %s FROM es_events ORDER BY stream_id, version"
+                                    % cols).fetchall()
             streams = {s: (v, state) for s, v, state in
                        conn.execute("SELECT stream_id, version, state FROM es_streams")}
         conn.execute("COMMIT")
@@ -367,56 +380,55 @@ def check_store(st, db, where, full=False):
     if head < st.last_head:
         st.violation(where, "es_head() went back from %d to %d" % (st.last_head, head))
     st.last_head = max(st.last_head, head)
+    if old_count != st.count:
+        st.violation(where, "%d rows with seq <= %d, %d at the previous check"
+                     % (old_count, st.lo, st.count))
+    t0 = time.monotonic()
+    python_scan(st, where, new_rows, st.model)   # extends st.model
+    st.python_rows += len(new_rows)
+    if full:
+        model = {}
+        python_scan(st, where + " (full python scan)", all_rows, model, streams)
+        st.python_rows += len(all_rows)
+        if model != st.model:
+            st.violation(where, "the full scan and the incremental checks disagree")
+    st.t_py += time.monotonic() - t0
+    st.lo = max(st.lo, max_seq)
+    st.count = count
     st.events_in_store = count
-    st.batches_in_store = batches
     st.present = present
     st.rows_checked += count
-    if full:
-        t0 = time.monotonic()
-        python_scan(st, where, rows, streams)
-        st.t_py += time.monotonic() - t0
 
 
-def python_scan(st, where, rows, streams):
-    where += " (python scan)"
+def python_scan(st, where, rows, model, streams=None):
+    """Validate rows (sorted by stream, version) that continue the streams in model
+    ({stream: (version, seq) of its last validated row}; empty for a full scan) and extend model.
+    Each batch must be complete within rows (a batch commits in one transaction, so it is all
+    above or all below the last checked seq). With streams (es_streams of a full scan) also
+    compare the per-stream versions and every acknowledged batch."""
     seqs = set()
     batches = {}   # key -> list of (stream, version, seq, index, n, idem)
     prev = None    # (stream, version, seq)
-    counts = {}
     for stream, version, seq, event_id, idem in rows:
         if seq in seqs:
             st.violation(where, "seq %d used twice" % seq)
         seqs.add(seq)
-        counts[stream] = counts.get(stream, 0) + 1
-        if prev is not None and prev[0] == stream:
-            if version != prev[1] + 1:
-                st.violation(where, "stream %s: version %d follows %d" % (stream, version,
-                                                                          prev[1]))
-            if seq <= prev[2]:
-                st.violation(where, "stream %s: seq %d at version %d is not above seq %d at "
-                                    "version %d" % (stream, seq, version, prev[2], prev[1]))
-        elif version != 1:
-            st.violation(where, "stream %s starts at version %d" % (stream, version))
+        if prev is None or prev[0] != stream:
+            last = model.get(stream, (0, 0))
+            prev = (stream, last[0], last[1])
+        if version != prev[1] + 1:
+            st.violation(where, "stream %s: version %d follows %d" % (stream, version, prev[1]))
+        if seq <= prev[2]:
+            st.violation(where, "stream %s: seq %d at version %d is not above seq %d at "
+                                "version %d" % (stream, seq, version, prev[2], prev[1]))
         prev = (stream, version, seq)
+        model[stream] = (version, seq)
         try:
             key, n, idx = parse_event_id(event_id)
         except (ValueError, IndexError):
             st.violation(where, "unexpected event id %r" % event_id)
             continue
         batches.setdefault(key, []).append((stream, version, seq, idx, n, idem))
-
-    for stream, count in counts.items():
-        row = streams.get(stream)
-        if row is None:
-            st.violation(where, "stream %s has %d events but no es_streams row" % (stream, count))
-        elif row[0] != count or row[1] != "active":
-            st.violation(where, "stream %s: es_streams says version %d (%s), events 1..%d"
-                         % (stream, row[0], row[1], count))
-    for stream in streams:
-        if stream not in counts:
-            st.violation(where, "es_streams row %s without events" % stream)
-    if seqs and st.last_head < max(seqs):
-        st.violation(where, "es_head() %d < max(seq) %d" % (st.last_head, max(seqs)))
 
     for key, evs in batches.items():
         n = evs[0][4]
@@ -429,6 +441,22 @@ def python_scan(st, where, rows, streams):
               and all(e[5] == key for e in evs))
         if not ok:
             st.violation(where, "partial or scattered batch %s (n=%d): %r" % (key, n, evs))
+    if streams is None:
+        return
+    st.batches_in_store = len(batches)
+    for stream, (version, _) in model.items():
+        row = streams.get(stream)
+        if row is None:
+            st.violation(where, "stream %s has %d events but no es_streams row"
+                         % (stream, version))
+        elif row[0] != version or row[1] != "active":
+            st.violation(where, "stream %s: es_streams says version %d (%s), events 1..%d"
+                         % (stream, row[0], row[1], version))
+    for stream in streams:
+        if stream not in model:
+            st.violation(where, "es_streams row %s without events" % stream)
+    if seqs and st.last_head < max(seqs):
+        st.violation(where, "es_head() %d < max(seq) %d" % (st.last_head, max(seqs)))
     for key, ack in st.acks.items():
         evs = batches.get(key)
         if evs is None:
@@ -436,11 +464,10 @@ def python_scan(st, where, rows, streams):
                          % (key, ack.stream, ack.version, ack.n))
             continue
         if (len(evs) != ack.n or evs[0][0] != ack.stream or evs[-1][1] != ack.version
-                or [(e[3]) for e in evs] != list(range(ack.n))):
+                or [e[3] for e in evs] != list(range(ack.n))):
             st.violation(where, "acknowledged batch %s (%s@%d, %d events) stored as %r"
                          % (key, ack.stream, ack.version, ack.n,
                             [(e[0], e[1]) for e in evs]))
-    st.python_rows += len(rows)
 
 
 def run_phase(st, db, mode, kills, rnd, run0, max_delay):
@@ -501,6 +528,75 @@ def final_run(st, db, run, rnd, nbatches):
     return len(st.acks) - acks_before
 
 
+MUTATIONS = [
+    # (what, SQL run on a copy of a checked store with the append-only triggers dropped)
+    ("last event of a batch lost", """
+        DELETE FROM es_events WHERE seq = (SELECT max(seq) FROM es_events
+                                           WHERE stream_id LIKE 'new-%' AND version > 1)"""),
+    ("acknowledged batch lost at the end of a hot stream (stream row adjusted)", """
+        DELETE FROM es_events WHERE idempotency_key = (SELECT idempotency_key FROM es_events
+                                                       WHERE stream_id = 'hot-0'
+                                                       ORDER BY version DESC LIMIT 1);
+        UPDATE es_streams SET version = (SELECT max(version) FROM es_events
+                                         WHERE stream_id = 'hot-0') WHERE stream_id = 'hot-0'"""),
+    ("seq out of version order", """
+        UPDATE es_events SET seq = (SELECT max(seq) + 1 FROM es_events)
+        WHERE seq = (SELECT min(seq) FROM es_events WHERE stream_id = 'hot-1')"""),
+    ("es_streams.version ahead", "UPDATE es_streams SET version = version + 1 "
+                                 "WHERE stream_id = 'hot-2'"),
+    ("version gap", """
+        UPDATE es_events SET version = version + 1
+        WHERE stream_id = 'hot-3' AND version = (SELECT max(version) FROM es_events
+                                                 WHERE stream_id = 'hot-3')"""),
+]
+
+
+def self_test(tmp):
+    """The checks must not be vacuous: a clean store passes, each mutation is detected (by the
+    per-kill checks alone, and by the full checks)."""
+    db = os.path.join(tmp, "selftest.db")
+    st = State()
+    proc = spawn_writer(db, "FULL", 1, 150, 7, {})
+    pump(st, proc, b"", {}, "self-test", deadline=None)
+    if proc.wait() != 0:
+        st.violation("self-test", "writer failed")
+    check_store(st, db, "self-test clean", full=True)
+    ok = not st.violations
+    base = (dict(st.acks), dict(st.model), st.lo, st.count, st.last_head)
+    detected = 0
+    for what, sql in MUTATIONS:
+        for full in (False, True):
+            copy = os.path.join(tmp, "mutated.db")
+            src = sqlite3.connect(db)
+            dst = sqlite3.connect(copy)
+            src.backup(dst)
+            src.close()
+            for (name,) in dst.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
+                                       ).fetchall():
+                dst.execute('DROP TRIGGER "%s"' % name)
+            dst.executescript(sql)
+            dst.commit()
+            dst.close()
+            m = State()
+            m.acks, m.model, m.lo, m.count, m.last_head = (base[0], dict(base[1]), base[2],
+                                                           base[3], base[4])
+            sys.stdout = open(os.devnull, "w")
+            try:
+                check_store(m, copy, "mutation", full=full)
+            finally:
+                sys.stdout.close()
+                sys.stdout = sys.__stdout__
+            if m.violations:
+                detected += 1
+            else:
+                ok = False
+                print("crash_kill: self-test: mutation not detected (full=%s): %s" % (full, what))
+            os.unlink(copy)
+    print("crash_kill: self-test: clean store passes: %s, %d/%d mutations detected"
+          % (not st.violations, detected, 2 * len(MUTATIONS)), flush=True)
+    return ok
+
+
 def parent_main():
     if not EXT:
         print("ES_EXT is not set", file=sys.stderr)
@@ -516,6 +612,9 @@ def parent_main():
     db = os.path.join(tmp, "crash.db")
     print("crash_kill: seed %d, database %s, sqlite %s, %s" % (seed, db, sqlite3.sqlite_version,
                                                                EXT), flush=True)
+    if not self_test(tmp):
+        print("crash_kill: the self-test of the checks failed")
+        return 1
     st = State()
     t_start = time.monotonic()
     run = 0
