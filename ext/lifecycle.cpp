@@ -345,6 +345,17 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
         WriteScope scope(c, fn);
         const StreamRow row = read_stream(c, stream);
         if (row.exists && row.state == "tombstoned") raise_tombstoned(stream, row);
+        if (row.exists && row.archived_to.empty() && row.state == "active" &&
+            is_orphan(c, qs, stream)) {
+            // The restore already happened and only its second step was lost (a crash or an
+            // I/O error after step 1): a retry finishes it by removing the leftover copy.
+            require_autocommit(outside, fn);
+            guard_schema(c, qs);
+            purge(c, qs, stream, true);
+            unguard_schema(c, qs);
+            scope.commit();
+            return 0;
+        }
         if (row.exists && !same_schema(row.archived_to, schema)) {
             raise(SQLITE_ERROR, "invalid_argument: %s: stream %Q is not archived in database %Q",
                   fn, stream.c_str(), schema.c_str());

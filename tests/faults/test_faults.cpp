@@ -622,8 +622,9 @@ bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 
 // The answer of a retry. `was` is the state found before it (0 before, 1 after, -1: unknown,
 // the same-connection variant accepts either). The README's table: retrying a completed
 // tombstone is `tombstoned`, a completed archive move a no-op (0), a completed in-place archive
-// a no-op (0), a completed restore from cold is `invalid_argument` (active x es_restore(s, X)),
-// a completed append with the same key a replay returning the version.
+// a no-op (0); a restore from cold whose second step was lost finishes with 0 (it removes the
+// identical leftover copy), one that completed is `invalid_argument` (active x es_restore(s, X));
+// a completed append with the same key is a replay returning the version.
 bool retry_ok(Op op, const Call& r, const Expect& e, int was) {
     const bool fresh = r.rc == SQLITE_ROW && r.value == e.result;
     bool done = false;
@@ -633,7 +634,8 @@ bool retry_ok(Op op, const Call& r, const Expect& e, int was) {
         case Op::Tombstone: done = r.rc == SQLITE_CONSTRAINT && starts_with(r.msg, "tombstoned:"); break;
         case Op::ArchiveCold: done = r.rc == SQLITE_ROW && r.value == 0; break;
         case Op::RestoreCold:
-            done = r.rc == SQLITE_ERROR && starts_with(r.msg, "invalid_argument:");
+            done = (r.rc == SQLITE_ROW && r.value == 0) ||
+                   (r.rc == SQLITE_ERROR && starts_with(r.msg, "invalid_argument:"));
             break;
     }
     if (was == 0) return fresh;
