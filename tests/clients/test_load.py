@@ -10,7 +10,7 @@ listeners loop on es_wait. Afterwards the parent checks that
   * every acknowledged append is present exactly once, versions contiguous per stream,
   * every reader saw every event exactly once, in seq order (nothing missed or repeated),
   * the listeners' heads never went backwards and ended at the final head,
-  * memory stayed flat: each process reports its RSS after warm-up and at the end.
+  * memory stayed flat: each process reports its peak RSS after warm-up and at the end.
 
 Run: ES_EXT=/path/to/eskit.so /usr/bin/python3 tests/clients/test_load.py
 """
@@ -34,9 +34,10 @@ FIGURES = {}
 
 
 def rss_kb():
+    """Peak resident set size so far (VmHWM), in kB."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
 
