@@ -20,10 +20,8 @@ constexpr const char* kQueries[] = {
     "ROLLBACK",
     "SAVEPOINT es_write",
     "RELEASE es_write",
-    "ROLLBACK TO es_write",
     "INSERT OR REPLACE INTO main.es_guard(token) VALUES (1)",
     "DELETE FROM main.es_guard",
-    "SELECT value FROM main.es_meta WHERE key = 'schema_version'",
     "SELECT version, state, archived_to, tombstone_reason FROM main.es_streams "
     "WHERE stream_id = ?1",
     "SELECT max(version) FROM main.es_events INDEXED BY es_events_idempotency "
