@@ -72,16 +72,6 @@ constexpr const char* kReads[] = {
 };
 static_assert(sizeof(kReads) / sizeof(kReads[0]) == static_cast<size_t>(Read::Count));
 
-const char* type_name(int t) {
-    switch (t) {
-        case SQLITE_INTEGER: return "integer";
-        case SQLITE_FLOAT: return "real";
-        case SQLITE_TEXT: return "text";
-        case SQLITE_BLOB: return "blob";
-        default: return "NULL";
-    }
-}
-
 }  // namespace
 
 std::string format(const char* fmt, ...) {
