@@ -142,7 +142,60 @@ void open_db(sqlite3** db, const std::string& path) {
     sqlite3_busy_timeout(*db, 10000);
 }
 
-class RawSystem : public System {
+// The read side is the same for every system: four prepared statements (a stream in version
+// order, a page of the log, a stream's last version, the log's last seq) stepped the same way.
+class StatementSystem : public System {
+  public:
+    void load(const std::string& stream,
+              const std::function<void(const char*, size_t)>& fn) override {
+        sqlite3_bind_text(*load_, 1, stream.data(), static_cast<int>(stream.size()),
+                          SQLITE_STATIC);
+        rows(*load_, [&](sqlite3_stmt* s) {
+            fn(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)),
+               static_cast<size_t>(sqlite3_column_bytes(s, 0)));
+        });
+    }
+    int read_page(int64_t after, int limit,
+                  const std::function<void(int64_t, const char*, size_t)>& fn) override {
+        sqlite3_bind_int64(*page_, 1, after);
+        sqlite3_bind_int(*page_, 2, limit);
+        return rows(*page_, [&](sqlite3_stmt* s) {
+            fn(sqlite3_column_int64(s, 0), reinterpret_cast<const char*>(sqlite3_column_text(s, 1)),
+               static_cast<size_t>(sqlite3_column_bytes(s, 1)));
+        });
+    }
+    int64_t last_version(const std::string& stream) override {
+        sqlite3_bind_text(*last_, 1, stream.data(), static_cast<int>(stream.size()),
+                          SQLITE_STATIC);
+        int64_t v = 0;
+        rows(*last_, [&](sqlite3_stmt* s) { v = sqlite3_column_int64(s, 0); });
+        return v;
+    }
+    int64_t tail_seq() override {
+        int64_t v = 0;
+        rows(*tail_, [&](sqlite3_stmt* s) { v = sqlite3_column_int64(s, 0); });
+        return v;
+    }
+
+  protected:
+    // Steps s to the end, calling fn for each row; returns the row count.
+    int rows(sqlite3_stmt* s, const std::function<void(sqlite3_stmt*)>& fn) {
+        int n = 0, rc;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            fn(s);
+            ++n;
+        }
+        if (rc != SQLITE_DONE) die(db_, sqlite3_sql(s));
+        sqlite3_reset(s);
+        return n;
+    }
+    void reset_reads() { load_.reset(), page_.reset(), last_.reset(), tail_.reset(); }
+
+    sqlite3* db_ = nullptr;
+    std::unique_ptr<Stmt> load_, page_, last_, tail_;
+};
+
+class RawSystem : public StatementSystem {
   public:
     const char* name() const override { return "raw"; }
     sqlite3* db() override { return db_; }
@@ -169,7 +222,7 @@ class RawSystem : public System {
     }
     void close() override {
         begin_.reset(), commit_.reset(), rollback_.reset(), max_.reset(), insert_.reset();
-        load_.reset(), page_.reset(), last_.reset(), tail_.reset();
+        reset_reads();
         sqlite3_close(db_);
         db_ = nullptr;
     }
@@ -199,53 +252,15 @@ class RawSystem : public System {
         step_done(*commit_);
         return true;
     }
-    void load(const std::string& stream,
-              const std::function<void(const char*, size_t)>& fn) override {
-        sqlite3_bind_text(*load_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
-        while (sqlite3_step(*load_) == SQLITE_ROW) {
-            fn(reinterpret_cast<const char*>(sqlite3_column_text(*load_, 0)),
-               static_cast<size_t>(sqlite3_column_bytes(*load_, 0)));
-        }
-        sqlite3_reset(*load_);
-    }
-    int read_page(int64_t after, int limit,
-                  const std::function<void(int64_t, const char*, size_t)>& fn) override {
-        sqlite3_bind_int64(*page_, 1, after);
-        sqlite3_bind_int(*page_, 2, limit);
-        int n = 0;
-        while (sqlite3_step(*page_) == SQLITE_ROW) {
-            fn(sqlite3_column_int64(*page_, 0),
-               reinterpret_cast<const char*>(sqlite3_column_text(*page_, 1)),
-               static_cast<size_t>(sqlite3_column_bytes(*page_, 1)));
-            ++n;
-        }
-        sqlite3_reset(*page_);
-        return n;
-    }
-    int64_t last_version(const std::string& stream) override {
-        sqlite3_bind_text(*last_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
-        const int64_t v = sqlite3_step(*last_) == SQLITE_ROW ? sqlite3_column_int64(*last_, 0) : 0;
-        sqlite3_reset(*last_);
-        return v;
-    }
-    int64_t tail_seq() override {
-        const int64_t v = sqlite3_step(*tail_) == SQLITE_ROW ? sqlite3_column_int64(*tail_, 0) : 0;
-        sqlite3_reset(*tail_);
-        return v;
-    }
-
   private:
     void step_done(sqlite3_stmt* s) {
         if (sqlite3_step(s) != SQLITE_DONE) die(db_, sqlite3_sql(s));
         sqlite3_reset(s);
     }
-    sqlite3* db_ = nullptr;
-    std::unique_ptr<Stmt> begin_, commit_, rollback_, max_, insert_, load_, page_, last_, tail_;
+    std::unique_ptr<Stmt> begin_, commit_, rollback_, max_, insert_;
 };
 
-class SqlSystem : public System {
+class SqlSystem : public StatementSystem {
   public:
     const char* name() const override { return "sql"; }
     sqlite3* db() override { return db_; }
@@ -261,7 +276,8 @@ class SqlSystem : public System {
         tail_ = std::make_unique<Stmt>(db_, "SELECT seq FROM es_all ORDER BY seq DESC LIMIT 1");
     }
     void close() override {
-        append_.reset(), load_.reset(), page_.reset(), last_.reset(), tail_.reset();
+        append_.reset();
+        reset_reads();
         if (sqlite3_close(db_) != SQLITE_OK) die(db_, "close");
         db_ = nullptr;
     }
@@ -292,50 +308,9 @@ class SqlSystem : public System {
         sqlite3_reset(*append_);
         return true;
     }
-    void load(const std::string& stream,
-              const std::function<void(const char*, size_t)>& fn) override {
-        sqlite3_bind_text(*load_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
-        int rc;
-        while ((rc = sqlite3_step(*load_)) == SQLITE_ROW) {
-            fn(reinterpret_cast<const char*>(sqlite3_column_text(*load_, 0)),
-               static_cast<size_t>(sqlite3_column_bytes(*load_, 0)));
-        }
-        if (rc != SQLITE_DONE) die(db_, "es_stream");
-        sqlite3_reset(*load_);
-    }
-    int read_page(int64_t after, int limit,
-                  const std::function<void(int64_t, const char*, size_t)>& fn) override {
-        sqlite3_bind_int64(*page_, 1, after);
-        sqlite3_bind_int(*page_, 2, limit);
-        int n = 0, rc;
-        while ((rc = sqlite3_step(*page_)) == SQLITE_ROW) {
-            fn(sqlite3_column_int64(*page_, 0),
-               reinterpret_cast<const char*>(sqlite3_column_text(*page_, 1)),
-               static_cast<size_t>(sqlite3_column_bytes(*page_, 1)));
-            ++n;
-        }
-        if (rc != SQLITE_DONE) die(db_, "es_all");
-        sqlite3_reset(*page_);
-        return n;
-    }
-    int64_t last_version(const std::string& stream) override {
-        sqlite3_bind_text(*last_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
-        const int64_t v = sqlite3_step(*last_) == SQLITE_ROW ? sqlite3_column_int64(*last_, 0) : 0;
-        sqlite3_reset(*last_);
-        return v;
-    }
-    int64_t tail_seq() override {
-        const int64_t v = sqlite3_step(*tail_) == SQLITE_ROW ? sqlite3_column_int64(*tail_, 0) : 0;
-        sqlite3_reset(*tail_);
-        return v;
-    }
-
   private:
-    sqlite3* db_ = nullptr;
     std::map<int, std::string> batches_;
-    std::unique_ptr<Stmt> append_, load_, page_, last_, tail_;
+    std::unique_ptr<Stmt> append_;
 };
 
 std::vector<std::function<std::unique_ptr<System>()>> make_systems() {

@@ -104,6 +104,15 @@ int64_t purge(Conn& c, const std::string& qs, const std::string& stream, bool st
     return n;
 }
 
+// Removes the stream's copy (events, snapshot, stream row) from an attached archive, past its
+// append-only triggers; returns the events removed.
+int64_t erase_from_archive(Conn& c, const std::string& qs, const std::string& stream) {
+    guard_schema(c, qs);
+    const int64_t n = purge(c, qs, stream, true);
+    unguard_schema(c, qs);
+    return n;
+}
+
 void statusFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, [&] {
         Conn& c = conn_of(ctx);
@@ -199,9 +208,7 @@ int64_t erase_copies(Conn& c, const std::string& stream, const char* fn) {
         int64_t erased = 0;
         for (const std::string& name : schemas) {
             const std::string qs = quote_ident(name);
-            guard_schema(c, qs);
-            erased += purge(c, qs, stream, true);
-            unguard_schema(c, qs);
+            erased += erase_from_archive(c, qs, stream);
         }
         scope.commit();
         return erased;
@@ -302,9 +309,7 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
                 return copied.first;
             }
             // Another writer got in between: drop the stale copy and start over.
-            guard_schema(c, qs);
-            purge(c, qs, stream, true);
-            unguard_schema(c, qs);
+            erase_from_archive(c, qs, stream);
             scope.commit();
         }
         if (attempt == 2) {
@@ -350,9 +355,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
             // The restore already happened and only its second step was lost (a crash or an
             // I/O error after step 1): a retry finishes it by removing the leftover copy.
             require_autocommit(outside, fn);
-            guard_schema(c, qs);
-            purge(c, qs, stream, true);
-            unguard_schema(c, qs);
+            erase_from_archive(c, qs, stream);
             scope.commit();
             return 0;
         }
@@ -415,9 +418,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
     }
     {  // Step 2: remove the archive's copy.
         WriteScope scope(c, fn);
-        guard_schema(c, qs);
-        purge(c, qs, stream, true);
-        unguard_schema(c, qs);
+        erase_from_archive(c, qs, stream);
         scope.commit();
     }
     return moved;
