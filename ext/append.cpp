@@ -223,6 +223,9 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
                           static_cast<int>(opts.idempotency_key.size()), SQLITE_STATIC);
     }
     sqlite3_bind_int64(s, 11, ts);
+    // One past the head (not SQLite's max(rowid) + 1, which would reuse the positions of
+    // deleted newest events); the call's events take consecutive values.
+    int64_t seq = read_head(c);
     int64_t version = current;
     for (const EventIn& ev : events) {
         int rc_bind = SQLITE_OK;  // SQLITE_TOOBIG when a value is over SQLITE_LIMIT_LENGTH
@@ -230,6 +233,7 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
             if (rc_bind == SQLITE_OK) rc_bind = rc;
         };
         note(sqlite3_bind_int64(s, 3, ++version));
+        note(sqlite3_bind_int64(s, 12, ++seq));
         note(sqlite3_bind_text(s, 4, ev.type.data(), static_cast<int>(ev.type.size()), SQLITE_STATIC));
         if (ev.is_json()) {
             note(sqlite3_bind_text(s, 5, ev.data.data(), static_cast<int>(ev.data.size()),

@@ -20,20 +20,21 @@ constexpr const char* kQueries[] = {
     "ROLLBACK",
     "SAVEPOINT es_write",
     "RELEASE es_write",
-    "INSERT OR REPLACE INTO main.es_guard(token) VALUES (1)",
-    "DELETE FROM main.es_guard",
+    // Takes the write lock without writing a page (see WriteScope).
+    "DELETE FROM main.es_meta WHERE 0",
     "SELECT version, state, archived_to, tombstone_reason FROM main.es_streams "
     "WHERE stream_id = ?1",
     "SELECT max(version) FROM main.es_events INDEXED BY es_events_idempotency "
     "WHERE stream_id = ?1 AND idempotency_key = ?2",
     "SELECT stream_id, version, type, data, codec FROM main.es_events WHERE event_id = ?1",
     "INSERT INTO main.es_events(stream_id, category, version, type, data, metadata, codec, "
-    "schema_version, event_id, idempotency_key, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    "schema_version, event_id, idempotency_key, created_at, seq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, updated_at) "
     "VALUES (?1, ?2, ?3, 'active', ?4, ?4)",
     "UPDATE main.es_streams SET version = ?2, updated_at = ?3 WHERE stream_id = ?1",
-    "SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events'",
+    kHeadSql,
+    kHeadSqlV1,
     "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = 'es_events'",
     "SELECT seq FROM main.es_checkpoints WHERE consumer = ?1",
     "INSERT INTO main.es_checkpoints(consumer, seq, updated_at) VALUES (?1, ?2, ?3) "
@@ -221,6 +222,28 @@ bool Conn::has_schema() {
     return rc == SQLITE_ROW;
 }
 
+int64_t read_head(Conn& c) {
+    sqlite3_stmt* s = nullptr;
+    if (c.head_v1) {
+        try {
+            s = c.stmt(Q::HeadV1);
+        } catch (const Error&) {
+            c.head_v1 = false;  // no sqlite_sequence: a version 2 store
+        }
+    }
+    if (!s) s = c.stmt(Q::Head);
+    const int rc = sqlite3_step(s);
+    const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
+    return head;
+}
+
+void keep_head(Conn& c) {
+    const int64_t head = read_head(c);
+    run(c, "INSERT OR REPLACE INTO main.es_meta(key, value) VALUES ('seq_floor', ?1)", {head});
+}
+
 StreamRow read_stream(Conn& c, std::string_view stream) {
     StreamRow row;
     sqlite3_stmt* s = c.stmt(Q::StreamGet);
@@ -396,16 +419,17 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
     open_ = true;
     c.writing = true;
     try {
-        // The guard insert is the scope's first statement that touches a table, so the write
-        // lock is taken before anything is read (no stale snapshot to upgrade). It fails only
-        // when the tables are missing: never created, or created by a transaction that was
-        // rolled back since schema_ok was set; then the migration creates them first.
+        // The scope's first statement that touches a table takes the write lock (inside a
+        // caller's transaction, SAVEPOINT alone does not), so nothing is read from a snapshot
+        // that would have to be upgraded later. It writes no page. It fails only when the
+        // tables are missing: never created, or created by a transaction that was rolled back
+        // since schema_ok was set; then the migration creates them first.
         try {
-            c.exec(Q::GuardInsert);
+            c.exec(Q::Lock);
         } catch (const Error&) {
             if (c.has_schema()) throw;
             migrate(c, "main");
-            c.exec(Q::GuardInsert);
+            c.exec(Q::Lock);
         }
         if (!c.schema_ok) migrate(c, "main");  // forward migrations, under the lock
     } catch (Error& e) {
@@ -422,7 +446,6 @@ WriteScope::WriteScope(Conn& c, const char* fn) : c_(c) {
 }
 
 void WriteScope::commit() {
-    c_.exec(Q::GuardDelete);
     if (own_) {
         sqlite3_stmt* s = c_.stmt(Q::Commit);
         if (sqlite3_step(s) != SQLITE_DONE) {
@@ -436,8 +459,8 @@ void WriteScope::commit() {
     }
     open_ = false;
     c_.writing = false;
-    // The version check is done; should a rollback remove the tables again, the next guard
-    // insert fails and the constructor recreates them.
+    // The version check is done; should a rollback remove the tables again, the next lock
+    // statement fails and the constructor recreates them.
     c_.schema_ok = true;
 }
 
@@ -493,9 +516,8 @@ int migrate(Conn& c, const char* schema) {
               "this build supports (%d)",
               schema, current, latest);
     }
-    for (const Migration& m : es_migrations) {
-        if (m.version <= current) continue;
-        std::string sql(m.sql);
+    auto apply = [&](const char* text, const char* name, int version) {
+        std::string sql(text);
         for (size_t at = sql.find("@schema@"); at != std::string::npos;
              at = sql.find("@schema@", at + qs.size())) {
             sql.replace(at, 8, qs);
@@ -503,16 +525,24 @@ int migrate(Conn& c, const char* schema) {
         char* err = nullptr;
         if (sqlite3_exec(c.db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
             Error e{sqlite3_extended_errcode(c.db),
-                    format("%s (migration %s)", err ? err : "error", m.name)};
+                    format("%s (migration %s)", err ? err : "error", name)};
             sqlite3_free(err);
             throw e;
         }
         const std::string record = format(
             "INSERT OR REPLACE INTO %s.es_meta(key, value) VALUES ('schema_version', %d)",
-            qs.c_str(), m.version);
+            qs.c_str(), version);
         if (sqlite3_exec(c.db, record.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
             raise_db(c.db);
         }
+    };
+    if (current == 0) {
+        // A new store gets the latest layout directly; the numbered files are upgrades.
+        apply(es_current_sql, "current.sql", latest);
+        return latest;
+    }
+    for (const Migration& m : es_migrations) {
+        if (m.version > current) apply(m.sql, m.name, m.version);
     }
     return latest;
 }

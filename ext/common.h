@@ -28,6 +28,24 @@ namespace eskit::ext {
 // Longest stream id, event id, type, codec or idempotency key accepted (bytes).
 inline constexpr int kMaxIdBytes = 1024;
 
+// es_head(): the highest seq ever assigned. Deleting the newest events lowers max(seq), so
+// every eskit call that deletes events from main first records the head as es_meta's
+// seq_floor (see keep_head()).
+inline constexpr const char* kHeadSql =
+    "SELECT max(ifnull((SELECT max(seq) FROM main.es_events), 0), "
+    "ifnull((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), 0))";
+// The same for a version 1 store that no eskit write has upgraded yet: its high-water mark is
+// in sqlite_sequence (AUTOINCREMENT). Prepared first; fails where sqlite_sequence is absent.
+inline constexpr const char* kHeadSqlV1 =
+    "SELECT max(ifnull((SELECT max(seq) FROM main.es_events), 0), "
+    "ifnull((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), 0), "
+    "ifnull((SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events'), 0))";
+
+// Name of the function the append-only triggers call (sql/schema/current.sql). Without
+// eskit loaded it does not exist, and SQLite's "no such function: <name>" is the message.
+inline constexpr const char* kWriterFunction =
+    "es_events and es_streams are written only by eskit: load the eskit extension";
+
 // Statements every connection keeps prepared (see kQueries in common.cpp).
 enum class Q : int {
     Begin,
@@ -35,8 +53,7 @@ enum class Q : int {
     Rollback,
     Savepoint,
     Release,
-    GuardInsert,
-    GuardDelete,
+    Lock,
     StreamGet,
     IdempotencyGet,
     EventById,
@@ -44,6 +61,7 @@ enum class Q : int {
     StreamInsert,
     StreamUpdate,
     Head,
+    HeadV1,
     HasSchema,
     CheckpointGet,
     CheckpointSet,
@@ -86,7 +104,10 @@ struct Conn {
     // Every prepare first makes sure the eponymous es_all is connected.
     int vtabs = 0;
     bool schema_ok = false;  // es_meta already checked on this connection
-    bool writing = false;    // inside an eskit write (re-entrancy guard)
+    // Inside an eskit write: the re-entrancy guard, and what the append-only triggers of every
+    // eskit schema on this connection ask kWriterFunction.
+    bool writing = false;
+    bool head_v1 = true;  // kHeadSqlV1 not known to fail on this connection
 
     JsonScratch json;
     UuidGen uuid;
@@ -126,6 +147,11 @@ struct StreamRow {
     bool has_reason = false;  // false: NULL reason
 };
 StreamRow read_stream(Conn& c, std::string_view stream);
+// es_head() of main (the schema must exist).
+int64_t read_head(Conn& c);
+// Records the head as es_meta's seq_floor; called before deleting events from main, so that
+// the seq values of the deleted newest events are never assigned again.
+void keep_head(Conn& c);
 [[noreturn]] void raise_tombstoned(std::string_view stream, const StreamRow& row);
 
 // A bound value for run(): text (stream ids, names) or an integer.

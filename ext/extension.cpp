@@ -53,20 +53,18 @@ void initFunc(sqlite3_context* ctx, int, sqlite3_value**) {
 void headFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, [&] {
         Conn& c = conn_of(ctx);
-        sqlite3_stmt* s = nullptr;
-        try {
-            s = c.stmt(Q::Head);
-        } catch (const Error&) {
-            if (c.has_schema()) throw;  // sqlite_sequence exists once es_events does
+        if (!c.has_schema()) {
             sqlite3_result_int64(ctx, 0);
             return;
         }
-        const int rc = sqlite3_step(s);
-        const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-        sqlite3_result_int64(ctx, head);
+        sqlite3_result_int64(ctx, read_head(c));
     });
+}
+
+// Called by the append-only triggers (kWriterFunction): 1 while an eskit call writes on this
+// connection. It only reads a flag, so it is INNOCUOUS and works with trusted_schema=OFF.
+void writerFunc(sqlite3_context* ctx, int, sqlite3_value**) {
+    sqlite3_result_int(ctx, conn_of(ctx).writing ? 1 : 0);
 }
 
 struct FunctionDef {
@@ -83,6 +81,7 @@ constexpr FunctionDef kFunctions[] = {
     {"es_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, debugFunc},
     {"es_init", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, initFunc},
     {"es_head", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, headFunc},
+    {kWriterFunction, 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, writerFunc},
 };
 
 int register_all(sqlite3* db, char** pzErrMsg) {

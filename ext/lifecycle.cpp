@@ -76,12 +76,9 @@ bool has_eskit_tables(Conn& c, const std::string& qs) {
                             ".sqlite_schema WHERE type = 'table' AND name = 'es_streams'") > 0;
 }
 
-// Lets eskit's own writes through the append-only triggers of an attached archive; the row is
-// removed by unguard_schema() or rolled back with the call.
-void guard_schema(Conn& c, const std::string& qs) {
-    run(c, "INSERT OR REPLACE INTO " + qs + ".es_guard(token) VALUES (1)");
-}
-void unguard_schema(Conn& c, const std::string& qs) { run(c, "DELETE FROM " + qs + ".es_guard"); }
+// Takes the write lock of schema qs now (writing no page), so that a database that cannot
+// be written fails the call before anything has changed.
+void lock_schema(Conn& c, const std::string& qs) { run(c, "DELETE FROM " + qs + ".es_meta WHERE 0"); }
 
 // For tombstone/delete of a stream whose events live in an archive: that archive must be
 // attached so the events are really erased, not orphaned.
@@ -98,19 +95,19 @@ std::string archive_of(Conn& c, const std::string& stream, const StreamRow& row,
 
 // Deletes the stream's events and snapshot from schema qs; returns the events removed.
 int64_t purge(Conn& c, const std::string& qs, const std::string& stream, bool stream_row) {
+    if (qs == "main") keep_head(c);
     const int64_t n = run(c, "DELETE FROM " + qs + ".es_events WHERE stream_id = ?1", {stream});
     run(c, "DELETE FROM " + qs + ".es_snapshots WHERE stream_id = ?1", {stream});
     if (stream_row) run(c, "DELETE FROM " + qs + ".es_streams WHERE stream_id = ?1", {stream});
     return n;
 }
 
-// Removes the stream's copy (events, snapshot, stream row) from an attached archive, past its
-// append-only triggers; returns the events removed.
-int64_t erase_from_archive(Conn& c, const std::string& qs, const std::string& stream) {
-    guard_schema(c, qs);
-    const int64_t n = purge(c, qs, stream, true);
-    unguard_schema(c, qs);
-    return n;
+// Removes the stream's copy (events, snapshot, stream row) from attached archive `schema`;
+// returns the events removed. An archive last written by an older eskit is upgraded first,
+// so that its append-only triggers let this connection's eskit writes through.
+int64_t erase_from_archive(Conn& c, const std::string& schema, const std::string& stream) {
+    migrate(c, schema.c_str());
+    return purge(c, quote_ident(schema), stream, true);
 }
 
 void statusFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -207,8 +204,7 @@ int64_t erase_copies(Conn& c, const std::string& stream, const char* fn) {
         require_autocommit(outside, fn);
         int64_t erased = 0;
         for (const std::string& name : schemas) {
-            const std::string qs = quote_ident(name);
-            erased += erase_from_archive(c, qs, stream);
+            erased += erase_from_archive(c, name, stream);
         }
         scope.commit();
         return erased;
@@ -277,7 +273,6 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
                       stream.c_str(), schema.c_str());
             }
             const int64_t now = now_micros();
-            guard_schema(c, qs);
             if (orphan) purge(c, qs, stream, true);  // left by an interrupted move: replace it
             run(c, format("INSERT INTO %s.es_events(%s) SELECT %s FROM main.es_events "
                           "WHERE stream_id = ?1 ORDER BY seq",
@@ -292,7 +287,6 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
                        "SELECT stream_id, category, version, 'archived', created_at, ?2 "
                        "FROM main.es_streams WHERE stream_id = ?1",
                 {stream, now});
-            unguard_schema(c, qs);
             copied = extent(c, "main", stream);
             scope.commit();
         }
@@ -309,7 +303,7 @@ int64_t archive(Conn& c, int argc, sqlite3_value** argv) {
                 return copied.first;
             }
             // Another writer got in between: drop the stale copy and start over.
-            erase_from_archive(c, qs, stream);
+            erase_from_archive(c, schema, stream);
             scope.commit();
         }
         if (attempt == 2) {
@@ -355,7 +349,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
             // The restore already happened and only its second step was lost (a crash or an
             // I/O error after step 1): a retry finishes it by removing the leftover copy.
             require_autocommit(outside, fn);
-            erase_from_archive(c, qs, stream);
+            erase_from_archive(c, schema, stream);
             scope.commit();
             return 0;
         }
@@ -389,16 +383,16 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
                   stream.c_str(), schema.c_str());
         }
         // Fail now, with nothing changed, if the archive cannot be written in step 2.
-        guard_schema(c, qs);
-        unguard_schema(c, qs);
+        migrate(c, schema.c_str());
+        lock_schema(c, qs);
         const int64_t now = now_micros();
-        // "seq, " is the first column of kEventCols; adopted events get NULL there, which
-        // AUTOINCREMENT turns into the next positions, in seq order.
+        // "seq, " is the first column of kEventCols; adopted events get the positions after
+        // the head instead, in their seq order.
         moved = run(c, format("INSERT INTO main.es_events(%s) SELECT %s%s FROM %s.es_events "
                               "WHERE stream_id = ?1 ORDER BY seq",
-                              kEventCols, adopt ? "NULL, " : "",
+                              kEventCols, adopt ? "?2 + row_number() OVER (ORDER BY seq), " : "",
                               adopt ? kEventCols + 5 : kEventCols, qs.c_str()),
-                    {stream});
+                    {stream, read_head(c)});
         run(c, format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM "
                       "%s.es_snapshots WHERE stream_id = ?1",
                       kSnapshotCols, kSnapshotCols, qs.c_str()),
@@ -418,7 +412,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
     }
     {  // Step 2: remove the archive's copy.
         WriteScope scope(c, fn);
-        erase_from_archive(c, qs, stream);
+        erase_from_archive(c, schema, stream);
         scope.commit();
     }
     return moved;

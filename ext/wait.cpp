@@ -32,15 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr const char* kFn = "es_wait()";
 
-int64_t read_head(Conn& c) {
-    if (!c.has_schema()) return 0;
-    sqlite3_stmt* s = c.stmt(Q::Head);
-    const int rc = sqlite3_step(s);
-    const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    return head;
-}
+int64_t head_of(Conn& c) { return c.has_schema() ? read_head(c) : 0; }
 
 // Opens (once per connection) the read-only side connection to the main database file, or
 // returns false for databases without a file (":memory:", temporary), whose commits can only
@@ -65,11 +57,14 @@ bool side_connection(Conn& c) {
 // The head as of the newest commit, through the side connection.
 int64_t read_head_fresh(Conn& c) {
     if (!c.side_head) {
-        if (sqlite3_prepare_v3(c.side_db, "SELECT seq FROM sqlite_sequence WHERE name = 'es_events'",
-                               -1, SQLITE_PREPARE_PERSISTENT, &c.side_head, nullptr) != SQLITE_OK) {
+        for (const char* sql : {kHeadSqlV1, kHeadSql}) {
+            if (sqlite3_prepare_v3(c.side_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c.side_head,
+                                   nullptr) == SQLITE_OK) {
+                break;
+            }
             c.side_head = nullptr;
-            return 0;  // no AUTOINCREMENT table yet: nothing was ever appended
         }
+        if (!c.side_head) return 0;  // no eskit tables yet: nothing was ever appended
     }
     const int rc = sqlite3_step(c.side_head);
     const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(c.side_head, 0) : 0;
@@ -172,7 +167,7 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
                   "commits; call it in a SELECT of its own",
                   kFn);
         }
-        auto head_now = [&] { return side ? read_head_fresh(c) : read_head(c); };
+        auto head_now = [&] { return side ? read_head_fresh(c) : head_of(c); };
         // Watch first, then read: a commit between the two still wakes us.
         std::optional<DirWatch> watch;
         if (timeout_ms > 0) watch.emplace(c);

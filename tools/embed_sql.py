@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Embed migration files into a C++ header: es_migrations[] = {{version, name, sql}, ...}.
+"""Embed the schema files into a C++ header.
 
-The migration number is the file name's numeric prefix (001_init.sql -> 1); files must be
-numbered 1..N without gaps so that es_init() can apply every step after the stored version.
+    embed_sql.py OUT current.sql 001_init.sql 002_....sql ...
+
+es_current_sql is the latest layout, used to create a store from nothing. es_migrations[] =
+{{version, name, sql}, ...} are the numbered files: 001 is the version 1 layout (history, and
+the upgrade tests' starting point), every later file upgrades version N-1 to N. The number is
+the file name's numeric prefix; files must be numbered 1..N without gaps.
 """
 import os
 import sys
 
 
 def main():
-    out, files = sys.argv[1], sorted(sys.argv[2:], key=os.path.basename)
+    out, current, files = sys.argv[1], sys.argv[2], sorted(sys.argv[3:], key=os.path.basename)
+    with open(current, encoding="utf-8") as f:
+        current_text = f.read()
+    if ")es_sql\"" in current_text:
+        sys.exit(f"embed_sql: {current} contains the raw-string delimiter")
     rows = []
     for i, path in enumerate(files, start=1):
         name = os.path.basename(path)
@@ -27,7 +35,9 @@ def main():
         f.write("struct Migration { int version; const char* name; const char* sql; };\n\n")
         f.write("inline constexpr Migration es_migrations[] = {\n")
         f.write("\n".join(rows))
-        f.write("\n};\n\n} // namespace eskit::ext\n")
+        f.write("\n};\n\n")
+        f.write(f'inline constexpr const char* es_current_sql = R"es_sql({current_text})es_sql";\n')
+        f.write("\n} // namespace eskit::ext\n")
 
 
 if __name__ == "__main__":

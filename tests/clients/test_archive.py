@@ -11,8 +11,10 @@ es_archive(s, 'cold') into a freshly ATTACHed cold.db must
   * leave no event or snapshot of s in main, and put byte-identical rows into cold.es_events
     (same seq, ids, created_at, metadata, data and its storage class, codec, ...), the snapshot
     into cold.es_snapshots and a copy of the stream row (state 'archived') into cold.es_streams;
-  * create the eskit schema in cold by itself, including the append-only triggers: a connection
-    that never loaded eskit cannot INSERT/UPDATE/DELETE cold's es_events or es_streams;
+  * create the eskit schema in cold by itself (schema version 2), including the append-only
+    triggers: a connection that never loaded eskit cannot INSERT/UPDATE/DELETE cold's es_events
+    or es_streams (the statements fail to prepare with "no such function: ..."), but can read
+    cold and run integrity_check on it;
   * make es_status(s) 'archived', es_stream(s) in main fail with IntegrityError 'archived: ...'
     naming 'cold', appends and snapshots fail with 'archived:'; other streams are untouched and
     es_all in main simply skips s; es_head() never decreases.
@@ -58,6 +60,10 @@ STREAM_COLS = ("stream_id, category, version, state, archived_to, created_at, "
                "tombstone_reason, tombstoned_at")
 
 FIGURES = {}
+
+# The function the append-only triggers call; only eskit registers it (sql/schema/current.sql).
+WRITER_FUNCTION = "es_events and es_streams are written only by eskit: load the eskit extension"
+NO_WRITER_MESSAGE = "no such function: " + WRITER_FUNCTION
 
 
 def append(conn, stream, expected, events, options=None):
@@ -164,9 +170,13 @@ class Base(unittest.TestCase):
         if one(conn, "SELECT count(*) FROM %s.sqlite_schema WHERE name = 'es_events'"
                % schema) == 0:
             return ("no schema",)
-        return tuple(conn.execute("SELECT * FROM %s.%s" % (schema, t)).fetchall() for t in (
-            "es_events ORDER BY seq", "es_streams ORDER BY stream_id",
-            "es_snapshots ORDER BY stream_id", "sqlite_sequence ORDER BY name", "es_guard"))
+        # es_meta: schema_version and the seq_floor es_head() reads; sqlite_schema: no table,
+        # index or trigger appeared or went away.
+        return tuple(conn.execute("SELECT %s FROM %s.%s" % (cols, schema, t)).fetchall()
+                     for cols, t in (
+            ("*", "es_events ORDER BY seq"), ("*", "es_streams ORDER BY stream_id"),
+            ("*", "es_snapshots ORDER BY stream_id"), ("*", "es_meta ORDER BY key"),
+            ("type, name, sql", "sqlite_schema ORDER BY name")))
 
     def small_stream(self, stream, n=50, marker="payload"):
         for i in range(0, n, 10):
@@ -247,13 +257,19 @@ class TestAttachedRoundTrip(Base):
         # The eskit schema was created in cold, with its migrations recorded and the triggers.
         cold_objects = {r[0] for r in c.execute("SELECT name FROM cold.sqlite_schema")}
         for name in ("es_meta", "es_events", "es_streams", "es_snapshots", "es_checkpoints",
-                     "es_guard", "es_events_no_insert", "es_events_no_update",
+                     "es_events_no_insert", "es_events_no_update",
                      "es_events_no_delete", "es_streams_no_insert", "es_streams_no_update",
                      "es_streams_no_delete", "es_events_event_id", "es_events_category"):
             self.assertIn(name, cold_objects)
-        self.assertEqual(one(c, "SELECT value FROM cold.es_meta WHERE key = 'schema_version'"), 1)
-        self.assertEqual(one(c, "SELECT count(*) FROM cold.es_guard"), 0)
-        self.assertEqual(one(c, "SELECT count(*) FROM main.es_guard"), 0)
+        # Version 2 layout: no guard table, no AUTOINCREMENT (so no sqlite_sequence), and every
+        # append-only trigger asks the writer function.
+        for name in ("es_guard", "sqlite_sequence"):
+            self.assertNotIn(name, cold_objects)
+        self.assertEqual(one(c, "SELECT value FROM cold.es_meta WHERE key = 'schema_version'"), 2)
+        self.assertEqual(one(c, "SELECT count(*) FROM cold.sqlite_schema WHERE type = 'trigger' "
+                                "AND instr(sql, ?) > 0", ('"%s"()' % WRITER_FUNCTION,)), 6)
+        self.assertEqual(one(c, "SELECT count(*) FROM main.sqlite_schema "
+                                "WHERE name IN ('es_guard', 'sqlite_sequence')"), 0)
 
         # Reads and writes of the moved stream in main are refused, naming the archive.
         self.assert_error(sqlite3.IntegrityError, "archived:",
@@ -284,10 +300,13 @@ class TestAttachedRoundTrip(Base):
         self.assertEqual(append(c, "other-2", -1, []), stream_row(c, "other-2")[2])
         self.assertEqual(self.head(), head0)
 
-        # A connection that never loaded eskit opens cold.db: the triggers are there too.
+        # A connection that never loaded eskit opens cold.db: the triggers are there too, so
+        # no write even prepares; reads and integrity_check work.
         raw = self.open(self.cold_path, load=False, wal=False)
         self.assertEqual(one(raw, "SELECT count(*) FROM es_events WHERE stream_id = ?", (s,)),
                          BIG_EVENTS)
+        self.assertEqual(rows_of(raw, s), before)
+        self.assertEqual(raw.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
         cold_state = self.everything(raw)
         for sql, args in [
             ("INSERT INTO es_events(stream_id, category, version, type, data, event_id, "
@@ -300,11 +319,20 @@ class TestAttachedRoundTrip(Base):
             ("UPDATE es_streams SET state = 'active' WHERE stream_id = ?", (s,)),
             ("DELETE FROM es_streams WHERE stream_id = ?", (s,)),
         ]:
-            msg = self.assert_error(sqlite3.IntegrityError, "es_", sql, args, conn=raw)
-            self.assertRegex(msg, r"^es_(events|streams) is ")
+            msg = self.assert_error(sqlite3.OperationalError, "no such function: ", sql, args,
+                                    conn=raw)
+            self.assertEqual(msg, NO_WRITER_MESSAGE)
         self.assertEqual(self.everything(raw), cold_state)
         raw.close()
         self.conns.remove(raw)
+        # With eskit loaded, the same triggers in the attached cold refuse with their message.
+        self.assert_error(sqlite3.IntegrityError,
+                          "es_events is append-only: remove streams with es_tombstone()",
+                          "DELETE FROM cold.es_events WHERE stream_id = ?", (s,))
+        self.assert_error(sqlite3.IntegrityError,
+                          "es_streams is maintained by eskit: use es_append()",
+                          "UPDATE cold.es_streams SET state = 'active' WHERE stream_id = ?", (s,))
+        self.assertEqual(self.everything(schema="cold"), cold_state)
 
         # --- restore from cold
         t = time.monotonic()
@@ -489,7 +517,7 @@ class TestCrashAtomicity(Base):
             append(self.c, "big-1", -1, [{"type": "T", "data": {"i": b * 1000 + i, "p": "x" * 64}}
                                          for i in range(1000)])
         self.attach()
-        self.assertEqual(one(self.c, "SELECT es_init()"), 1)
+        self.assertEqual(one(self.c, "SELECT es_init()"), 2)
         self.original = rows_of(self.c, "big-1")
 
     def run_mover(self, op, delay):

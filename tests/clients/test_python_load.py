@@ -4,8 +4,9 @@
 Checks: loading with enable_load_extension/load_extension; es_version(); appends to two
 streams read back through es_stream and es_all with every column and its Python type; the
 error contract (exception class, message prefix, sqlite_errorcode/sqlite_errorname, nothing
-written); the append-only triggers as seen by a connection that never loaded eskit; and the
-rule that es_append joins the caller's transaction.
+written); the append-only triggers as seen by a connection that never loaded eskit (writes
+fail to prepare with "no such function: ..."; reads, user indexes and integrity_check work);
+and the rule that es_append joins the caller's transaction.
 
 Run: ES_EXT=/path/to/eskit.so /usr/bin/python3 tests/clients/test_python_load.py
 """
@@ -36,6 +37,11 @@ SQLITE_ERROR = 1
 SQLITE_TOOBIG = 18
 SQLITE_CONSTRAINT = 19
 SQLITE_CONSTRAINT_TRIGGER = 1811  # SQLITE_CONSTRAINT | (7 << 8): RAISE(ABORT) in a trigger
+
+# The function the append-only triggers call (sql/schema/current.sql). Only eskit registers it,
+# so a connection without eskit cannot even prepare a write on es_events or es_streams.
+WRITER_FUNCTION = "es_events and es_streams are written only by eskit: load the eskit extension"
+NO_WRITER_MESSAGE = "no such function: " + WRITER_FUNCTION
 
 
 def ev(type_, data, **kw):
@@ -72,10 +78,12 @@ class Base(unittest.TestCase):
         has = conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'es_events'")
         if has.fetchone()[0] == 0:
             return ("no schema",)
+        # es_meta holds schema_version and the seq_floor es_head() reads; sqlite_schema shows
+        # that no table, index or trigger appeared or went away.
         return (conn.execute("SELECT * FROM es_events ORDER BY seq").fetchall(),
                 conn.execute("SELECT * FROM es_streams ORDER BY stream_id").fetchall(),
-                conn.execute("SELECT * FROM sqlite_sequence ORDER BY name").fetchall(),
-                conn.execute("SELECT count(*) FROM es_guard").fetchone())
+                conn.execute("SELECT * FROM es_meta ORDER BY key").fetchall(),
+                conn.execute("SELECT type, name, sql FROM sqlite_schema ORDER BY name").fetchall())
 
     def assert_sqlite_error(self, exc_type, code, name, prefix, fn, *args):
         with self.assertRaises(exc_type) as cm:
@@ -361,14 +369,24 @@ class TestAppendOnly(Base):
         self.append(self.c, "order-17", 0, [ev("A", {"n": 1}), ev("B", {"n": 2})])
         self.snap = self.state(self.c)
 
-    def check_refused(self, conn):
+    def check_refused(self, conn, loaded=True):
+        """Every direct write fails. With eskit loaded: the trigger's RAISE message
+        (SQLITE_CONSTRAINT_TRIGGER). Without: the statement does not even prepare, because the
+        triggers call a function only eskit registers (SQLITE_ERROR, "no such function")."""
         for sql, text in TRIGGER_CASES:
-            with self.subTest(sql=sql[:40]):
-                with self.assertRaises(sqlite3.IntegrityError) as cm:
-                    conn.execute(sql)
-                self.assertEqual(str(cm.exception), text)
-                self.assertEqual(cm.exception.sqlite_errorcode, SQLITE_CONSTRAINT_TRIGGER)
-                self.assertEqual(cm.exception.sqlite_errorname, "SQLITE_CONSTRAINT_TRIGGER")
+            with self.subTest(sql=sql[:40], loaded=loaded):
+                if loaded:
+                    with self.assertRaises(sqlite3.IntegrityError) as cm:
+                        conn.execute(sql)
+                    self.assertEqual(str(cm.exception), text)
+                    self.assertEqual(cm.exception.sqlite_errorcode, SQLITE_CONSTRAINT_TRIGGER)
+                    self.assertEqual(cm.exception.sqlite_errorname, "SQLITE_CONSTRAINT_TRIGGER")
+                else:
+                    with self.assertRaises(sqlite3.OperationalError) as cm:
+                        conn.execute(sql)
+                    self.assertEqual(str(cm.exception), NO_WRITER_MESSAGE)
+                    self.assertEqual(cm.exception.sqlite_errorcode, SQLITE_ERROR)
+                    self.assertEqual(cm.exception.sqlite_errorname, "SQLITE_ERROR")
         self.assertEqual(self.state(conn), self.snap)
         self.assertEqual(self.state(self.c), self.snap)
 
@@ -376,12 +394,44 @@ class TestAppendOnly(Base):
         plain = self.open(load=False)
         with self.assertRaises(sqlite3.OperationalError):  # really has no eskit
             plain.execute("SELECT es_version()")
-        self.check_refused(plain)
+        self.check_refused(plain, loaded=False)
         # Also inside an explicit transaction, which must stay usable afterwards.
         plain.execute("BEGIN IMMEDIATE")
-        self.check_refused(plain)
+        self.check_refused(plain, loaded=False)
+        self.assertTrue(plain.in_transaction)
         plain.execute("COMMIT")
         self.assertEqual(self.state(self.c), self.snap)
+        # Writes to the other eskit tables are not guarded: they still prepare and run there.
+        plain.execute("INSERT INTO es_checkpoints(consumer, seq, updated_at) VALUES ('p', 1, 1)")
+        self.assertEqual(self.c.execute("SELECT es_checkpoint('p')").fetchone()[0], 1)
+        plain.execute("DELETE FROM es_checkpoints")
+        self.assertEqual(self.state(self.c), self.snap)
+
+    def test_plain_connection_integrity_check(self):
+        # A store with events, a deleted stream (so es_meta holds a seq_floor) and a user
+        # index: integrity_check walks every table and index without calling the writer
+        # function, so it passes on a connection that never loaded eskit.
+        self.append(self.c, "gone-1", 0, [ev("G", {"n": 9})])
+        self.append(self.c, "order-17", 2, [ev("C", {"n": 3})])
+        self.assertEqual(self.c.execute("SELECT es_delete('order-17')").fetchone()[0], 3)
+        self.c.execute("CREATE INDEX by_n ON es_events(json_extract(data, '$.n'))")
+        head = self.c.execute("SELECT es_head()").fetchone()[0]
+        self.assertEqual(head, 4)
+        self.snap = self.state(self.c)
+        plain = self.open(load=False)
+        self.assertEqual(plain.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        self.assertEqual(plain.execute("PRAGMA quick_check").fetchall(), [("ok",)])
+        self.assertEqual(plain.execute("PRAGMA foreign_key_check").fetchall(), [])
+        # Plain reads see the rows and the high-water mark es_head() is computed from.
+        self.assertEqual(plain.execute("SELECT seq, stream_id, version, type FROM es_events "
+                                       "ORDER BY seq").fetchall(), [(3, "gone-1", 1, "G")])
+        self.assertEqual(plain.execute("SELECT value FROM es_meta WHERE key = 'seq_floor'"
+                                       ).fetchone(), (head,))
+        self.assertEqual(plain.execute("SELECT value FROM es_meta WHERE key = 'schema_version'"
+                                       ).fetchone(), (2,))
+        self.assertEqual(plain.execute("SELECT type FROM es_events "
+                                       "WHERE json_extract(data, '$.n') = 9").fetchone(), ("G",))
+        self.assertEqual(self.state(plain), self.snap)
 
     def test_plain_connection_can_read(self):
         plain = self.open(load=False)
@@ -400,8 +450,10 @@ class TestAppendOnly(Base):
 
     def test_loaded_connection_is_refused_too(self):
         self.check_refused(self.c)
+        # The writer function exists here, and says "no" outside an eskit call.
+        self.assertEqual(self.c.execute('SELECT "%s"()' % WRITER_FUNCTION).fetchone(), (0,))
 
-    def test_guard_token_does_not_leak_into_the_callers_transaction(self):
+    def test_writer_flag_does_not_leak_into_the_callers_transaction(self):
         c = self.c
         c.execute("BEGIN")
         self.assertEqual(self.append(c, "order-17", 2, [ev("C", {})]), 3)
@@ -446,7 +498,7 @@ class TestTransactions(Base):
     def test_rollback_of_lazy_schema_creation(self):
         # The first append on a fresh file creates the tables inside the caller's transaction;
         # a ROLLBACK removes them again. The connection must notice and create them anew
-        # (es_append and es_init), not fail with "no such table: main.es_guard".
+        # (es_append and es_init), not fail with "no such table: main.es_meta".
         c = self.c
         c.execute("BEGIN")
         c.execute("INSERT INTO orders(note) VALUES ('o1')")
@@ -462,11 +514,14 @@ class TestTransactions(Base):
         e.enable_load_extension(True)
         e.load_extension(EXT)
         e.execute("BEGIN")
-        self.assertGreaterEqual(e.execute("SELECT es_init()").fetchone()[0], 1)
+        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 2)
         e.execute("ROLLBACK")
-        self.assertGreaterEqual(e.execute("SELECT es_init()").fetchone()[0], 1)
+        self.assertEqual(e.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0], 0)
+        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 2)
         self.assertEqual(e.execute("SELECT count(*) FROM sqlite_schema WHERE name IN "
-                                   "('es_events', 'es_streams', 'es_guard')").fetchone()[0], 3)
+                                   "('es_events', 'es_streams', 'es_meta')").fetchone()[0], 3)
+        self.assertEqual(e.execute("SELECT value FROM es_meta WHERE key = 'schema_version'"
+                                   ).fetchone(), (2,))
 
     def test_commit_keeps_both(self):
         c = self.c

@@ -12,7 +12,7 @@
 ** the connection is back in autocommit, it closes; a fresh connection without faults finds
 ** integrity_check ok, every stream in exactly one consistent state (contiguous versions where
 ** es_streams says the events are, an orphan copy in the archive only if identical, es_head equal
-** to the AUTOINCREMENT high-water mark), nothing partial of the faulted call, the other streams
+** to the high-water mark: max(seq) or es_meta's seq_floor), nothing partial of the faulted call, the other streams
 ** untouched; then the same call retried succeeds (or gives the README's documented answer for
 ** the state it finds) and leaves the expected final state.
 ** Variant "same connection": the fault clears at once and the very next call, on the same
@@ -488,11 +488,21 @@ View view(sqlite3* db) {
 void check_invariants(sqlite3* db) {
     CHECK(rows(db, "PRAGMA main.integrity_check") == "ok\n");
     CHECK(rows(db, "PRAGMA cold.integrity_check") == "ok\n");
-    // es_head is the AUTOINCREMENT high-water mark and covers every stored seq.
+    // es_head is the high-water mark: the newest stored seq, or the seq_floor that every
+    // delete of events records first, whichever is higher. It covers every stored seq, also
+    // the events moved to cold (which got their seq in main).
     const int64_t head = num(db, "SELECT es_head()");
-    CHECK(head == num(db, "SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events'"));
+    CHECK(head == num(db, "SELECT max(coalesce((SELECT max(seq) FROM main.es_events), 0), "
+                          "coalesce((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), "
+                          "0))"));
     CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM main.es_events"));
+    // A version 2 store: no AUTOINCREMENT bookkeeping, no guard table.
+    CHECK(num(db, "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
+                  "('sqlite_sequence', 'es_guard')") == 0);
     const bool cold = cold_has_tables(db);
+    if (cold) {
+        CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM cold.es_events"));
+    }
     // Per stream: versions contiguous 1..version exactly where es_streams says they are.
     const std::string bad_main = rows(db,
         "SELECT s.stream_id, s.state, s.archived_to, s.version, count(e.seq), min(e.version), "

@@ -33,7 +33,9 @@ tmp="$out/gen/version.h.tmp"
 sed -e "s|@VERSION@|$version|" -e "s|@BUILD_FLAGS@|$build_flags|" "$root/ext/version.h.in" > "$tmp"
 if cmp -s "$tmp" "$out/gen/version.h"; then rm -f "$tmp"; else mv "$tmp" "$out/gen/version.h"; fi
 
-python3 "$root/tools/embed_sql.py" "$out/gen/migrations.h.tmp" "$root"/sql/schema/*.sql
+# current.sql (the layout of a new store) first, then the numbered files (see embed_sql.py).
+python3 "$root/tools/embed_sql.py" "$out/gen/migrations.h.tmp" "$root/sql/schema/current.sql" \
+    "$root"/sql/schema/[0-9]*.sql
 if cmp -s "$out/gen/migrations.h.tmp" "$out/gen/migrations.h"; then
     rm -f "$out/gen/migrations.h.tmp"
 else

@@ -162,7 +162,8 @@ inline bool table_exists(sqlite3* db, const char* schema, const char* table) {
 // Storage invariants of main (README: Concepts, Tables, lifecycle):
 //  - every active or in-place-archived stream holds exactly versions 1..es_streams.version;
 //  - a stream moved to an archive or tombstoned has no events left in main;
-//  - every event belongs to a stream row; seq never exceeds es_head's high-water mark;
+//  - every event belongs to a stream row; es_head() is max(seq) or es_meta's seq_floor,
+//    whichever is higher; the store is at schema version 2;
 //  - json events hold valid JSON, metadata is NULL or a JSON object.
 inline void check_storage(sqlite3* db) {
     if (!table_exists(db, "main", "es_events")) return;
@@ -186,9 +187,14 @@ inline void check_storage(sqlite3* db) {
         "SELECT count(*) FROM es_events WHERE (codec = 'json' AND (typeof(data) != 'text' OR "
         "NOT json_valid(data))) OR (metadata IS NOT NULL AND (NOT json_valid(metadata) OR "
         "json_type(metadata) != 'object'))",
-        // seq beyond the AUTOINCREMENT high-water mark
-        "SELECT count(*) FROM es_events WHERE seq > (SELECT seq FROM sqlite_sequence WHERE "
-        "name = 'es_events')",
+        // es_head() is not the stored high-water mark: max(seq), or the seq_floor that every
+        // delete of events records first, whichever is higher (so no seq is ever reused)
+        "SELECT es_head() != max(coalesce((SELECT max(seq) FROM es_events), 0), "
+        "coalesce((SELECT value FROM es_meta WHERE key = 'seq_floor'), 0))",
+        // a store eskit created is at schema version 2: no AUTOINCREMENT bookkeeping
+        // (sqlite_sequence) and no v1 guard table
+        "SELECT count(*) FROM sqlite_schema WHERE name IN ('sqlite_sequence', 'es_guard')",
+        "SELECT (SELECT value FROM es_meta WHERE key = 'schema_version') IS NOT 2",
         "SELECT count(*) FROM es_events WHERE schema_version < 1",
     };
     for (const char* q : bad_sql) {

@@ -40,7 +40,7 @@ FROM pragma_index_list('es_events') il ORDER BY il.name;
 SELECT il.name, il."unique", il.partial,
        (SELECT group_concat(coalesce(ii.name, '<expr>'), ',') FROM pragma_index_info(il.name) ii)
 FROM pragma_index_list('es_streams') il ORDER BY il.name;
-SELECT 'schema_06', sql LIKE '%seq%INTEGER PRIMARY KEY AUTOINCREMENT%'
+SELECT 'schema_06', sql LIKE '%seq%INTEGER PRIMARY KEY,%' AND sql NOT LIKE '%AUTOINCREMENT%'
 FROM sqlite_schema WHERE name = 'es_events';
 
 -- echo: a few events so that the append-only rules have something to protect
@@ -81,17 +81,19 @@ INSERT INTO es_checkpoints(consumer, seq, updated_at) VALUES ('projector', 2, 1)
 SELECT * FROM es_checkpoints;
 DELETE FROM es_checkpoints;
 
--- echo: seq comes from AUTOINCREMENT: sqlite_sequence holds the high-water mark es_head reports
-SELECT name, seq FROM sqlite_sequence;
+-- echo: seq is assigned by eskit, not AUTOINCREMENT: no sqlite_sequence, no floor until a delete
+SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence';
+SELECT count(*) FROM es_meta WHERE key = 'seq_floor';
 SELECT 'schema_08', es_head() = 3;
 -- echo: failed appends consume no seq; the next events continue at 4, consecutively
 SELECT es_append('order-1', 0, '{"type":"Late","data":1}');
 SELECT es_append('order-1', 2, '[{"type":"Shipped","data":1},{"type":"Delivered","data":2}]');
 SELECT seq, stream_id, version, type FROM es_events WHERE seq > 3 ORDER BY seq;
-SELECT 'schema_09', es_head() = 5, (SELECT seq FROM sqlite_sequence) = 5;
+SELECT 'schema_09', es_head() = 5, (SELECT max(seq) FROM es_events) = 5;
 -- echo: deleting the newest events gives no seq back: es_head() stays, the next append gets 6
 SELECT es_delete('order-1');
-SELECT 'schema_10', es_head() = 5, (SELECT max(seq) FROM es_events) = 3;
+SELECT 'schema_10', es_head() = 5, (SELECT max(seq) FROM es_events) = 3,
+  (SELECT value FROM es_meta WHERE key = 'seq_floor') = 5;
 SELECT es_append('order-1', 0, '{"type":"Placed","data":1}');
 SELECT seq, stream_id, version, type FROM es_events ORDER BY seq;
 SELECT 'schema_11', es_head() = 6;

@@ -33,7 +33,7 @@ CREATE TEMP VIEW world AS SELECT
    FROM (SELECT * FROM main.es_events ORDER BY seq)) || ' / ' ||
   ifnull((SELECT group_concat(stream_id || ':' || version || ':' || state, ',')
    FROM (SELECT * FROM main.es_snapshots ORDER BY stream_id)), '-') || ' / ' ||
-  (SELECT seq FROM main.sqlite_sequence WHERE name = 'es_events') AS w;
+  es_head() AS w;
 SELECT stream_id, category, version, state, archived_to, tombstone_reason, tombstoned_at,
        created_at = updated_at
 FROM es_streams ORDER BY stream_id;

@@ -192,18 +192,18 @@ SELECT es_restore('order-404', 'y');
 DETACH export;
 
 -- echo: an adopted stream from another store whose seq values are used here gets new positions
--- echo: (the other store is simulated by writing the archive's tables with its guard token)
+-- echo: (the other store is simulated by writing the archive's tables past its insert triggers)
 ATTACH (SELECT path FROM temp.dir) || '-foreign' AS foreign_db;
 SELECT es_append('tmp-1', 0, '{"type":"T","data":0}');
 SELECT es_archive('tmp-1', 'foreign_db');
 SELECT es_delete('tmp-1');
-INSERT INTO foreign_db.es_guard VALUES (1);
+DROP TRIGGER foreign_db.es_events_no_insert;
+DROP TRIGGER foreign_db.es_streams_no_insert;
 INSERT INTO foreign_db.es_events(seq, stream_id, category, version, type, data, codec,
   schema_version, event_id, created_at)
 VALUES (1, 'alien-1', 'alien', 1, 'Landed', '{}', 'json', 1, 'alien-e1', 1600000000000000);
 INSERT INTO foreign_db.es_streams(stream_id, category, version, state, created_at, updated_at)
 VALUES ('alien-1', 'alien', 1, 'archived', 1600000000000000, 1600000000000000);
-DELETE FROM foreign_db.es_guard;
 INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_restore('alien-1', 'foreign_db');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
@@ -218,13 +218,12 @@ SELECT es_append('mine-2', 0, '{"type":"T","data":2,"id":"mine-e2"}');
 SELECT es_append('tmp-2', 0, '{"type":"T","data":0}');
 SELECT es_archive('tmp-2', 'shared');
 SELECT es_delete('tmp-2');
-INSERT INTO shared.es_guard VALUES (1);
+DROP TRIGGER shared.es_events_no_insert;
 INSERT INTO shared.es_events(seq, stream_id, category, version, type, data, codec,
   schema_version, event_id, created_at)
 VALUES ((SELECT seq FROM es_stream('mine-1')), 'theirs-1', 'theirs', 1, 'T', '{}', 'json', 1,
         'their-e1', 1600000000000000),
        (999999, 'theirs-2', 'theirs', 1, 'T', '{}', 'json', 1, 'mine-e2', 1600000000000000);
-DELETE FROM shared.es_guard;
 INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_archive('mine-1', 'shared');
 SELECT es_archive('mine-2', 'shared');
