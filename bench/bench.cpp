@@ -8,6 +8,11 @@
 //   RESULT workload=W1 system=sql events_per_s=41234 ratio_vs_raw=0.93 peak_rss_kb=9120 ...
 // followed by a table. Systems are rows behind the System interface: adding one (the C++
 // facade) means one more subclass and one more entry in make_systems(), no workload changes.
+//
+// Besides raw and sql there is a diagnostic row, "schema": plain SQL statements writing the
+// same rows into eskit's own tables, indexes and append-only triggers, with no rule checked
+// and no extension code running. sql/schema is what eskit's code costs; schema/raw is what
+// its storage model (SPEC section 1) costs.
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include "eskit.h"
+#include "migrations.h"  // es_current_sql: the eskit tables, for the "schema" system
 
 namespace {
 
@@ -260,6 +266,122 @@ class RawSystem : public StatementSystem {
     std::unique_ptr<Stmt> begin_, commit_, rollback_, max_, insert_;
 };
 
+// eskit's tables written and read with plain SQL: the same rows (seq after the head, category,
+// a 36-byte time-ordered event id, the es_streams row) and the same four indexes and
+// triggers, none of eskit's checks. The triggers' writer function is a stub answering 1.
+class SchemaSystem : public StatementSystem {
+  public:
+    const char* name() const override { return "schema"; }
+    sqlite3* db() override { return db_; }
+    void open(const std::string& path) override {
+        open_db(&db_, path);
+        if (sqlite3_create_function(
+                db_, "es_events and es_streams are written only by eskit: load the eskit extension",
+                0, SQLITE_UTF8 | SQLITE_INNOCUOUS, nullptr,
+                [](sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result_int(ctx, 1); },
+                nullptr, nullptr) != SQLITE_OK) {
+            die(db_, "writer function");
+        }
+        sqlite3_stmt* probe = nullptr;
+        const bool exists =
+            sqlite3_prepare_v2(db_, "SELECT 1 FROM es_meta", -1, &probe, nullptr) == SQLITE_OK;
+        sqlite3_finalize(probe);
+        if (!exists) {
+            std::string ddl = eskit::ext::es_current_sql;
+            for (size_t at = ddl.find("@schema@"); at != std::string::npos; at = ddl.find("@schema@"))
+                ddl.replace(at, 8, "main");
+            exec(db_, ddl.c_str());
+        }
+        begin_ = std::make_unique<Stmt>(db_, "BEGIN IMMEDIATE");
+        commit_ = std::make_unique<Stmt>(db_, "COMMIT");
+        rollback_ = std::make_unique<Stmt>(db_, "ROLLBACK");
+        version_ = std::make_unique<Stmt>(db_, "SELECT version FROM es_streams WHERE stream_id = ?1");
+        head_ = std::make_unique<Stmt>(db_, "SELECT ifnull(max(seq), 0) FROM es_events");
+        insert_ = std::make_unique<Stmt>(
+            db_, "INSERT INTO es_events(seq, stream_id, category, version, type, data, metadata, "
+                 "codec, schema_version, event_id, idempotency_key, created_at) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 'json', 1, ?7, NULL, ?8)");
+        new_stream_ = std::make_unique<Stmt>(
+            db_, "INSERT INTO es_streams(stream_id, category, version, state, created_at, "
+                 "updated_at) VALUES (?1, ?2, ?3, 'active', ?4, ?4)");
+        move_stream_ = std::make_unique<Stmt>(
+            db_, "UPDATE es_streams SET version = ?2, updated_at = ?3 WHERE stream_id = ?1");
+        load_ = std::make_unique<Stmt>(
+            db_, "SELECT data FROM es_events WHERE stream_id = ?1 ORDER BY version");
+        page_ = std::make_unique<Stmt>(
+            db_, "SELECT seq, data FROM es_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        last_ = std::make_unique<Stmt>(
+            db_, "SELECT version FROM es_events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1");
+        tail_ = std::make_unique<Stmt>(db_, "SELECT seq FROM es_events ORDER BY seq DESC LIMIT 1");
+    }
+    void close() override {
+        for (auto* p : {&begin_, &commit_, &rollback_, &version_, &head_, &insert_, &new_stream_,
+                        &move_stream_})
+            p->reset();
+        reset_reads();
+        sqlite3_close(db_);
+        db_ = nullptr;
+    }
+    bool append(const std::string& stream, int64_t expected, int n) override {
+        step(*begin_);
+        sqlite3_bind_text(*version_, 1, stream.data(), static_cast<int>(stream.size()),
+                          SQLITE_STATIC);
+        const bool exists = sqlite3_step(*version_) == SQLITE_ROW;
+        const int64_t current = exists ? sqlite3_column_int64(*version_, 0) : 0;
+        sqlite3_reset(*version_);
+        if (expected >= 0 && current != expected) {
+            step(*rollback_);
+            return false;
+        }
+        if (sqlite3_step(*head_) != SQLITE_ROW) die(db_, "head");
+        int64_t seq = sqlite3_column_int64(*head_, 0);
+        sqlite3_reset(*head_);
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+        const std::string_view category = std::string_view(stream).substr(0, stream.find('-'));
+        sqlite3_bind_text(*insert_, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+        sqlite3_bind_text(*insert_, 3, category.data(), static_cast<int>(category.size()),
+                          SQLITE_STATIC);
+        sqlite3_bind_text(*insert_, 5, kType, -1, SQLITE_STATIC);
+        sqlite3_bind_text(*insert_, 6, kPayload, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(*insert_, 8, us);
+        char id[40];
+        for (int i = 1; i <= n; ++i) {
+            // Time-ordered like eskit's UUIDv7s, so the event_id index grows at its right edge.
+            std::snprintf(id, sizeof id, "%08llx-%04x-7000-8000-%012llx",
+                          static_cast<unsigned long long>(us / 1000 >> 16) & 0xffffffffULL,
+                          static_cast<unsigned>(us / 1000) & 0xffffU,
+                          static_cast<unsigned long long>(++ids_));
+            sqlite3_bind_int64(*insert_, 1, ++seq);
+            sqlite3_bind_int64(*insert_, 4, current + i);
+            sqlite3_bind_text(*insert_, 7, id, 36, SQLITE_STATIC);
+            step(*insert_);
+        }
+        Stmt& s = exists ? *move_stream_ : *new_stream_;
+        sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+        if (exists) {
+            sqlite3_bind_int64(s, 2, current + n);
+            sqlite3_bind_int64(s, 3, us);
+        } else {
+            sqlite3_bind_text(s, 2, category.data(), static_cast<int>(category.size()),
+                              SQLITE_STATIC);
+            sqlite3_bind_int64(s, 3, current + n);
+            sqlite3_bind_int64(s, 4, us);
+        }
+        step(s);
+        step(*commit_);
+        return true;
+    }
+  private:
+    void step(sqlite3_stmt* s) {
+        if (sqlite3_step(s) != SQLITE_DONE) die(db_, sqlite3_sql(s));
+        sqlite3_reset(s);
+    }
+    int64_t ids_ = 0;
+    std::unique_ptr<Stmt> begin_, commit_, rollback_, version_, head_, insert_, new_stream_,
+        move_stream_;
+};
+
 class SqlSystem : public StatementSystem {
   public:
     const char* name() const override { return "sql"; }
@@ -315,6 +437,7 @@ class SqlSystem : public StatementSystem {
 
 std::vector<std::function<std::unique_ptr<System>()>> make_systems() {
     return {[] { return std::make_unique<RawSystem>(); },
+            [] { return std::make_unique<SchemaSystem>(); },
             [] { return std::make_unique<SqlSystem>(); }};
 }
 
@@ -753,12 +876,16 @@ int main(int argc, char** argv) {
         }
     }
     for (const std::string& w : workloads) {
-        double raw = 0;
+        double raw = 0, schema = 0;
         for (auto& make : systems) {
             auto sys = make();
             try {
                 Result r = measure(bench, w, sys->name());
                 if (std::string(sys->name()) == "raw") raw = r.events_per_s;
+                if (std::string(sys->name()) == "schema") schema = r.events_per_s;
+                if (std::string(sys->name()) == "sql" && schema > 0) {
+                    r.extra["vs_schema"] = r.events_per_s / schema;
+                }
                 const double ratio = raw > 0 ? r.events_per_s / raw : 0;
                 std::printf("RESULT workload=%s system=%s events_per_s=%.0f ratio_vs_raw=%.2f "
                             "peak_rss_kb=%ld",
