@@ -133,3 +133,9 @@ SELECT page, group_concat(seq) FROM seen GROUP BY page ORDER BY page;
 
 -- echo: argument errors
 SELECT * FROM es_all(1, 2);
+
+-- echo: values come out of both tables with their types: empty and non-empty blobs, NULLs, text
+SELECT es_append('blob-1', 0, '[{"type":"E","data":"","codec":"bin"},{"type":"F","data":"AAEC","codec":"bin"},{"type":"G","data":1.5}]');
+SELECT version, typeof(data), quote(data), typeof(metadata), typeof(seq), typeof(created_at)
+FROM es_stream('blob-1');
+SELECT typeof(data), quote(data), codec FROM es_all WHERE stream_id = 'blob-1';
