@@ -1,6 +1,6 @@
 -- 010_schema: the storage model of SPEC section 1. Loading the extension creates nothing;
 -- es_init() creates the tables (idempotently) and so does the first write. es_events and
--- es_streams refuse direct INSERT/UPDATE/DELETE; seq is AUTOINCREMENT and never reused.
+-- es_streams refuse direct INSERT/UPDATE/DELETE; seq is assigned after es_head() and never reused.
 -- The lazy creation by a first es_append is in 011_lazy_schema; 071/072 roll a first write
 -- back.
 

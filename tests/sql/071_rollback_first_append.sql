@@ -5,10 +5,16 @@
 BEGIN;
 SELECT es_append('order-1', 0, '{"type":"Placed","data":1}');
 SELECT 'first_01', count(*) > 0 FROM sqlite_schema WHERE name = 'es_events';
+-- echo: reads inside the transaction (their statements stay prepared in the connection's pool)
+SELECT count(*) FROM es_all;
+SELECT count(*) FROM es_stream('order-1');
 ROLLBACK;
 SELECT 'first_02', count(*) = 0 FROM sqlite_schema;
 SELECT 'first_03', es_head() = 0, es_status('order-1') = 'none';
+-- echo: the same reads now find no tables: no rows, not an error
 SELECT count(*) FROM es_all;
+SELECT count(*) FROM es_stream('order-1');
+SELECT count(*) FROM es_all WHERE category = 'order';
 
 -- echo: the connection still works: appends (and es_init) recreate the schema
 SELECT es_append('order-1', 0, '{"type":"Placed","data":1}');
