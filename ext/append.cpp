@@ -215,6 +215,11 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
     const std::string_view category = category_of(stream);
     std::string& meta = c.scratch;
     char uuid[37];
+    // One past the head (not SQLite's max(rowid) + 1, which would reuse the positions of
+    // deleted newest events); the call's events take consecutive values. Read before anything
+    // is bound: a throw between the binds below and their clearing would leave pointers to
+    // this call's arguments bound in the cached statement.
+    int64_t seq = read_head(c);
     sqlite3_stmt* s = c.stmt(Q::EventInsert);
     sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
     sqlite3_bind_text(s, 2, category.data(), static_cast<int>(category.size()), SQLITE_STATIC);
@@ -223,9 +228,6 @@ int64_t append(Conn& c, int argc, sqlite3_value** argv) {
                           static_cast<int>(opts.idempotency_key.size()), SQLITE_STATIC);
     }
     sqlite3_bind_int64(s, 11, ts);
-    // One past the head (not SQLite's max(rowid) + 1, which would reuse the positions of
-    // deleted newest events); the call's events take consecutive values.
-    int64_t seq = read_head(c);
     int64_t version = current;
     for (const EventIn& ev : events) {
         int rc_bind = SQLITE_OK;  // SQLITE_TOOBIG when a value is over SQLITE_LIMIT_LENGTH

@@ -158,7 +158,14 @@ void Conn::ensure_sentinel() {
 
 sqlite3_stmt* Conn::stmt(Q q) {
     sqlite3_stmt*& s = stmts[static_cast<int>(q)];
-    if (!s) s = prepare(kQueries[static_cast<int>(q)]);
+    if (!s) {
+        s = prepare(kQueries[static_cast<int>(q)]);
+    } else {
+        // A call that threw between binding and clearing may have left pointers to its own
+        // (since freed) arguments bound; nothing is ever stepped with them.
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
     return s;
 }
 

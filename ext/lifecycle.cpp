@@ -105,9 +105,18 @@ int64_t purge(Conn& c, const std::string& qs, const std::string& stream, bool st
 // Removes the stream's copy (events, snapshot, stream row) from attached archive `schema`;
 // returns the events removed. An archive last written by an older eskit is upgraded first,
 // so that its append-only triggers let this connection's eskit writes through.
+// A database attached under the archive's name that holds no eskit tables is not that
+// archive: refuse, rather than create empty tables there and report the events erased.
 int64_t erase_from_archive(Conn& c, const std::string& schema, const std::string& stream) {
+    const std::string qs = quote_ident(schema);
+    if (!has_eskit_tables(c, qs)) {
+        raise(SQLITE_CONSTRAINT,
+              "archived: stream %Q is archived in database %Q, but the database attached as %Q "
+              "holds no eskit tables; ATTACH the archive the stream was moved to",
+              stream.c_str(), schema.c_str(), schema.c_str());
+    }
     migrate(c, schema.c_str());
-    return purge(c, quote_ident(schema), stream, true);
+    return purge(c, qs, stream, true);
 }
 
 void statusFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -340,7 +349,7 @@ int64_t restore(Conn& c, int argc, sqlite3_value** argv) {
     const std::string qs = quote_ident(schema);
     const bool outside = sqlite3_get_autocommit(c.db) != 0;
     int64_t moved = 0;
-    {  // Step 1: copy back into main (the archive is only read).
+    {  // Step 1: copy back into main (the archive is only upgraded and locked, not changed).
         WriteScope scope(c, fn);
         const StreamRow row = read_stream(c, stream);
         if (row.exists && row.state == "tombstoned") raise_tombstoned(stream, row);

@@ -617,7 +617,13 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
             // Without the eskit tables (nothing was ever written, or the transaction that
             // created them rolled back) there is nothing to read. Asked only once a statement
             // has failed, so that a read does not pay for a sqlite_schema scan (W6: ~1.5 µs).
-            if (c.has_schema()) throw;
+            bool tables = true;
+            try {
+                tables = c.has_schema();
+            } catch (const Error&) {
+                // keep the read's own error, which is the one that explains the failure
+            }
+            if (tables) throw;
             cur->release_sources();
             return SQLITE_OK;
         }

@@ -10,17 +10,20 @@
 -- The AUTOINCREMENT keyword itself stays on an upgraded es_events: removing it means
 -- rebuilding the table. SQLite keeps sqlite_sequence current on such a store, which costs
 -- that one page per append and changes nothing else (eskit assigns seq itself).
+--
+-- IF EXISTS: a store whose user dropped one of the old triggers still upgrades (and gets all
+-- six back).
 
 INSERT OR REPLACE INTO @schema@.es_meta(key, value)
 SELECT 'seq_floor', seq FROM @schema@.sqlite_sequence WHERE name = 'es_events';
 
-DROP TRIGGER @schema@.es_events_no_insert;
-DROP TRIGGER @schema@.es_events_no_update;
-DROP TRIGGER @schema@.es_events_no_delete;
-DROP TRIGGER @schema@.es_streams_no_insert;
-DROP TRIGGER @schema@.es_streams_no_update;
-DROP TRIGGER @schema@.es_streams_no_delete;
-DROP TABLE @schema@.es_guard;
+DROP TRIGGER IF EXISTS @schema@.es_events_no_insert;
+DROP TRIGGER IF EXISTS @schema@.es_events_no_update;
+DROP TRIGGER IF EXISTS @schema@.es_events_no_delete;
+DROP TRIGGER IF EXISTS @schema@.es_streams_no_insert;
+DROP TRIGGER IF EXISTS @schema@.es_streams_no_update;
+DROP TRIGGER IF EXISTS @schema@.es_streams_no_delete;
+DROP TABLE IF EXISTS @schema@.es_guard;
 
 CREATE TRIGGER @schema@.es_events_no_insert BEFORE INSERT ON es_events
 WHEN NOT "es_events and es_streams are written only by eskit: load the eskit extension"()

@@ -285,3 +285,20 @@ SELECT es_archive('order-8', 'cold');
 SELECT es_archive('order-8', 'Cold');
 SELECT es_restore('order-8', 'cold');
 SELECT es_status('order-8'), (SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-8');
+
+-- echo: another file attached under the archive's name is not the archive: es_tombstone and
+-- echo: es_delete refuse (the events must really be erased) and create nothing in that file
+SELECT es_append('moved-1', 0, '{"type":"A","data":1}');
+SELECT es_archive('moved-1', 'cold');
+DETACH cold;
+ATTACH (SELECT path FROM temp.dir) || '-impostor' AS cold;
+CREATE TABLE cold.unrelated(x);
+SELECT es_tombstone('moved-1', 'gdpr');
+SELECT es_delete('moved-1');
+SELECT name FROM cold.sqlite_schema ORDER BY name;
+SELECT stream_id, state, archived_to FROM es_streams WHERE stream_id = 'moved-1';
+DETACH cold;
+ATTACH (SELECT path FROM temp.dir) || '-cold' AS cold;
+SELECT count(*) FROM cold.es_events WHERE stream_id = 'moved-1';
+SELECT es_tombstone('moved-1', 'gdpr');
+SELECT count(*) FROM cold.es_events WHERE stream_id = 'moved-1';
