@@ -440,3 +440,57 @@ TEST_CASE("errors come back as SQLite errors, never as C++ exceptions") {
     CHECK(run(d.db, R"(SELECT es_append('order-17', 1, '{"type":"T","data":2}'))") == "2");
     CHECK(d.close_legacy() == SQLITE_OK);
 }
+
+namespace {
+
+// Authorizer that refuses reading es_meta.value: es_append's head read (es_meta's seq_floor)
+// then fails, after its options (the idempotency key) were parsed and the stream was read.
+int deny_meta_value(void*, int action, const char* table, const char* column, const char*,
+                    const char*) {
+    if (action == SQLITE_READ && table && column && std::string(table) == "es_meta" &&
+        std::string(column) == "value") {
+        return SQLITE_DENY;
+    }
+    return SQLITE_OK;
+}
+
+}  // namespace
+
+TEST_CASE("a failed es_append leaves no binding of its own behind for the next call") {
+    Db d;
+    open_registered(d);
+    // The cached statements exist (the insert included) before the failing call.
+    REQUIRE(run(d.db, "SELECT es_init()") == "2");
+    REQUIRE(run(d.db, R"(SELECT es_append('s-1', 0, '{"type":"T","data":1}'))") == "1");
+
+    // A key long enough to live on the heap, in the failing call's copy as well.
+    std::string key;
+    for (int i = 0; i < 300; ++i) key += static_cast<char>('a' + i % 26);
+    std::string sql = R"(SELECT es_append('s-2', 0, '{"type":"T","data":1}', '{"idempotency_key":")" +
+                      key + R"("}'))";
+    key.assign(key.size(), '#');
+    key.clear();
+    key.shrink_to_fit();
+
+    // Setting an authorizer expires the prepared statements: they are re-prepared on their
+    // next step, keeping their bindings, and the head read's re-prepare is refused.
+    REQUIRE(sqlite3_set_authorizer(d.db, deny_meta_value, nullptr) == SQLITE_OK);
+    const std::string failed = run(d.db, sql);
+    INFO("failed call: ", failed);
+    CHECK(failed.rfind("error: ", 0) == 0);
+    CHECK(failed.find("es_meta.value") != std::string::npos);  // it was the head read
+    sql.assign(sql.size(), '#');
+    sql.clear();
+    sql.shrink_to_fit();
+    REQUIRE(sqlite3_set_authorizer(d.db, nullptr, nullptr) == SQLITE_OK);
+
+    // A keyless append: no idempotency key may come from the failed call.
+    CHECK(run(d.db, R"(SELECT es_append('s-3', 0, '{"type":"T","data":1}'))") == "1");
+    CHECK(run(d.db, "SELECT idempotency_key FROM es_events WHERE stream_id = 's-3'") == "NULL");
+    // The failed call wrote nothing.
+    CHECK(run(d.db, "SELECT count(*) FROM es_events WHERE stream_id = 's-2'") == "0");
+    CHECK(run(d.db, "SELECT count(*) FROM es_streams WHERE stream_id = 's-2'") == "0");
+    CHECK(run(d.db, "SELECT group_concat(stream_id) FROM es_all") == "s-1,s-3");
+    CHECK(run(d.db, "SELECT count(*) FROM es_events WHERE idempotency_key IS NOT NULL") == "0");
+    CHECK(d.close_legacy() == SQLITE_OK);
+}

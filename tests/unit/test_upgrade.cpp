@@ -475,3 +475,42 @@ TEST_CASE("es_restore from an ATTACHed version 1 archive upgrades it and keeps s
     CHECK(run(p.db, "DELETE FROM es_events") == kNoWriter);
     CHECK(run(p.db, "PRAGMA integrity_check") == "ok");
 }
+
+TEST_CASE("a version 1 store whose user dropped one of the old triggers still upgrades") {
+    TempDir dir;
+    const std::string path = dir.file("v1.db");
+    build_v1_store(path);
+    {  // The user removed one of version 1's append-only triggers.
+        Db d;
+        open_file(d, path, false);
+        exec(d.db, "DROP TRIGGER es_events_no_update");
+        REQUIRE(run(d.db, std::string("SELECT count(*) FROM sqlite_schema WHERE type = "
+                                      "'trigger' AND name IN ") + kSixTriggers) == "5");
+    }
+
+    Db e;
+    open_file(e, path, true);
+    // 002 drops the old triggers with IF EXISTS: the missing one does not stop the upgrade.
+    CHECK(run(e.db, "SELECT es_init()") == "2");
+    CHECK(run(e.db, "SELECT value FROM es_meta WHERE key = 'schema_version'") == "2");
+    CHECK(run(e.db, "SELECT value FROM es_meta WHERE key = 'seq_floor'") == "7");
+    // All six are there again, each asking the writer function.
+    CHECK(run(e.db, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' "
+                                "AND name IN ") + kSixTriggers) == "6");
+    CHECK(run(e.db, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' "
+                                "AND name IN ") + kSixTriggers +
+                        " AND instr(sql, 'es_events and es_streams are written only by "
+                        "eskit') > 0") == "6");
+    check_v2_guards(e.db, "main");
+    // The recreated trigger is in force, with its message, on the eskit connection.
+    const std::string events_before = run(e.db, "SELECT * FROM es_events ORDER BY seq");
+    auto [rc, msg] = failure(e.db, "UPDATE es_events SET data = '{}' WHERE seq = 1");
+    CHECK(rc == SQLITE_CONSTRAINT_TRIGGER);
+    CHECK(msg == "es_events is append-only: events cannot be updated");
+    CHECK(run(e.db, "SELECT * FROM es_events ORDER BY seq") == events_before);
+    // And eskit's own writes still go through.
+    CHECK(run(e.db, R"(SELECT es_append('order-1', 3, '{"type":"Shipped","data":{"total":5}}'))")
+          == "4");
+    CHECK(run(e.db, "SELECT seq FROM es_stream('order-1', 4)") == "8");
+    CHECK(run(e.db, "PRAGMA integrity_check") == "ok");
+}
