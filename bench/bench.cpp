@@ -196,6 +196,17 @@ class StatementSystem : public System {
         sqlite3_reset(s);
         return n;
     }
+    // Steps a write statement to completion; on failure rolls the open transaction back, so
+    // the caller can retry on the same connection (W5 keeps appending after an error).
+    void step_done(sqlite3_stmt* s) {
+        if (sqlite3_step(s) != SQLITE_DONE) {
+            const std::string msg = std::string(sqlite3_sql(s)) + ": " + sqlite3_errmsg(db_);
+            sqlite3_reset(s);
+            if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw std::runtime_error(msg);
+        }
+        sqlite3_reset(s);
+    }
     void reset_reads() { load_.reset(), page_.reset(), last_.reset(), tail_.reset(); }
 
     sqlite3* db_ = nullptr;
@@ -253,17 +264,12 @@ class RawSystem : public StatementSystem {
         sqlite3_bind_int64(*insert_, 5, now);
         for (int i = 1; i <= n; ++i) {
             sqlite3_bind_int64(*insert_, 2, current + i);
-            if (sqlite3_step(*insert_) != SQLITE_DONE) die(db_, "insert");
-            sqlite3_reset(*insert_);
+            step_done(*insert_);
         }
         step_done(*commit_);
         return true;
     }
   private:
-    void step_done(sqlite3_stmt* s) {
-        if (sqlite3_step(s) != SQLITE_DONE) die(db_, sqlite3_sql(s));
-        sqlite3_reset(s);
-    }
     std::unique_ptr<Stmt> begin_, commit_, rollback_, max_, insert_;
 };
 
@@ -324,14 +330,14 @@ class SchemaSystem : public StatementSystem {
         db_ = nullptr;
     }
     bool append(const std::string& stream, int64_t expected, int n) override {
-        step(*begin_);
+        step_done(*begin_);
         sqlite3_bind_text(*version_, 1, stream.data(), static_cast<int>(stream.size()),
                           SQLITE_STATIC);
         const bool exists = sqlite3_step(*version_) == SQLITE_ROW;
         const int64_t current = exists ? sqlite3_column_int64(*version_, 0) : 0;
         sqlite3_reset(*version_);
         if (expected >= 0 && current != expected) {
-            step(*rollback_);
+            step_done(*rollback_);
             return false;
         }
         if (sqlite3_step(*head_) != SQLITE_ROW) die(db_, "head");
@@ -358,7 +364,7 @@ class SchemaSystem : public StatementSystem {
             sqlite3_bind_int64(*insert_, 1, ++seq);
             sqlite3_bind_int64(*insert_, 4, current + i);
             sqlite3_bind_text(*insert_, 7, id, 36, SQLITE_STATIC);
-            step(*insert_);
+            step_done(*insert_);
         }
         Stmt& s = exists ? *move_stream_ : *new_stream_;
         sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
@@ -371,21 +377,11 @@ class SchemaSystem : public StatementSystem {
             sqlite3_bind_int64(s, 3, current + n);
             sqlite3_bind_int64(s, 4, us);
         }
-        step(s);
-        step(*commit_);
+        step_done(s);
+        step_done(*commit_);
         return true;
     }
   private:
-    // Steps s to completion; on failure rolls the transaction back, so the caller can retry.
-    void step(sqlite3_stmt* s) {
-        if (sqlite3_step(s) != SQLITE_DONE) {
-            const std::string msg = std::string(sqlite3_sql(s)) + ": " + sqlite3_errmsg(db_);
-            sqlite3_reset(s);
-            if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-            throw std::runtime_error(msg);
-        }
-        sqlite3_reset(s);
-    }
     int64_t ids_ = 0;
     std::unique_ptr<Stmt> begin_, commit_, rollback_, version_, head_, insert_, new_stream_,
         move_stream_;
