@@ -145,8 +145,10 @@ class System {
 
 void open_db(sqlite3** db, const std::string& path) {
     if (sqlite3_open(path.c_str(), db) != SQLITE_OK) die(*db, "open");
-    exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    // Before the pragmas: W5's processes open the file together, and switching to WAL (or
+    // another process's WAL recovery) can find it locked.
     sqlite3_busy_timeout(*db, 10000);
+    exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
 }
 
 // The read side is the same for every system: four prepared statements (a stream in version
