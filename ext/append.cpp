@@ -2,25 +2,34 @@
 ** es_append(stream_id, expected_version, events [, options]) -> the stream's version after
 ** the call (SPEC section 3).
 **
-** Order of the rules, all evaluated under the write lock so that no other writer can slip in
-** between a check and the write:
+** The rules, in the order they are applied, all under the write lock so that no other writer
+** can slip in between a check and the write:
 **   1. arguments and JSON (before any transaction: bad input touches nothing)
 **   2. tombstoned stream                       -> tombstoned
 **   3. idempotency key seen on this stream     -> return the version that append reached
 **   4. caller-given ids that already exist     -> exact replay returns its last version,
 **                                                 anything else is duplicate_event
-**   5. archived stream                         -> archived
+**   5. archived stream (in place, elsewhere, being moved)  -> archived
 **   6. expected_version                        -> conflict
-**   7. insert the events, move es_streams.version, release the savepoint
+**   7. insert the events (and list caller-given ids), fold the index tail when it is full
 ** Replays (3, 4) win over expected_version because a retried call must see the answer of the
 ** call that already succeeded; they also answer on a stream archived in place since then.
+**
+** What it writes in the common case is exactly the event rows and their (stream_id, version)
+** entries: no stream row (es_streams is a view), no index entry (postings.h, event_ids.h).
 */
-#include <cstring>
+#include <algorithm>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
-#include "common.h"
+#include "args.h"
+#include "boundary.h"
+#include "eskit.h"
+#include "event_ids.h"
+#include "postings.h"
+#include "streams.h"
+#include "write_scope.h"
 
 namespace eskit::ext {
 
@@ -28,284 +37,334 @@ namespace {
 
 constexpr const char* kFn = "es_append()";
 
-enum class Expect { Any, Exists, Exact };
+const Query kIdempotentVersion{
+    "SELECT max(version) FROM main.es_events INDEXED BY es_events_idempotency "
+    "WHERE stream_id = ?1 AND idempotency_key = ?2"};
+const Query kInsertEvent{
+    "INSERT INTO main.es_events(seq, stream_id, version, type, data, metadata, codec, "
+    "schema_version, event_id, idempotency_key, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"};
+const Query kListId{"INSERT INTO main.es_event_ids(event_id, seq) VALUES (?1, ?2)"};
 
-// The version an earlier append with this key reached, or -1.
-int64_t idempotent_version(Conn& c, std::string_view stream, const std::string& key) {
-    sqlite3_stmt* s = c.stmt(Q::IdempotencyGet);
-    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(s);
-    int64_t v = -1;
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) v = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    return v;
+struct Expectation {
+    enum class Kind { Any, Exists, Exact } kind = Kind::Any;
+    int64_t version = -1;  // as given: -1 any, -2 exists, N exact
+};
+
+struct Request {
+    std::string_view stream;
+    Expectation expected;
+    AppendOptions options;
+    std::vector<EventIn>* events = nullptr;
+    bool any_id = false;  // some event carries a caller-given id
+};
+
+Expectation parse_expected(sqlite3_value* v) {
+    Expectation e;
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_NULL:
+            return e;
+        case SQLITE_INTEGER:
+            e.version = sqlite3_value_int64(v);
+            if (e.version >= 0) {
+                e.kind = Expectation::Kind::Exact;
+            } else if (e.version == -2) {
+                e.kind = Expectation::Kind::Exists;
+            } else if (e.version != -1) {
+                raise(Code::InvalidArgument,
+                      "%s: expected_version must be >= 0, -1 (any), -2 (exists) or NULL, got %lld",
+                      kFn, static_cast<long long>(e.version));
+            }
+            return e;
+        default:
+            raise(Code::InvalidArgument, "%s: expected_version must be an integer or NULL, got %s",
+                  kFn, describe(v).c_str());
+    }
+}
+
+void parse_options(Conn& c, sqlite3_value* v, AppendOptions& out) {
+    if (sqlite3_value_type(v) == SQLITE_NULL) return;
+    if (sqlite3_value_type(v) != SQLITE_TEXT) {
+        raise(Code::InvalidArgument, "%s: options must be JSON text, got %s", kFn,
+              describe(v).c_str());
+    }
+    c.json.parse_options({reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                          static_cast<size_t>(sqlite3_value_bytes(v))},
+                         out, kFn);
+}
+
+// A batch handed over by pointer (eskit.h): the same checks as the JSON form.
+void take_batch(Conn& c, const eskit_batch& batch, std::vector<EventIn>& out) {
+    out.clear();
+    out.resize(batch.count);
+    for (size_t i = 0; i < batch.count; ++i) {
+        const eskit_event_in& in = batch.events[i];
+        EventIn& ev = out[i];
+        ev.type = std::string_view(in.type ? in.type : "", in.type ? in.type_len : 0);
+        check_event_name(ev.type, kFn, i, "type");
+        if (in.codec) {
+            ev.codec = std::string_view(in.codec, in.codec_len);
+            check_event_name(ev.codec, kFn, i, "codec");
+        }
+        if (in.id) {
+            ev.id = std::string_view(in.id, in.id_len);
+            check_event_name(ev.id, kFn, i, "id");
+        }
+        if (in.schema_version < 0) {
+            raise(Code::InvalidArgument, "%s: events[%lld].schema_version must be an integer >= 1, "
+                  "got %lld", kFn, static_cast<long long>(i),
+                  static_cast<long long>(in.schema_version));
+        }
+        if (in.schema_version > 0) ev.schema_version = in.schema_version;
+        const std::string_view data(static_cast<const char*>(in.data ? in.data : ""), in.data_len);
+        if (ev.is_json()) {
+            const std::string what = format("events[%lld].data", static_cast<long long>(i));
+            c.json.validate(data, kFn, what.c_str());
+            ev.data = data;
+        } else {
+            ev.payload.assign(data);
+        }
+        if (in.metadata) {
+            c.json.parse_metadata({in.metadata, in.metadata_len}, ev.metadata, kFn, i);
+            ev.has_metadata = true;
+        }
+    }
+}
+
+void parse_events(Conn& c, sqlite3_value* v, std::vector<EventIn>& out) {
+    if (const auto* batch = static_cast<const eskit_batch*>(sqlite3_value_pointer(v, ESKIT_BATCH_TYPE))) {
+        take_batch(c, *batch, out);
+        return;
+    }
+    if (sqlite3_value_type(v) != SQLITE_TEXT) {
+        raise(Code::InvalidArgument, "%s: events must be JSON text, got %s", kFn,
+              describe(v).c_str());
+    }
+    c.json.parse_events({reinterpret_cast<const char*>(sqlite3_value_text(v)),
+                         static_cast<size_t>(sqlite3_value_bytes(v))},
+                        out, kFn);
+}
+
+// Rule 1 for ids: one id twice in a call is never a replay.
+bool check_ids_within_call(const std::vector<EventIn>& events) {
+    std::unordered_set<std::string_view> ids;
+    for (const EventIn& ev : events) {
+        if (ev.id.empty()) continue;
+        if (!ids.insert(ev.id).second) {
+            const std::string id(ev.id);
+            raise(Code::DuplicateEvent, "event id %Q appears more than once in this call",
+                  id.c_str());
+        }
+    }
+    return !ids.empty();
+}
+
+Request parse_request(Conn& c, int argc, sqlite3_value** argv) {
+    Request r;
+    r.stream = arg_id(argv[0], kFn, "stream_id");
+    r.expected = parse_expected(argv[1]);
+    if (argc > 3) parse_options(c, argv[3], r.options);
+    r.events = &c.events;  // reused: its buffer survives across calls
+    parse_events(c, argv[2], *r.events);
+    r.any_id = check_ids_within_call(*r.events);
+    return r;
 }
 
 std::string_view payload_of(const EventIn& ev) {
     return ev.is_json() ? ev.data : std::string_view(ev.payload);
 }
 
-// Step 4. Returns the replayed version, or -1 when none of the ids exist yet.
-int64_t check_ids(Conn& c, std::string_view stream, const std::vector<EventIn>& events) {
-    struct Found {
-        size_t index;
-        std::string stream;
-        int64_t version;
-        bool same_content;
-    };
-    std::vector<Found> found;
-    sqlite3_stmt* s = c.stmt(Q::EventById);
-    for (size_t i = 0; i < events.size(); ++i) {
-        const EventIn& ev = events[i];
-        if (ev.id.empty()) continue;
-        sqlite3_bind_text(s, 1, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC);
-        const int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            auto col = [&](int k) {
-                return std::string_view(static_cast<const char*>(sqlite3_column_blob(s, k)),
-                                        static_cast<size_t>(sqlite3_column_bytes(s, k)));
-            };
-            const std::string_view stored_type = col(2);
-            const std::string_view stored_codec = col(4);
-            const std::string_view stored_data = col(3);
-            const bool same = stored_type == ev.type && stored_codec == ev.codec &&
-                              stored_data == payload_of(ev);
-            found.push_back(Found{i, std::string(col(0)), sqlite3_column_int64(s, 1), same});
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    }
-    sqlite3_clear_bindings(s);
-    if (found.empty()) return -1;
-
-    const Found& first = found.front();
-    const std::string id(events[first.index].id);
-    if (found.size() != events.size()) {
-        raise(SQLITE_CONSTRAINT,
-              "duplicate_event: event id %Q already exists in stream %Q at version %lld and this "
-              "call mixes it with new events",
-              id.c_str(), first.stream.c_str(), static_cast<long long>(first.version));
-    }
-    for (const Found& f : found) {
-        const bool in_place = f.stream == stream &&
-                              f.version == first.version + static_cast<int64_t>(f.index);
-        if (!in_place || !f.same_content) {
-            const std::string fid(events[f.index].id);
-            raise(SQLITE_CONSTRAINT,
-                  "duplicate_event: event id %Q already exists in stream %Q at version %lld and "
-                  "this call is not an exact replay of it",
-                  fid.c_str(), f.stream.c_str(), static_cast<long long>(f.version));
-        }
-    }
-    return found.back().version;
+// Rule 3: the version an earlier append with this key reached, or -1.
+int64_t idempotent_version(Conn& c, const Request& r) {
+    if (!r.options.has_idempotency_key) return -1;
+    Stmt s = c.use(kIdempotentVersion);
+    s.bind(1, r.stream).bind(2, r.options.idempotency_key);
+    return s.step_row() && !s.is_null(0) ? s.int64(0) : -1;
 }
 
-int64_t append(Conn& c, int argc, sqlite3_value** argv) {
-    const std::string_view stream = arg_id(argv[0], kFn, "stream_id");
+[[noreturn]] void raise_duplicate(std::string_view id, const IdOwner& o, const char* why) {
+    const std::string i(id);
+    if (o.kind == IdOwner::Kind::Reserved) {
+        raise(Code::DuplicateEvent, Context{o.stream},
+              "event id %Q belongs to stream %Q, whose events were moved to an archive", i.c_str(),
+              o.stream.c_str());
+    }
+    raise(Code::DuplicateEvent, Context{o.stream},
+          "event id %Q already exists in stream %Q at version %lld and this call %s", i.c_str(),
+          o.stream.c_str(), static_cast<long long>(o.version), why);
+}
 
-    Expect mode = Expect::Any;
-    int64_t expected = 0;
-    switch (sqlite3_value_type(argv[1])) {
-        case SQLITE_NULL:
-            break;
-        case SQLITE_INTEGER:
-            expected = sqlite3_value_int64(argv[1]);
-            if (expected >= 0) {
-                mode = Expect::Exact;
-            } else if (expected == -2) {
-                mode = Expect::Exists;
-            } else if (expected != -1) {
-                raise(SQLITE_ERROR,
-                      "invalid_argument: %s: expected_version must be >= 0, -1 (any), -2 "
-                      "(exists) or NULL, got %lld",
-                      kFn, static_cast<long long>(expected));
-            }
-            break;
-        default:
-            raise(SQLITE_ERROR,
-                  "invalid_argument: %s: expected_version must be an integer or NULL, got %s",
-                  kFn, describe(argv[1]).c_str());
+// Rule 4. Returns the existing events, one per event of the call, when the call is an exact
+// replay of them; empty when none of its ids exist yet.
+std::vector<IdOwner> existing_ids(Conn& c, const Request& r) {
+    const std::vector<EventIn>& events = *r.events;
+    std::vector<IdOwner> owners(events.size());
+    size_t found = 0, first = events.size();
+    for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i].id.empty()) continue;
+        owners[i] = find_id(c, events[i].id);
+        if (owners[i].kind == IdOwner::Kind::Reserved) {
+            // The stream's own events, moved to an archive: rule 5 answers (archived).
+            if (owners[i].stream == r.stream) return {};
+            raise_duplicate(events[i].id, owners[i], "");
+        }
+        if (owners[i].kind != IdOwner::Kind::Event) continue;
+        ++found;
+        first = std::min(first, i);
     }
+    if (found == 0) return {};
+    if (found != events.size()) {
+        raise_duplicate(events[first].id, owners[first], "mixes it with new events");
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+        const EventIn& ev = events[i];
+        const IdOwner& o = owners[i];
+        const bool in_place = o.stream == r.stream &&
+                              o.version == owners.front().version + static_cast<int64_t>(i);
+        const bool same = o.type == ev.type && o.codec == ev.codec && o.data == payload_of(ev);
+        if (!in_place || !same) raise_duplicate(ev.id, o, "is not an exact replay of it");
+    }
+    return owners;
+}
 
-    AppendOptions opts;
-    if (argc > 3 && sqlite3_value_type(argv[3]) != SQLITE_NULL) {
-        if (sqlite3_value_type(argv[3]) != SQLITE_TEXT) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: options must be JSON text, got %s", kFn,
-                  describe(argv[3]).c_str());
-        }
-        c.json.parse_options({reinterpret_cast<const char*>(sqlite3_value_text(argv[3])),
-                              static_cast<size_t>(sqlite3_value_bytes(argv[3]))},
-                             opts, kFn);
+void check_expected(const StreamState& st, const Expectation& e) {
+    const int64_t current = st.version();
+    const Context ctx{st.stream, true, e.version, current};
+    if (e.kind == Expectation::Kind::Exact && current != e.version) {
+        raise(Code::Conflict, ctx, "stream %Q is at version %lld, expected %lld", st.stream.c_str(),
+              static_cast<long long>(current), static_cast<long long>(e.version));
     }
-    if (sqlite3_value_type(argv[2]) != SQLITE_TEXT) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events must be JSON text, got %s", kFn,
-              describe(argv[2]).c_str());
+    if (e.kind == Expectation::Kind::Exists && current == 0) {
+        raise(Code::Conflict, ctx, "stream %Q is at version 0, expected an existing stream (-2)",
+              st.stream.c_str());
     }
-    std::vector<EventIn>& events = c.events;  // reused: its buffer survives across calls
-    c.json.parse_events({reinterpret_cast<const char*>(sqlite3_value_text(argv[2])),
-                         static_cast<size_t>(sqlite3_value_bytes(argv[2]))},
-                        events, kFn);
+}
 
-    bool any_id = false;
-    {
-        std::unordered_set<std::string_view> ids;
-        for (const EventIn& ev : events) {
-            if (ev.id.empty()) continue;
-            any_id = true;
-            if (!ids.insert(ev.id).second) {
-                const std::string id(ev.id);
-                raise(SQLITE_CONSTRAINT,
-                      "duplicate_event: event id %Q appears more than once in this call",
-                      id.c_str());
-            }
-        }
-    }
-
-    WriteScope scope(c, kFn);
-    const StreamRow row = read_stream(c, stream);
-    const std::string sid(stream);
-    if (row.state == "tombstoned") {
-        raise_tombstoned(stream, row);
-    }
-    if (opts.has_idempotency_key) {
-        const int64_t v = idempotent_version(c, stream, opts.idempotency_key);
-        if (v >= 0) {
-            scope.commit();
-            return v;
-        }
-    }
-    if (any_id) {
-        const int64_t v = check_ids(c, stream, events);
-        if (v >= 0) {
-            scope.commit();
-            return v;
-        }
-    }
-    if (row.state == "archived") {
-        if (row.archived_to.empty()) {
-            raise(SQLITE_CONSTRAINT,
-                  "archived: stream %Q is archived and accepts no appends; es_restore(%Q) "
-                  "reactivates it",
-                  sid.c_str(), sid.c_str());
-        }
-        raise(SQLITE_CONSTRAINT,
-              "archived: stream %Q is archived in database %Q and accepts no appends; "
-              "es_restore(%Q, %Q) brings it back",
-              sid.c_str(), row.archived_to.c_str(), sid.c_str(), row.archived_to.c_str());
-    }
-    const int64_t current = row.version;
-    if (mode == Expect::Exact && current != expected) {
-        raise(SQLITE_CONSTRAINT, "conflict: stream %Q is at version %lld, expected %lld",
-              sid.c_str(), static_cast<long long>(current), static_cast<long long>(expected));
-    }
-    if (mode == Expect::Exists && current == 0) {
-        raise(SQLITE_CONSTRAINT,
-              "conflict: stream %Q is at version 0, expected an existing stream (-2)",
-              sid.c_str());
-    }
-    if (events.empty()) {
-        scope.commit();
-        return current;
-    }
-
-    const int64_t ts = opts.has_timestamp ? opts.timestamp : now_micros();
-    const std::string_view category = category_of(stream);
-    std::string& meta = c.scratch;
-    char uuid[37];
-    // One past the head (not SQLite's max(rowid) + 1, which would reuse the positions of
-    // deleted newest events); the call's events take consecutive values. Read before anything
-    // is bound: a throw between the binds below and their clearing would leave pointers to
-    // this call's arguments bound in the cached statement.
-    int64_t seq = read_head(c);
-    sqlite3_stmt* s = c.stmt(Q::EventInsert);
-    sqlite3_bind_text(s, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, category.data(), static_cast<int>(category.size()), SQLITE_STATIC);
-    if (opts.has_idempotency_key) {
-        sqlite3_bind_text(s, 10, opts.idempotency_key.data(),
-                          static_cast<int>(opts.idempotency_key.size()), SQLITE_STATIC);
-    }
-    sqlite3_bind_int64(s, 11, ts);
-    int64_t version = current;
-    for (const EventIn& ev : events) {
-        int rc_bind = SQLITE_OK;  // SQLITE_TOOBIG when a value is over SQLITE_LIMIT_LENGTH
-        auto note = [&rc_bind](int rc) {
-            if (rc_bind == SQLITE_OK) rc_bind = rc;
-        };
-        note(sqlite3_bind_int64(s, 3, ++version));
-        note(sqlite3_bind_int64(s, 12, ++seq));
-        note(sqlite3_bind_text(s, 4, ev.type.data(), static_cast<int>(ev.type.size()), SQLITE_STATIC));
+// Binds event ev as row version/seq; an oversized value names the event.
+void bind_event(Conn& c, Stmt& s, const EventIn& ev, size_t index, const AppendOptions& opts,
+                int64_t version, int64_t seq, const char* id) {
+    try {
+        s.bind(1, seq).bind(3, version).bind(4, ev.type).bind(7, ev.codec);
+        s.bind(8, ev.schema_version).bind(9, id);
         if (ev.is_json()) {
-            note(sqlite3_bind_text(s, 5, ev.data.data(), static_cast<int>(ev.data.size()),
-                              SQLITE_STATIC));
+            s.bind(5, ev.data);
         } else {
-            note(sqlite3_bind_blob(s, 5, ev.payload.data(), static_cast<int>(ev.payload.size()),
-                              SQLITE_STATIC));
+            s.bind_blob(5, ev.payload);
         }
-        if (merge_metadata(ev, opts, meta)) {
-            note(sqlite3_bind_text(s, 6, meta.data(), static_cast<int>(meta.size()), SQLITE_STATIC));
+        if (merge_metadata(ev, opts, c.scratch)) {
+            s.bind(6, c.scratch);
         } else {
-            note(sqlite3_bind_null(s, 6));
+            s.bind_null(6);
         }
-        note(sqlite3_bind_text(s, 7, ev.codec.data(), static_cast<int>(ev.codec.size()),
-                          SQLITE_STATIC));
-        note(sqlite3_bind_int64(s, 8, ev.schema_version));
-        if (ev.id.empty()) {
-            c.uuid.next(uuid, ts / 1000);
-            note(sqlite3_bind_text(s, 9, uuid, 36, SQLITE_STATIC));
-        } else {
-            note(sqlite3_bind_text(s, 9, ev.id.data(), static_cast<int>(ev.id.size()), SQLITE_STATIC));
-        }
-        if (rc_bind != SQLITE_OK) {
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            raise(rc_bind, "invalid_argument: %s: events[%lld] (data %lld bytes, metadata %lld "
-                  "bytes) is larger than SQLITE_LIMIT_LENGTH allows (%d bytes)",
-                  kFn, static_cast<long long>(version - current - 1),
-                  static_cast<long long>(payload_of(ev).size()),
-                  static_cast<long long>(meta.size()), sqlite3_limit(c.db, SQLITE_LIMIT_LENGTH, -1));
-        }
-        const int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-            Error e = db_error(c.db);
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            if ((e.rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
-            throw e;
-        }
-        sqlite3_reset(s);
+    } catch (const Error& e) {
+        if (e.code != Code::TooBig) throw;
+        raise(Code::TooBig, "%s: events[%lld] (data %lld bytes, metadata %lld bytes) is larger "
+              "than SQLITE_LIMIT_LENGTH allows (%d bytes)", kFn, static_cast<long long>(index),
+              static_cast<long long>(payload_of(ev).size()),
+              static_cast<long long>(c.scratch.size()), sqlite3_limit(c.db, SQLITE_LIMIT_LENGTH, -1));
     }
-    sqlite3_clear_bindings(s);
+}
 
-    sqlite3_stmt* u = c.stmt(row.exists ? Q::StreamUpdate : Q::StreamInsert);
-    sqlite3_bind_text(u, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-    if (row.exists) {
-        sqlite3_bind_int64(u, 2, version);
-        sqlite3_bind_int64(u, 3, ts);
-    } else {
-        sqlite3_bind_text(u, 2, category.data(), static_cast<int>(category.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(u, 3, version);
-        sqlite3_bind_int64(u, 4, ts);
+// Rule 7. Seq values follow the head (not max(rowid) + 1, which would reuse the positions of
+// deleted newest events), consecutive for the call's events.
+void write_events(Conn& c, const StreamState& st, const Request& r, int64_t ts, AppendRecord& rec) {
+    const std::vector<EventIn>& events = *r.events;
+    rec.first_seq = st.head + 1;
+    rec.first_version = st.version() + 1;
+    rec.count = static_cast<int64_t>(events.size());
+    rec.created_at = ts;
+    rec.event_ids.resize(events.size());
+    PermitScope permit(c.guard, insert_permit(st.store_id, rec.first_seq,
+                                              rec.first_seq + rec.count - 1));
+    Stmt s = c.use(kInsertEvent);
+    s.bind(2, r.stream).bind(11, ts);
+    if (r.options.has_idempotency_key) s.bind(10, r.options.idempotency_key);
+    char generated[37];
+    for (size_t i = 0; i < events.size(); ++i) {
+        const EventIn& ev = events[i];
+        const int64_t seq = rec.first_seq + static_cast<int64_t>(i);
+        if (ev.id.empty()) {
+            c.uuid.next(generated, ts / 1000, seq);
+            rec.event_ids[i].assign(generated, 36);
+        } else {
+            rec.event_ids[i].assign(ev.id);
+        }
+        bind_event(c, s, ev, i, r.options, rec.first_version + static_cast<int64_t>(i), seq,
+                   rec.event_ids[i].c_str());
+        s.step_done();
+        s.reset();
     }
-    const int rc = sqlite3_step(u);
-    if (rc != SQLITE_DONE) {
-        Error e = db_error(c.db);
-        sqlite3_reset(u);
-        sqlite3_clear_bindings(u);
-        throw e;
+    rec.last_version = rec.first_version + rec.count - 1;
+}
+
+// Caller-given ids that do not carry their seq are listed (event_ids.h); only such appends pay.
+void list_given_ids(Conn& c, const StreamState& st, const Request& r, const AppendRecord& rec) {
+    if (!r.any_id) return;
+    PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+    Stmt s = c.use(kListId);
+    for (size_t i = 0; i < r.events->size(); ++i) {
+        const int64_t seq = rec.first_seq + static_cast<int64_t>(i);
+        if ((*r.events)[i].id.empty() || !needs_listing(rec.event_ids[i], seq)) continue;
+        s.bind(1, rec.event_ids[i]).bind(2, seq).step_done();
+        s.reset();
     }
-    sqlite3_reset(u);
-    sqlite3_clear_bindings(u);
+}
+
+AppendRecord replayed(int64_t version, const std::vector<IdOwner>& found) {
+    AppendRecord rec;
+    rec.valid = true;
+    rec.replay = true;
+    rec.last_version = version;
+    if (!found.empty()) {
+        rec.first_seq = found.front().seq;
+        rec.count = static_cast<int64_t>(found.size());
+        rec.first_version = found.front().version;
+    }
+    return rec;
+}
+
+AppendRecord append(Conn& c, const Request& r) {
+    WriteScope scope(c, kFn);
+    const StreamState st = read_stream(c, r.stream);
+    if (st.state() == State::Tombstoned) raise_tombstoned(st);
+    if (const int64_t v = idempotent_version(c, r); v >= 0) {
+        scope.commit();
+        return replayed(v, {});
+    }
+    if (r.any_id) {
+        const std::vector<IdOwner> found = existing_ids(c, r);
+        if (!found.empty()) {
+            scope.commit();
+            return replayed(found.back().version, found);
+        }
+    }
+    require_appendable(st);
+    check_expected(st, r.expected);
+    AppendRecord rec;
+    rec.valid = true;
+    if (r.events->empty()) {
+        rec.last_version = st.version();
+        scope.commit();
+        return rec;
+    }
+    const int64_t ts = r.options.has_timestamp ? r.options.timestamp : now_micros();
+    write_events(c, st, r, ts, rec);
+    list_given_ids(c, st, r, rec);
+    const int64_t head = rec.first_seq + rec.count - 1;
+    if (head - st.indexed_upto >= kTailBound) {
+        fold_tail(c, Schema::main_db(), st.store_id, st.indexed_upto, head);
+    }
     scope.commit();
-    return version;
+    return rec;
 }
 
 void appendFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    Conn& c = *static_cast<Conn*>(sqlite3_user_data(ctx));
-    guard(ctx, [&] { sqlite3_result_int64(ctx, append(c, argc, argv)); });
+    guard(ctx, [&](Conn& c) {
+        c.last_append = AppendRecord{};
+        const Request r = parse_request(c, argc, argv);
+        c.last_append = append(c, r);
+        sqlite3_result_int64(ctx, c.last_append.last_version);
+    });
 }
 
 }  // namespace

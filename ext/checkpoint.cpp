@@ -9,7 +9,10 @@
 ** makes a projection exactly-once: a crash rolls back the read-model writes and the position
 ** together, and a second instance that raced ahead makes the CAS fail instead of double-applying.
 */
-#include "common.h"
+#include "args.h"
+#include "boundary.h"
+#include "schema.h"
+#include "write_scope.h"
 
 namespace eskit::ext {
 
@@ -17,32 +20,32 @@ namespace {
 
 constexpr const char* kFn = "es_checkpoint()";
 
+const Query kCheckpointGet{"SELECT seq FROM main.es_checkpoints WHERE consumer = ?1"};
+const Query kCheckpointSet{
+    "INSERT INTO main.es_checkpoints(consumer, seq, updated_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(consumer) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at"};
+
 int64_t position_arg(sqlite3_value* v, const char* what) {
     if (sqlite3_value_type(v) != SQLITE_INTEGER || sqlite3_value_int64(v) < 0) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer >= 0, got %s", kFn,
-              what, describe(v).c_str());
+        raise(Code::InvalidArgument, "%s: %s must be an integer >= 0, got %s", kFn, what,
+              describe(v).c_str());
     }
     return sqlite3_value_int64(v);
 }
 
 // The stored position, 0 when the consumer is unknown. Needs the schema to exist.
 int64_t stored(Conn& c, std::string_view consumer) {
-    sqlite3_stmt* s = c.stmt(Q::CheckpointGet);
-    sqlite3_bind_text(s, 1, consumer.data(), static_cast<int>(consumer.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(s);
-    const int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) raise_db(c.db);
-    return v;
+    Stmt s = c.use(kCheckpointGet);
+    s.bind(1, consumer);
+    return s.step_row() ? s.int64(0) : 0;
 }
 
 void checkpointFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    guard(ctx, [&] {
-        Conn& c = *static_cast<Conn*>(sqlite3_user_data(ctx));
+    guard(ctx, [&](Conn& c) {
         const std::string_view consumer = arg_id(argv[0], kFn, "consumer");
         if (argc == 1) {
-            sqlite3_result_int64(ctx, c.has_schema() ? stored(c, consumer) : 0);
+            const bool tables = schema_version(c, Schema::main_db()) != 0;
+            sqlite3_result_int64(ctx, tables ? stored(c, consumer) : 0);
             return;
         }
         const int64_t seq = position_arg(argv[argc - 1], "seq");
@@ -52,20 +55,12 @@ void checkpointFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             const int64_t current = stored(c, consumer);
             if (current != expected) {
                 const std::string name(consumer);
-                raise(SQLITE_CONSTRAINT, "conflict: checkpoint %Q is at %lld, expected %lld",
-                      name.c_str(), static_cast<long long>(current),
-                      static_cast<long long>(expected));
+                raise(Code::Conflict, Context{{}, true, expected, current},
+                      "checkpoint %Q is at %lld, expected %lld", name.c_str(),
+                      static_cast<long long>(current), static_cast<long long>(expected));
             }
         }
-        sqlite3_stmt* s = c.stmt(Q::CheckpointSet);
-        sqlite3_bind_text(s, 1, consumer.data(), static_cast<int>(consumer.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, seq);
-        sqlite3_bind_int64(s, 3, now_micros());
-        const int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        if (rc != SQLITE_DONE) raise_db(c.db);
+        c.use(kCheckpointSet).bind(1, consumer).bind(2, seq).bind(3, now_micros()).step_done();
         scope.commit();
         sqlite3_result_int64(ctx, seq);
     });

@@ -1,27 +1,46 @@
 /*
-** The error contract of SPEC section 2 as used inside ext/: every message starts with a
-** stable code and a colon. Errors are thrown as eskit::ext::Error and converted at the
-** callback boundary (common.h: guard, vtab_guard).
+** Errors inside ext/: every failure travels as an eskit::ext::Error exception carrying its
+** stable code (codes.h), the SQLite result code, the complete message (code prefix included)
+** and, where they apply, the stream and the expected/actual values the facade reports as
+** fields. Exceptions never reach SQLite's C frames: every callback body runs inside guard()
+** or vtab_guard() (boundary.h).
 */
 #pragma once
 
+#include <cstdint>
 #include <string>
+
+#include "codes.h"
 
 struct sqlite3;
 
 namespace eskit::ext {
 
+// What an error is about, for the structured error API (eskit_last_error).
+struct Context {
+    std::string stream;
+    bool has_versions = false;
+    int64_t expected = 0;
+    int64_t actual = 0;
+};
+
 struct Error {
-    int rc;               // SQLite result code handed to the caller
+    Code code = Code::Sqlite;
+    int rc = 1;           // SQLite result code handed to the caller (extended when from SQLite)
     std::string message;  // complete text, code prefix included
+    Context context;
 };
 
 // sqlite3_mprintf-style formatting (%q, %Q, %w, %lld) into a std::string.
 std::string format(const char* fmt, ...);
 
-[[noreturn]] void raise(int rc, const char* fmt, ...);
-// db's current error (message and extended code), e.g. after a failed sqlite3_step. A value
-// over SQLITE_LIMIT_LENGTH keeps SQLITE_TOOBIG but gets the invalid_argument code prefix.
+// Throws Error{code} with the message "<prefix>: <formatted text>".
+[[noreturn]] void raise(Code code, const char* fmt, ...);
+[[noreturn]] void raise(Code code, const Context& context, const char* fmt, ...);
+
+// db's current error (SQLite's message and extended code) as Code::Sqlite; SQLITE_TOOBIG
+// becomes Code::TooBig with a sentence naming SQLITE_LIMIT_LENGTH. SQLITE_NOMEM throws
+// std::bad_alloc instead of returning.
 Error db_error(sqlite3* db);
 [[noreturn]] void raise_db(sqlite3* db);
 

@@ -12,25 +12,36 @@ SQLITE_EXTENSION_INIT1
 
 #include <simdjson.h>
 
-#include "common.h"
+#include "boundary.h"
 #include "eskit.h"
+#include "postings.h"
+#include "schema.h"
+#include "streams.h"
 #include "version.h"
+#include "write_scope.h"
 
 #define ES_STR2(x) #x
 #define ES_STR(x) ES_STR2(x)
 
 namespace eskit::ext {
 
-namespace {
+// Registration of each area, in its own file.
+int register_append(sqlite3* db, Conn* c);
+int register_reads(sqlite3* db, Conn* c);
+int register_lifecycle(sqlite3* db, Conn* c);
+int register_checkpoint(sqlite3* db, Conn* c);
+int register_snapshot(sqlite3* db, Conn* c);
+int register_wait(sqlite3* db, Conn* c);
+int register_api(sqlite3* db, Conn* c);
 
-Conn& conn_of(sqlite3_context* ctx) { return *static_cast<Conn*>(sqlite3_user_data(ctx)); }
+namespace {
 
 void versionFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     sqlite3_result_text(ctx, ES_VERSION, -1, SQLITE_STATIC);
 }
 
 void debugFunc(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard(ctx, [&] {
+    guard(ctx, [&](Conn&) {
         const std::string s = format(
             "eskit %s\nsqlite %s\nsimdjson %s (validation: %s, on-demand: %s)\nbuild %s",
             ES_VERSION, sqlite3_libversion(), ES_STR(SIMDJSON_VERSION),
@@ -40,31 +51,31 @@ void debugFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     });
 }
 
+// es_init(): creates or upgrades the tables of main and folds the index tail. On a store that
+// is current with nothing to fold it writes nothing (so it also answers on a read-only
+// connection).
 void initFunc(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard(ctx, [&] {
-        Conn& c = conn_of(ctx);
-        WriteScope scope(c, "es_init()");
-        const int v = migrate(c, "main");  // no-op when the constructor already migrated
+    guard(ctx, [&](Conn& c) {
+        const Schema m = Schema::main_db();
+        if (schema_version(c, m) == kSchemaVersion) {
+            const int64_t tail = read_head(c) - indexed_upto(c);
+            if (tail <= 0 || is_readonly(c, m)) {
+                sqlite3_result_int(ctx, kSchemaVersion);
+                return;
+            }
+        }
+        WriteScope scope(c, "es_init()");  // creates or upgrades under the lock
+        fold_pending(c, m, store_id(c, m), 0);
         scope.commit();
-        sqlite3_result_int(ctx, v);
+        sqlite3_result_int(ctx, kSchemaVersion);
     });
 }
 
 void headFunc(sqlite3_context* ctx, int, sqlite3_value**) {
-    guard(ctx, [&] {
-        Conn& c = conn_of(ctx);
-        if (!c.has_schema()) {
-            sqlite3_result_int64(ctx, 0);
-            return;
-        }
-        sqlite3_result_int64(ctx, read_head(c));
+    guard(ctx, [&](Conn& c) {
+        const bool tables = schema_version(c, Schema::main_db()) != 0;
+        sqlite3_result_int64(ctx, tables ? read_head(c) : 0);
     });
-}
-
-// Called by the append-only triggers (kWriterFunction): 1 while an eskit call writes on this
-// connection. It only reads a flag, so it is INNOCUOUS and works with trusted_schema=OFF.
-void writerFunc(sqlite3_context* ctx, int, sqlite3_value**) {
-    sqlite3_result_int(ctx, conn_of(ctx).writing ? 1 : 0);
 }
 
 struct FunctionDef {
@@ -81,7 +92,23 @@ constexpr FunctionDef kFunctions[] = {
     {"es_debug", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, debugFunc},
     {"es_init", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, initFunc},
     {"es_head", 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, headFunc},
-    {kWriterFunction, 0, SQLITE_UTF8 | SQLITE_INNOCUOUS, writerFunc},
+};
+
+struct AreaDef {
+    const char* name;
+    int (*fn)(sqlite3*, Conn*);
+};
+
+constexpr AreaDef kAreas[] = {
+    {"the append-only guard", register_guard},
+    {"es_append", register_append},
+    {"es_stream and es_all", register_reads},
+    {"es_index_seqs", register_index_seqs},
+    {"the lifecycle functions", register_lifecycle},
+    {"es_checkpoint", register_checkpoint},
+    {"the snapshot functions", register_snapshot},
+    {"es_wait", register_wait},
+    {"es_last_error and es_last_append", register_api},
 };
 
 int register_all(sqlite3* db, char** pzErrMsg) {
@@ -91,21 +118,15 @@ int register_all(sqlite3* db, char** pzErrMsg) {
     int rc = SQLITE_OK;
     const char* failed = nullptr;
     for (const FunctionDef& f : kFunctions) {
-        ++c->refs;
-        rc = sqlite3_create_function_v2(db, f.name, f.nargs, f.flags, c, f.fn, nullptr, nullptr,
-                                        conn_release);
-        if (rc != SQLITE_OK) {
+        if ((rc = register_function(db, c, f.name, {f.nargs}, f.flags, f.fn)) != SQLITE_OK) {
             failed = f.name;
             break;
         }
     }
-    if (rc == SQLITE_OK && (rc = register_append(db, c)) != SQLITE_OK) failed = "es_append";
-    if (rc == SQLITE_OK && (rc = register_stream_vtab(db, c)) != SQLITE_OK) failed = "es_stream";
-    if (rc == SQLITE_OK && (rc = register_all_vtab(db, c)) != SQLITE_OK) failed = "es_all";
-    if (rc == SQLITE_OK && (rc = register_lifecycle(db, c)) != SQLITE_OK) failed = "lifecycle";
-    if (rc == SQLITE_OK && (rc = register_checkpoint(db, c)) != SQLITE_OK) failed = "es_checkpoint";
-    if (rc == SQLITE_OK && (rc = register_snapshot(db, c)) != SQLITE_OK) failed = "snapshots";
-    if (rc == SQLITE_OK && (rc = register_wait(db, c)) != SQLITE_OK) failed = "es_wait";
+    for (const AreaDef& a : kAreas) {
+        if (rc != SQLITE_OK) break;
+        if ((rc = a.fn(db, c)) != SQLITE_OK) failed = a.name;
+    }
     if (rc != SQLITE_OK && pzErrMsg) {
         *pzErrMsg = sqlite3_mprintf("error registering %s: %s", failed, sqlite3_errmsg(db));
     }

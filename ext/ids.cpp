@@ -43,7 +43,7 @@ uint64_t UuidGen::random64() {
     return state_[1] + s0;
 }
 
-void UuidGen::next(char out[37], int64_t unix_ms) {
+void UuidGen::next(char out[37], int64_t unix_ms, int64_t seq) {
     if (unix_ms <= last_ms_) {
         unix_ms = last_ms_;
         if (++counter_ > 0xfff) {  // counter exhausted: borrow the next millisecond
@@ -60,7 +60,8 @@ void UuidGen::next(char out[37], int64_t unix_ms) {
     for (int i = 0; i < 6; ++i) b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
     b[6] = static_cast<unsigned char>(0x70 | ((counter_ >> 8) & 0x0f));
     b[7] = static_cast<unsigned char>(counter_ & 0xff);
-    const uint64_t r = random64();
+    uint64_t r = random64();
+    if (seq >= 1 && seq <= kMaxSeqInId) r = (r & ~kMaxSeqInId) | static_cast<uint64_t>(seq);
     for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<unsigned char>(r >> (56 - 8 * i));
     b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
     int o = 0;
@@ -70,6 +71,24 @@ void UuidGen::next(char out[37], int64_t unix_ms) {
         out[o++] = kHex[b[i] & 0x0f];
     }
     out[o] = '\0';
+}
+
+std::optional<int64_t> seq_in_id(std::string_view id) {
+    if (id.size() != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' ||
+        id[14] != '7') {
+        return std::nullopt;
+    }
+    const char variant = id[19];
+    if (variant != '8' && variant != '9' && variant != 'a' && variant != 'b') return std::nullopt;
+    uint64_t seq = 0;
+    for (size_t i = 26; i < 36; ++i) {  // the last 40 bits: bytes 11..15
+        const char ch = id[i];
+        const int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (v < 0) return std::nullopt;
+        seq = seq << 4 | static_cast<uint64_t>(v);
+    }
+    if (seq == 0) return std::nullopt;
+    return static_cast<int64_t>(seq);
 }
 
 bool base64_decode(std::string_view in, std::string& out) {

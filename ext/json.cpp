@@ -1,12 +1,12 @@
 #include "json.h"
 
-#include <sqlite3ext.h>
-SQLITE_EXTENSION_INIT3
+#include "sqlite.h"
 
 #include <simdjson.h>
 
 #include <cstring>
 
+#include "args.h"
 #include "error.h"
 #include "ids.h"
 
@@ -14,7 +14,7 @@ namespace eskit::ext {
 
 namespace od = simdjson::ondemand;
 
-constexpr int kMaxBytes = 1024;  // mirrors kMaxIdBytes (common.h) for ids, types and codecs
+constexpr int kMaxBytes = kMaxIdBytes;
 
 struct JsonScratch::Impl {
     sqlite3* db = nullptr;  // for the json_valid() second opinion; may be null (unit tests)
@@ -34,7 +34,7 @@ struct JsonScratch::Impl {
         if (err == simdjson::MEMALLOC) throw std::bad_alloc();
         if (err && sqlite_accepts(err, text)) err = simdjson::SUCCESS;
         if (err) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: %s is not valid JSON: %s", fn, what,
+            raise(Code::InvalidArgument, "%s: %s is not valid JSON: %s", fn, what,
                   simdjson::error_message(err));
         }
         return text.size();
@@ -67,7 +67,7 @@ struct JsonScratch::Impl {
     // they are still reported rather than trusted away.
     [[noreturn]] static void fail(simdjson::error_code err, const char* fn, const char* what) {
         if (err == simdjson::MEMALLOC) throw std::bad_alloc();
-        raise(SQLITE_ERROR, "invalid_argument: %s: %s is not valid JSON: %s", fn, what,
+        raise(Code::InvalidArgument, "%s: %s is not valid JSON: %s", fn, what,
               simdjson::error_message(err));
     }
 };
@@ -154,26 +154,14 @@ bool read_members(od::value v, std::vector<MetaMember>& out, simdjson::error_cod
 
 // A bounded, non-empty string field (type, codec, id).
 std::string_view read_name(od::value v, const char* fn, size_t index, const char* key) {
-    const auto i = static_cast<long long>(index);
     od::json_type t;
     std::string_view s;
     if (v.type().get(t) || t != od::json_type::string || v.get_string().get(s)) {
         const std::string got = json_describe(v);
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must be a non-empty string, "
-              "got %s", fn, i, key, got.c_str());
+        raise(Code::InvalidArgument, "%s: events[%lld].%s must be a non-empty string, got %s", fn,
+              static_cast<long long>(index), key, got.c_str());
     }
-    if (s.empty()) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must be a non-empty string, "
-              "got \"\"", fn, i, key);
-    }
-    if (std::memchr(s.data(), 0, s.size()) != nullptr) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].%s must not contain NUL bytes",
-              fn, i, key);
-    }
-    if (s.size() > static_cast<size_t>(kMaxBytes)) {
-        raise(SQLITE_TOOBIG, "invalid_argument: %s: events[%lld].%s is %lld bytes, maximum %d", fn,
-              i, key, static_cast<long long>(s.size()), kMaxBytes);
-    }
+    check_event_name(s, fn, index, key);
     return s;
 }
 
@@ -181,12 +169,12 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
     od::json_type t;
     if (v.type().get(t) || t != od::json_type::object) {
         const std::string got = json_describe(v);
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] must be an object, got %s", fn,
+        raise(Code::InvalidArgument, "%s: events[%lld] must be an object, got %s", fn,
               static_cast<long long>(index), got.c_str());
     }
     od::object o;
     if (auto err = v.get_object().get(o))
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is not valid JSON: %s", fn,
+        raise(Code::InvalidArgument, "%s: events[%lld] is not valid JSON: %s", fn,
               static_cast<long long>(index), simdjson::error_message(err));
     enum : unsigned { kType = 1, kData = 2, kCodec = 4, kMeta = 8, kId = 16, kSchema = 32 };
     unsigned seen = 0;
@@ -197,7 +185,7 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
         simdjson::error_code err = std::move(field).get(f);
         if (!err) err = f.unescaped_key().get(key);
         if (err) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is not valid JSON: %s", fn,
+            raise(Code::InvalidArgument, "%s: events[%lld] is not valid JSON: %s", fn,
                   static_cast<long long>(index), simdjson::error_message(err));
         }
         unsigned bit = 0;
@@ -209,11 +197,11 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
         else if (key == "schema_version") bit = kSchema;
         const std::string k(key);
         if (bit == 0) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] has unknown key %Q", fn,
+            raise(Code::InvalidArgument, "%s: events[%lld] has unknown key %Q", fn,
                   static_cast<long long>(index), k.c_str());
         }
         if (seen & bit) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] has key %Q more than once",
+            raise(Code::InvalidArgument, "%s: events[%lld] has key %Q more than once",
                   fn, static_cast<long long>(index), k.c_str());
         }
         seen |= bit;
@@ -232,7 +220,7 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                 od::json_type dt;
                 if (!val.type().get(dt)) data_is_string = dt == od::json_type::string;
                 if (auto e = raw_text(val, ev.data)) {
-                    raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].data is not valid "
+                    raise(Code::InvalidArgument, "%s: events[%lld].data is not valid "
                           "JSON: %s", fn, static_cast<long long>(index), simdjson::error_message(e));
                 }
                 break;
@@ -243,13 +231,13 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                 if (!e && mt == od::json_type::null) break;  // same as absent
                 if (!e && mt != od::json_type::object) {
                     const std::string got = json_describe(val);
-                    raise(SQLITE_ERROR,
-                          "invalid_argument: %s: events[%lld].metadata must be a JSON object, "
+                    raise(Code::InvalidArgument,
+                          "%s: events[%lld].metadata must be a JSON object, "
                           "got %s",
                           fn, static_cast<long long>(index), got.c_str());
                 }
                 if (!read_members(val, ev.metadata, e)) {
-                    raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld].metadata is not valid "
+                    raise(Code::InvalidArgument, "%s: events[%lld].metadata is not valid "
                           "JSON: %s", fn, static_cast<long long>(index),
                           simdjson::error_message(e));
                 }
@@ -262,8 +250,8 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                 const std::string got = json_describe(val);
                 if (val.type().get(st) || st != od::json_type::number || val.get_int64().get(sv) ||
                     sv < 1) {
-                    raise(SQLITE_ERROR,
-                          "invalid_argument: %s: events[%lld].schema_version must be an integer "
+                    raise(Code::InvalidArgument,
+                          "%s: events[%lld].schema_version must be an integer "
                           ">= 1, got %s",
                           fn, static_cast<long long>(index), got.c_str());
                 }
@@ -273,11 +261,11 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
         }
     }
     if (!(seen & kType)) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is missing 'type'", fn,
+        raise(Code::InvalidArgument, "%s: events[%lld] is missing 'type'", fn,
               static_cast<long long>(index));
     }
     if (!(seen & kData)) {
-        raise(SQLITE_ERROR, "invalid_argument: %s: events[%lld] is missing 'data'", fn,
+        raise(Code::InvalidArgument, "%s: events[%lld] is missing 'data'", fn,
               static_cast<long long>(index));
     }
     if (!ev.is_json()) {
@@ -306,8 +294,8 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
             const std::string codec(ev.codec);
             std::string got(ev.data.substr(0, 40));
             if (ev.data.size() > 40) got += "...";
-            raise(SQLITE_ERROR,
-                  "invalid_argument: %s: events[%lld].data must be a base64 string for codec %Q, "
+            raise(Code::InvalidArgument,
+                  "%s: events[%lld].data must be a base64 string for codec %Q, "
                   "got %s",
                   fn, static_cast<long long>(index), codec.c_str(), got.c_str());
         }
@@ -328,7 +316,7 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
     od::json_type t;
     if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_object().get(o)) {
         const std::string got = json_describe(m.doc);
-        raise(SQLITE_ERROR, "invalid_argument: %s: options must be a JSON object, got %s", fn,
+        raise(Code::InvalidArgument, "%s: options must be a JSON object, got %s", fn,
               got.c_str());
     }
     bool seen_key = false, seen_ts = false, seen_meta = false;
@@ -344,9 +332,9 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
                      : key == "metadata"      ? &seen_meta
                                               : nullptr;
         const std::string k(key);
-        if (!seen) raise(SQLITE_ERROR, "invalid_argument: %s: unknown option %Q", fn, k.c_str());
+        if (!seen) raise(Code::InvalidArgument, "%s: unknown option %Q", fn, k.c_str());
         if (*seen) {
-            raise(SQLITE_ERROR, "invalid_argument: %s: option %Q is given more than once", fn,
+            raise(Code::InvalidArgument, "%s: option %Q is given more than once", fn,
                   k.c_str());
         }
         *seen = true;
@@ -357,14 +345,14 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
             std::string_view s;
             if (t != od::json_type::string || v.get_string().get(s) || s.empty() ||
                 std::memchr(s.data(), 0, s.size()) != nullptr) {
-                raise(SQLITE_ERROR,
-                      "invalid_argument: %s: option idempotency_key must be a non-empty string "
+                raise(Code::InvalidArgument,
+                      "%s: option idempotency_key must be a non-empty string "
                       "without NUL bytes, got %s",
                       fn, got.c_str());
             }
             if (s.size() > static_cast<size_t>(kMaxBytes)) {
-                raise(SQLITE_TOOBIG,
-                      "invalid_argument: %s: option idempotency_key is %lld bytes, maximum %d", fn,
+                raise(Code::TooBig,
+                      "%s: option idempotency_key is %lld bytes, maximum %d", fn,
                       static_cast<long long>(s.size()), kMaxBytes);
             }
             out.has_idempotency_key = true;
@@ -372,8 +360,8 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
         } else if (key == "timestamp") {
             int64_t ts = 0;
             if (t != od::json_type::number || v.get_int64().get(ts) || ts < 0) {
-                raise(SQLITE_ERROR,
-                      "invalid_argument: %s: option timestamp must be an integer >= 0 "
+                raise(Code::InvalidArgument,
+                      "%s: option timestamp must be an integer >= 0 "
                       "(microseconds since the epoch), got %s",
                       fn, got.c_str());
             }
@@ -382,8 +370,8 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
         } else {
             simdjson::error_code e = simdjson::SUCCESS;
             if (t != od::json_type::object) {
-                raise(SQLITE_ERROR,
-                      "invalid_argument: %s: option metadata must be a JSON object, got %s", fn,
+                raise(Code::InvalidArgument,
+                      "%s: option metadata must be a JSON object, got %s", fn,
                       got.c_str());
             }
             if (!read_members(v, out.metadata, e)) Impl::fail(e, fn, "options");
@@ -408,8 +396,8 @@ void JsonScratch::parse_events(std::string_view text, std::vector<EventIn>& out,
     }
     if (t != od::json_type::array) {
         const std::string got = json_describe(m.doc);
-        raise(SQLITE_ERROR,
-              "invalid_argument: %s: events must be a JSON array of event objects or one event "
+        raise(Code::InvalidArgument,
+              "%s: events must be a JSON array of event objects or one event "
               "object, got %s",
               fn, got.c_str());
     }
@@ -426,6 +414,38 @@ void JsonScratch::parse_events(std::string_view text, std::vector<EventIn>& out,
 
 void JsonScratch::validate(std::string_view text, const char* fn, const char* what) {
     impl_->load(text, fn, what);
+}
+
+void check_event_name(std::string_view s, const char* fn, size_t index, const char* key) {
+    const auto i = static_cast<long long>(index);
+    if (s.empty()) {
+        raise(Code::InvalidArgument, "%s: events[%lld].%s must be a non-empty string, got \"\"", fn,
+              i, key);
+    }
+    if (std::memchr(s.data(), 0, s.size()) != nullptr) {
+        raise(Code::InvalidArgument, "%s: events[%lld].%s must not contain NUL bytes", fn, i, key);
+    }
+    if (s.size() > static_cast<size_t>(kMaxBytes)) {
+        raise(Code::TooBig, "%s: events[%lld].%s is %lld bytes, maximum %d", fn, i, key,
+              static_cast<long long>(s.size()), kMaxBytes);
+    }
+}
+
+void JsonScratch::parse_metadata(std::string_view text, std::vector<MetaMember>& out,
+                                 const char* fn, size_t index) {
+    Impl& m = *impl_;
+    const std::string what = format("events[%lld].metadata", static_cast<long long>(index));
+    const size_t len = m.load(text, fn, what.c_str());
+    m.iterate(len, fn, what.c_str());
+    od::value v;
+    od::json_type t;
+    if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_value().get(v)) {
+        const std::string got = json_describe(m.doc);
+        raise(Code::InvalidArgument, "%s: %s must be a JSON object, got %s", fn, what.c_str(),
+              got.c_str());
+    }
+    simdjson::error_code e = simdjson::SUCCESS;
+    if (!read_members(v, out, e)) Impl::fail(e, fn, what.c_str());
 }
 
 void json_quote(std::string_view s, std::string& out) {

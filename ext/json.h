@@ -66,6 +66,9 @@ class JsonScratch {
     void parse_events(std::string_view text, std::vector<EventIn>& out, const char* fn);
     // Throws invalid_argument unless text is one complete JSON value.
     void validate(std::string_view text, const char* fn, const char* what);
+    // The members of a JSON object text (metadata handed over by pointer, eskit.h).
+    void parse_metadata(std::string_view text, std::vector<MetaMember>& out, const char* fn,
+                        size_t index);
 
   private:
     struct Impl;
@@ -76,6 +79,9 @@ class JsonScratch {
 // value when the event has the same key, then the event's remaining members, as compact JSON
 // ({"a":1,"b":2}). Returns false (store NULL) when neither level has metadata.
 bool merge_metadata(const EventIn& ev, const AppendOptions& opts, std::string& out);
+
+// The rule for type, codec and id of events[index]: non-empty, no NUL, at most kMaxIdBytes.
+void check_event_name(std::string_view s, const char* fn, size_t index, const char* key);
 
 // Appends s as a JSON string literal (quotes and escapes included).
 void json_quote(std::string_view s, std::string& out);

@@ -14,58 +14,38 @@
 **   es_all:     after_seq HIDDEN (1st argument)
 **
 ** HOW IT WORKS
-** xBestIndex accepts every constraint it can evaluate exactly and passes it through argv,
-** describing the argv order in idxStr as space-separated tokens:
-**   stream=       the es_stream argument              from=     es_stream's from_version
-**   after=        es_all's after_seq                   seq<op>   seq with = > >= < <=
-**   version<op>   version with = > >= < <=            stream_id= / stream_idIN
-**   category= / categoryIN     type= / typeIN          limit / offset
-**   cols=<hex>    last and not an argv: the columns the query reads (see below)
-** (<col>IN means sqlite3_vtab_in() hands over the whole IN list in one xFilter call.)
-** Every accepted constraint is omitted from SQLite's own re-check, which is what makes it safe
-** to push LIMIT and OFFSET down: the cursor counts exactly the rows the query returns.
+** xBestIndex hands the constraints to plan() (read_plan.h, where idxStr and idxNum are
+** documented); xFilter reads the plan back with parse_plan(), binds the values, and runs one
+** Source per driving key (one in total without keys). A source is a sequence of segments, each
+** an inner statement over a range of the order column: the stream's versions, a seq range of
+** the log, or for a category or type the key's index blocks up to 'indexed_upto' followed by
+** the tail after it (postings.h). Several sources (IN lists) are merged by seq, so rows still
+** come out in global order and LIMIT stops the merge early.
 **
-** idxNum selects the driving index (the others are filters applied in the cursor):
-**   bit 0 (1)   descending order (ORDER BY seq/version DESC consumed)
-**   bit 1 (2)   drive by stream_id keys, es_events(stream_id, version)
-**   bit 2 (4)   drive by category keys, es_events(category, seq)
-**   bit 3 (8)   drive by type keys, es_events(type, seq)
-**   none        es_all: seq range on the rowid; es_stream: always its (stream_id, version) range
-** idxStr ends with "cols=<hex>", the columns the query reads (colUsed, bit i = column i): the
-** cursor's statement selects NULL for the others, so a query of seq and type never copies data.
-** With several keys (IN lists) the cursor runs one statement per key and merges them by seq,
-** so rows still come out in global order and LIMIT stops the merge early.
+** The inner statements select only the columns the query reads (idxStr's cols=, plus what the
+** cursor filters or orders on), NULL for the rest, so a query of seq and type never copies data.
+** Column 2 (category, not stored) is computed from the stream id.
+**
+** A host may reset every statement of the connection while a cursor is open (a reset-all
+** loop): a source notices its statement is no longer running, binds the range past the last
+** row it delivered, and goes on, so no row is delivered twice.
 */
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "common.h"
+#include "args.h"
+#include "boundary.h"
+#include "ids.h"
+#include "postings.h"
+#include "read_plan.h"
+#include "schema.h"
+#include "streams.h"
 
 namespace eskit::ext {
 
 namespace {
-
-enum Column {
-    kSeq = 0,
-    kStreamId,
-    kCategory,
-    kVersion,
-    kType,
-    kData,
-    kMetadata,
-    kCodec,
-    kSchemaVersion,
-    kEventId,
-    kIdempotencyKey,
-    kCreatedAt,
-    kArg0,  // es_stream: stream; es_all: after_seq
-    kArg1,  // es_stream: from_version
-};
 
 constexpr const char* kStreamSchema =
     "CREATE TABLE x(seq INTEGER, stream_id TEXT, category TEXT, version INTEGER, type TEXT, "
@@ -76,134 +56,90 @@ constexpr const char* kAllSchema =
     "data, metadata TEXT, codec TEXT, schema_version INTEGER, event_id TEXT, "
     "idempotency_key TEXT, created_at INTEGER, after_seq HIDDEN)";
 
-// The statements of kReads (common.cpp) select the visible columns in Column order.
-static_assert(kSeq == 0 && kCreatedAt == 11);
-
-enum : int { kDesc = 1, kByStream = 2, kByCategory = 4, kByType = 8 };
-// Visible columns as bits (sqlite3_index_info.colUsed), passed on in idxStr as "cols=<hex>".
-constexpr uint32_t kVisibleMask = (1u << (kCreatedAt + 1)) - 1;
-
-constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
-constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+static_assert(kSeq == 0 && kCreatedAt == 11 && kArg0 == 12, "schemas above list kColumnNames");
 
 struct EventsVtab : sqlite3_vtab {
     Conn* conn;
     bool is_stream;  // es_stream (else es_all)
 };
 
-struct Range {
-    int64_t lo = kMin;
-    int64_t hi = kMax;
-    bool empty = false;
+// The inner statements. ?1 the driving key, ?2..?3 the inclusive range on the order column,
+// ?4 the index kind (Index) or the seq an event id carries (EventId).
+enum class Shape : int { Stream = 0, All, ByStream, Index, EventId };
 
-    // Narrows the range by `column op value` with SQLite's comparison rules for an INTEGER
-    // column: NULL matches nothing, reals bound by their floor/ceiling, text that does not look
-    // like a number sorts after every number.
-    void apply(const std::string& op, sqlite3_value* v) {
-        int t = sqlite3_value_numeric_type(v);
-        if (t == SQLITE_NULL) {
-            empty = true;
-            return;
-        }
-        if (t == SQLITE_TEXT || t == SQLITE_BLOB) {
-            if (op == "=" || op == ">" || op == ">=") empty = true;  // numbers < text < blob
-            return;
-        }
-        if (t == SQLITE_INTEGER) {
-            const int64_t x = sqlite3_value_int64(v);
-            if (op == "=") {
-                lo = std::max(lo, x);
-                hi = std::min(hi, x);
-            } else if (op == ">") {
-                if (x == kMax) empty = true; else lo = std::max(lo, x + 1);
-            } else if (op == ">=") {
-                lo = std::max(lo, x);
-            } else if (op == "<") {
-                if (x == kMin) empty = true; else hi = std::min(hi, x - 1);
-            } else if (op == "<=") {
-                hi = std::min(hi, x);
-            }
+bool orders_by_version(Shape s) { return s == Shape::Stream; }
+bool has_key(Shape s) { return s != Shape::All; }
+
+std::string shape_sql(Shape shape, bool desc, uint32_t columns) {
+    std::string sql = "SELECT ";
+    for (int i = 0; i < kVisibleColumns; ++i) {
+        if (i) sql += ", ";
+        if (!((columns >> i) & 1)) {
+            sql += "NULL";
         } else {
-            // A real bound on an integer column: seq > 5.5 is seq >= 6, seq <= 5.5 is seq <= 5.
-            const double d = sqlite3_value_double(v);
-            if (std::isnan(d)) {
-                empty = true;
-                return;
-            }
-            auto to_int = [](double x) -> int64_t {
-                if (x <= -9.2e18) return kMin;
-                if (x >= 9.2e18) return kMax;
-                return static_cast<int64_t>(x);
-            };
-            if (op == "=") {
-                if (std::floor(d) != d) empty = true;
-                lo = std::max(lo, to_int(d));
-                hi = std::min(hi, to_int(d));
-            } else if (op == ">") {
-                lo = std::max(lo, to_int(std::floor(d) + 1));
-            } else if (op == ">=") {
-                lo = std::max(lo, to_int(std::ceil(d)));
-            } else if (op == "<") {
-                hi = std::min(hi, to_int(std::ceil(d) - 1));
-            } else if (op == "<=") {
-                hi = std::min(hi, to_int(std::floor(d)));
-            }
+            sql += "e.";
+            sql += i == kCategory ? "stream_id" : kColumnNames[i];  // category is computed
         }
-        if (lo > hi) empty = true;
     }
+    const char* dir = desc ? " DESC" : "";
+    switch (shape) {
+        case Shape::Stream:
+            return sql + " FROM main.es_events AS e WHERE e.stream_id = ?1 AND e.version BETWEEN "
+                         "?2 AND ?3 ORDER BY e.version" + dir;
+        case Shape::All:
+            return sql + " FROM main.es_events AS e WHERE e.seq BETWEEN ?2 AND ?3 ORDER BY e.seq" + dir;
+        case Shape::ByStream:
+            // Within one stream version order is seq order: the (stream_id, version) index
+            // yields seq order without a sort.
+            return sql + " FROM main.es_events AS e WHERE e.stream_id = ?1 AND e.seq BETWEEN ?2 "
+                         "AND ?3 ORDER BY e.version" + dir;
+        case Shape::Index:
+            return sql + " FROM es_index_seqs(?4, ?1, ?2, ?3) AS i CROSS JOIN main.es_events AS e "
+                         "ON e.seq = i.seq ORDER BY i.seq" + dir;
+        case Shape::EventId:
+            return sql + " FROM main.es_events AS e WHERE e.seq IN ((SELECT seq FROM "
+                         "main.es_event_ids WHERE event_id = ?1), ?4) AND e.event_id = ?1 AND "
+                         "e.seq BETWEEN ?2 AND ?3";
+    }
+    return sql;
+}
+
+uint64_t shape_id(Shape shape, bool desc, uint32_t columns) {
+    // Below 16: es_index_seqs's own shapes (postings.cpp).
+    return (uint64_t{columns} << 8) | (static_cast<uint64_t>(shape) << 1) | (desc ? 1 : 0) | 0x10000000000ULL;
+}
+
+struct Segment {
+    Shape shape;
+    int64_t lo, hi;  // on the order column (version for Stream, else seq)
 };
 
-// Set of accepted keys for a TEXT column (= or IN). nullopt: unconstrained.
-using KeySet = std::optional<std::vector<std::string>>;
-
-void add_keys(KeySet& set, sqlite3_value* v, bool is_in) {
-    std::vector<std::string> keys;
-    auto take = [&](sqlite3_value* x) {
-        // A TEXT column compares as text with numbers (affinity); NULL and BLOB never match.
-        const int t = sqlite3_value_type(x);
-        if (t == SQLITE_NULL || t == SQLITE_BLOB) return;
-        const auto* s = reinterpret_cast<const char*>(sqlite3_value_text(x));
-        if (!s) throw std::bad_alloc();
-        keys.emplace_back(s, static_cast<size_t>(sqlite3_value_bytes(x)));
-    };
-    if (is_in) {
-        sqlite3_value* x = nullptr;
-        int rc = sqlite3_vtab_in_first(v, &x);
-        while (rc == SQLITE_OK && x) {
-            take(x);
-            rc = sqlite3_vtab_in_next(v, &x);
-        }
-        if (rc == SQLITE_NOMEM) throw std::bad_alloc();
-        if (rc != SQLITE_OK && rc != SQLITE_DONE) throw Error{rc, sqlite3_errstr(rc)};
-    } else {
-        take(v);
-    }
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    if (set) {  // two constraints on one column: keep the intersection
-        std::vector<std::string> both;
-        std::set_intersection(set->begin(), set->end(), keys.begin(), keys.end(),
-                              std::back_inserter(both));
-        *set = std::move(both);
-    } else {
-        set = std::move(keys);
-    }
-}
-
-bool contains(const KeySet& set, const unsigned char* text, int n) {
-    if (!set) return true;
-    const std::string_view s(reinterpret_cast<const char*>(text), static_cast<size_t>(n));
-    return std::binary_search(set->begin(), set->end(), s,
-                              [](const auto& a, const auto& b) {
-                                  return std::string_view(a) < std::string_view(b);
-                              });
-}
-
 struct Source {
-    Read kind;
-    uint32_t columns;
+    std::string key;
+    // Index-driven sources check every row's key against their own (see postings.h): the
+    // index narrows the scan, the tail is a plain scan, and several keys scan the same tail.
+    int key_column = -1;  // kCategory or kType, or -1
+    int64_t kind_or_seq = 0;  // ?4
+    bool has_kind_or_seq = false;
+    std::vector<Segment> segments;
+    size_t seg = 0;
     sqlite3_stmt* stmt = nullptr;
+    uint64_t shape = 0;
     bool has_row = false;
+    bool delivered = false;
+    int64_t last = 0;  // order position of the last row delivered
+};
+
+// What the query's constraints asked for, once xFilter has bound them.
+struct Wanted {
+    Range seq, version;
+    KeySet streams, categories, types, event_ids;
+    int64_t limit = -1;  // < 0: none
+    int64_t offset = 0;
+    bool nothing = false;  // a constraint no row can satisfy
+    bool stream_given = false;
+    std::string arg_stream;
+    bool has_arg_stream = false;
 };
 
 struct EventsCursor : sqlite3_vtab_cursor {
@@ -211,76 +147,113 @@ struct EventsCursor : sqlite3_vtab_cursor {
     bool is_stream = false;
     bool desc = false;
     bool eof = true;
+    uint32_t columns = kVisibleMask;
     std::vector<Source> sources;
     size_t current = 0;
-
-    Range seq, version;
-    KeySet streams, categories, types;
-    // Which of the filters the driving SQL does not already guarantee.
-    bool check_seq = false, check_version = false;
-    bool check_streams = false, check_categories = false, check_types = false;
-
-    int64_t limit = -1;  // < 0: none
-    int64_t offset = 0;
+    Wanted want;
+    // Which filters the driving statements do not already guarantee.
+    bool check_seq = false, check_version = false, check_streams = false,
+         check_categories = false, check_types = false, check_event_ids = false;
     int64_t emitted = 0;
-
-    // Hidden-column values, returned as given.
-    std::string arg_stream;
-    bool has_arg_stream = false;
-    sqlite3_value* arg_num = nullptr;  // from_version (es_stream) or after_seq (es_all)
+    sqlite3_value* arg_num = nullptr;  // from_version (es_stream) or after_seq (es_all), as given
 
     ~EventsCursor() {
         release_sources();
         sqlite3_value_free(arg_num);
     }
 
-    void release_sources() {
-        for (Source& s : sources) conn->release(s.kind, s.columns, s.stmt);
+    void release_sources() noexcept {
+        for (Source& s : sources) conn->release_read(s.shape, s.stmt);
         sources.clear();
     }
 
-    void step(Source& s) {
-        const int rc = sqlite3_step(s.stmt);
-        if (rc == SQLITE_ROW) {
-            s.has_row = true;
-        } else if (rc == SQLITE_DONE) {
-            s.has_row = false;
+    void bind_segment(Source& s, const Segment& g) {
+        int rc = SQLITE_OK;
+        if (has_key(g.shape)) {
+            rc = sqlite3_bind_text(s.stmt, 1, s.key.data(), static_cast<int>(s.key.size()),
+                                   SQLITE_STATIC);
+        }
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s.stmt, 2, g.lo);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s.stmt, 3, g.hi);
+        if (rc == SQLITE_OK && (g.shape == Shape::Index || g.shape == Shape::EventId)) {
+            rc = s.has_kind_or_seq ? sqlite3_bind_int64(s.stmt, 4, s.kind_or_seq)
+                                   : sqlite3_bind_null(s.stmt, 4);
+        }
+        if (rc != SQLITE_OK) raise_db(conn->db);
+    }
+
+    // Opens segment s.seg of the source (its statement, bound from its range).
+    void open_segment(Source& s) {
+        const Segment& g = s.segments[s.seg];
+        const uint64_t shape = shape_id(g.shape, desc, columns);
+        if (s.stmt && s.shape != shape) {
+            conn->release_read(s.shape, s.stmt);
+            s.stmt = nullptr;
+        }
+        if (!s.stmt) {
+            s.stmt = conn->acquire_read(shape, shape_sql(g.shape, desc, columns));
+            s.shape = shape;
         } else {
+            sqlite3_reset(s.stmt);
+        }
+        bind_segment(s, g);
+    }
+
+    // After an external reset the statement would start over: bind the range past the last
+    // delivered row first.
+    void resume(Source& s) {
+        Segment& g = s.segments[s.seg];
+        if (desc) {
+            g.hi = s.last - 1;
+        } else {
+            g.lo = s.last + 1;
+        }
+        sqlite3_reset(s.stmt);
+        bind_segment(s, g);
+    }
+
+    void step(Source& s) {
+        for (;;) {
+            if (s.delivered && !sqlite3_stmt_busy(s.stmt)) resume(s);
+            const int rc = sqlite3_step(s.stmt);
+            if (rc == SQLITE_ROW) {
+                s.has_row = true;
+                return;
+            }
             s.has_row = false;
-            raise_db(conn->db);
+            if (rc != SQLITE_DONE) raise_db(conn->db);
+            if (++s.seg >= s.segments.size()) return;
+            s.delivered = false;
+            open_segment(s);
         }
     }
 
-    bool matches(sqlite3_stmt* st) const {
-        if (check_seq) {
-            const int64_t v = sqlite3_column_int64(st, kSeq);
-            if (v < seq.lo || v > seq.hi) return false;
+    std::string_view text(sqlite3_stmt* st, int col) const {
+        const auto* t = static_cast<const char*>(sqlite3_column_blob(st, col));
+        return {t ? t : "", static_cast<size_t>(sqlite3_column_bytes(st, col))};
+    }
+
+    bool matches(const Source& s) const {
+        sqlite3_stmt* st = s.stmt;
+        if (s.key_column == kCategory && category_of(text(st, kStreamId)) != s.key) return false;
+        if (s.key_column == kType && text(st, kType) != s.key) return false;
+        if (check_seq && !want.seq.contains(sqlite3_column_int64(st, kSeq))) return false;
+        if (check_version && !want.version.contains(sqlite3_column_int64(st, kVersion))) return false;
+        if (check_streams && !want.streams.contains(text(st, kStreamId))) return false;
+        if (check_categories && !want.categories.contains(category_of(text(st, kStreamId)))) {
+            return false;
         }
-        if (check_version) {
-            const int64_t v = sqlite3_column_int64(st, kVersion);
-            if (v < version.lo || v > version.hi) return false;
-        }
-        if (check_streams &&
-            !contains(streams, sqlite3_column_text(st, kStreamId), sqlite3_column_bytes(st, kStreamId)))
-            return false;
-        if (check_categories && !contains(categories, sqlite3_column_text(st, kCategory),
-                                          sqlite3_column_bytes(st, kCategory)))
-            return false;
-        if (check_types &&
-            !contains(types, sqlite3_column_text(st, kType), sqlite3_column_bytes(st, kType)))
-            return false;
+        if (check_types && !want.types.contains(text(st, kType))) return false;
+        if (check_event_ids && !want.event_ids.contains(text(st, kEventId))) return false;
         return true;
+    }
+
+    int64_t position(const Source& s) const {
+        return sqlite3_column_int64(s.stmt, orders_by_version(s.segments[s.seg].shape) ? kVersion : kSeq);
     }
 
     // Positions on the next row that passes every filter (merging sources by seq).
     void settle() {
-        if (sources.size() == 1) {  // no merge: skip rows until one passes the filters
-            Source& only = sources.front();
-            current = 0;
-            while (only.has_row && !matches(only.stmt)) step(only);
-            eof = !only.has_row;
-            return;
-        }
         for (;;) {
             size_t best = sources.size();
             int64_t best_seq = 0;
@@ -297,8 +270,11 @@ struct EventsCursor : sqlite3_vtab_cursor {
                 return;
             }
             current = best;
-            if (matches(sources[best].stmt)) return;
-            step(sources[best]);
+            Source& s = sources[best];
+            s.delivered = true;
+            s.last = position(s);
+            if (matches(s)) return;
+            step(s);
         }
     }
 
@@ -306,6 +282,8 @@ struct EventsCursor : sqlite3_vtab_cursor {
         step(sources[current]);
         settle();
     }
+
+    sqlite3_stmt* row() const { return sources[current].stmt; }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -367,8 +345,8 @@ int eventsClose(sqlite3_vtab_cursor* p) {
 
 int eventsNext(sqlite3_vtab_cursor* p) {
     auto* cur = static_cast<EventsCursor*>(p);
-    return vtab_guard(cur->pVtab, [&] {
-        if (cur->limit >= 0 && ++cur->emitted >= cur->limit) {
+    return vtab_guard(cur->pVtab, *cur->conn, [&] {
+        if (cur->want.limit >= 0 && ++cur->emitted >= cur->want.limit) {
             cur->eof = true;
         } else {
             cur->advance();
@@ -381,9 +359,8 @@ int eventsEof(sqlite3_vtab_cursor* p) { return static_cast<EventsCursor*>(p)->eo
 
 // Copies a value of the driving statement's current row into the result. Not
 // sqlite3_result_value(): for text and blobs it frees and reallocates the result's buffer on
-// every row, while the _TRANSIENT setters reuse it (a malloc/free pair per row and column,
-// about 5% of a scan). The value is read through sqlite3_value_*, which take no mutex: this
-// runs inside the outer statement's step on the same connection, whose mutex is held.
+// every row, while the _TRANSIENT setters reuse it. The value is read through sqlite3_value_*,
+// which take no mutex: this runs inside the outer statement's step, whose mutex is held.
 void copy_value(sqlite3_context* ctx, sqlite3_value* v) {
     switch (sqlite3_value_type(v)) {
         case SQLITE_INTEGER:
@@ -421,12 +398,19 @@ void copy_value(sqlite3_context* ctx, sqlite3_value* v) {
 
 int eventsColumn(sqlite3_vtab_cursor* p, sqlite3_context* ctx, int col) {
     auto* cur = static_cast<EventsCursor*>(p);
-    if (col < kArg0) {
-        copy_value(ctx, sqlite3_column_value(cur->sources[cur->current].stmt, col));
+    if (col == kCategory) {
+        sqlite3_value* v = sqlite3_column_value(cur->row(), kCategory);
+        if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
+        const auto* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
+        if (!t) return SQLITE_NOMEM;
+        const std::string_view c = category_of({t, static_cast<size_t>(sqlite3_value_bytes(v))});
+        sqlite3_result_text(ctx, c.data(), static_cast<int>(c.size()), SQLITE_TRANSIENT);
+    } else if (col < kArg0) {
+        copy_value(ctx, sqlite3_column_value(cur->row(), col));
     } else if (cur->is_stream && col == kArg0) {
-        if (cur->has_arg_stream) {
-            sqlite3_result_text(ctx, cur->arg_stream.data(),
-                                static_cast<int>(cur->arg_stream.size()), SQLITE_TRANSIENT);
+        if (cur->want.has_arg_stream) {
+            sqlite3_result_text(ctx, cur->want.arg_stream.data(),
+                                static_cast<int>(cur->want.arg_stream.size()), SQLITE_TRANSIENT);
         }
     } else if (cur->arg_num) {
         sqlite3_result_value(ctx, cur->arg_num);
@@ -435,364 +419,308 @@ int eventsColumn(sqlite3_vtab_cursor* p, sqlite3_context* ctx, int col) {
 }
 
 int eventsRowid(sqlite3_vtab_cursor* p, sqlite_int64* rowid) {
-    auto* cur = static_cast<EventsCursor*>(p);
-    *rowid = sqlite3_column_int64(cur->sources[cur->current].stmt, kSeq);
+    *rowid = sqlite3_column_int64(static_cast<EventsCursor*>(p)->row(), kSeq);
     return SQLITE_OK;
 }
 
-// Read rules of SPEC section 4 for es_stream: a tombstoned stream, or one whose events were
-// moved to an attached archive, is an error rather than an empty result.
-void check_readable(Conn& c, const std::string& stream) {
-    const StreamRow row = read_stream(c, stream);
-    if (row.state == "tombstoned") raise_tombstoned(stream, row);
-    if (row.state == "archived" && !row.archived_to.empty()) {
-        raise(SQLITE_CONSTRAINT,
-              "archived: stream %Q was moved to archive database %Q; read it from %s.es_events "
-              "or es_restore(%Q, %Q)",
-              stream.c_str(), row.archived_to.c_str(), quote_ident(row.archived_to).c_str(),
-              stream.c_str(), row.archived_to.c_str());
+// ---------------------------------------------------------------------------------------------
+// xFilter: binding the plan's values.
+
+std::vector<std::string> key_values(sqlite3_value* v, bool in_list) {
+    std::vector<std::string> keys;
+    auto take = [&](sqlite3_value* x) {
+        // A TEXT column compares as text with numbers (affinity); NULL and BLOB never match.
+        const int t = sqlite3_value_type(x);
+        if (t == SQLITE_NULL || t == SQLITE_BLOB) return;
+        const auto* s = reinterpret_cast<const char*>(sqlite3_value_text(x));
+        if (!s) throw std::bad_alloc();
+        keys.emplace_back(s, static_cast<size_t>(sqlite3_value_bytes(x)));
+    };
+    if (!in_list) {
+        take(v);
+        return keys;
+    }
+    sqlite3_value* x = nullptr;
+    int rc = sqlite3_vtab_in_first(v, &x);
+    while (rc == SQLITE_OK && x) {
+        take(x);
+        rc = sqlite3_vtab_in_next(v, &x);
+    }
+    if (rc == SQLITE_NOMEM) throw std::bad_alloc();
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) throw Error{Code::Sqlite, rc, sqlite3_errstr(rc), {}};
+    return keys;
+}
+
+void apply_range(Range& r, Op op, sqlite3_value* v) {
+    switch (sqlite3_value_numeric_type(v)) {
+        case SQLITE_INTEGER: r.apply_int(op, sqlite3_value_int64(v)); break;
+        case SQLITE_FLOAT: r.apply_real(op, sqlite3_value_double(v)); break;
+        case SQLITE_NULL: r.apply_non_numeric(op, true); break;
+        default: r.apply_non_numeric(op, false); break;
+    }
+}
+
+// A hidden argument's value; the same argument constrained twice (es_all(10) WHERE after_seq
+// = 50) must agree, as in SQL, or no row matches.
+void take_numeric_arg(EventsCursor& cur, sqlite3_value* v) {
+    const int t = sqlite3_value_type(v);
+    if (t != SQLITE_INTEGER && t != SQLITE_NULL) {
+        raise(Code::InvalidArgument, "%s: %s must be an integer, got %s",
+              cur.is_stream ? "es_stream" : "es_all", cur.is_stream ? "from_version" : "after_seq",
+              describe(v).c_str());
+    }
+    if (cur.arg_num) {
+        if (t == SQLITE_NULL || sqlite3_value_type(cur.arg_num) == SQLITE_NULL ||
+            sqlite3_value_int64(cur.arg_num) != sqlite3_value_int64(v)) {
+            cur.want.nothing = true;
+        }
+        return;
+    }
+    cur.arg_num = sqlite3_value_dup(v);
+    if (!cur.arg_num) throw std::bad_alloc();
+    if (cur.is_stream) {
+        apply_range(cur.want.version, Op::Ge, v);  // NULL: no rows
+    } else {
+        apply_range(cur.want.seq, Op::Gt, v);
+    }
+}
+
+void take_stream_arg(EventsCursor& cur, sqlite3_value* v) {
+    Wanted& w = cur.want;
+    if (sqlite3_value_type(v) == SQLITE_NULL) {
+        w.stream_given = true;
+        w.nothing = true;  // NULL argument: no rows
+        return;
+    }
+    const std::string_view s = arg_id(v, "es_stream", "stream_id");
+    if (w.stream_given && (!w.has_arg_stream || w.arg_stream != s)) w.nothing = true;
+    w.stream_given = true;
+    if (!w.has_arg_stream) {
+        w.arg_stream.assign(s);
+        w.has_arg_stream = true;
+    }
+}
+
+void bind_values(EventsCursor& cur, const ParsedPlan& plan, int argc, sqlite3_value** argv) {
+    Wanted& w = cur.want;
+    for (int i = 0; i < argc && static_cast<size_t>(i) < plan.tokens.size(); ++i) {
+        const Token& t = plan.tokens[static_cast<size_t>(i)];
+        sqlite3_value* v = argv[i];
+        switch (t.kind) {
+            case Token::Kind::StreamArg: take_stream_arg(cur, v); break;
+            case Token::Kind::FromArg:
+            case Token::Kind::AfterArg: take_numeric_arg(cur, v); break;
+            case Token::Kind::Seq: apply_range(w.seq, t.op, v); break;
+            case Token::Kind::Version: apply_range(w.version, t.op, v); break;
+            case Token::Kind::StreamId: w.streams.add(key_values(v, t.in_list)); break;
+            case Token::Kind::Category: w.categories.add(key_values(v, t.in_list)); break;
+            case Token::Kind::Type: w.types.add(key_values(v, t.in_list)); break;
+            case Token::Kind::EventId: w.event_ids.add(key_values(v, t.in_list)); break;
+            case Token::Kind::Limit: {
+                const int64_t n = sqlite3_value_int64(v);  // SQLite: a negative LIMIT is none
+                w.limit = n < 0 ? -1 : n;
+                break;
+            }
+            case Token::Kind::Offset:
+                w.offset = std::max<int64_t>(0, sqlite3_value_int64(v));
+                break;
+        }
+    }
+}
+
+bool no_rows_possible(const EventsCursor& cur) {
+    const Wanted& w = cur.want;
+    if (w.nothing || w.limit == 0 || w.seq.empty || w.version.empty) return true;
+    for (const KeySet* k : {&w.streams, &w.categories, &w.types, &w.event_ids}) {
+        if (k->empty()) return true;
+    }
+    return cur.is_stream && w.version.hi < 1;
+}
+
+// The sources of the plan, and which filters stay with the cursor.
+void build_sources(EventsCursor& cur, Conn& c, int idx_num) {
+    Wanted& w = cur.want;
+    auto add = [&](std::string key, std::vector<Segment> segments) {
+        Source s;
+        s.key = std::move(key);
+        s.segments = std::move(segments);
+        cur.sources.push_back(std::move(s));
+    };
+    cur.check_version = !cur.is_stream && w.version.bounded();
+    cur.check_streams = w.streams.set();
+    cur.check_categories = w.categories.set();
+    cur.check_types = w.types.set();
+    cur.check_event_ids = w.event_ids.set();
+    if (cur.is_stream) {
+        cur.check_seq = w.seq.bounded();
+        add(w.arg_stream, {{Shape::Stream, w.version.lo, w.version.hi}});
+    } else if (idx_num & kByEventId) {
+        cur.check_event_ids = false;
+        for (const std::string& id : *w.event_ids.keys) {
+            add(id, {{Shape::EventId, w.seq.lo, w.seq.hi}});
+            if (const auto seq = seq_in_id(id)) {
+                cur.sources.back().kind_or_seq = *seq;
+                cur.sources.back().has_kind_or_seq = true;
+            }
+        }
+    } else if (idx_num & kByStream) {
+        cur.check_streams = false;
+        for (const std::string& s : *w.streams.keys) add(s, {{Shape::ByStream, w.seq.lo, w.seq.hi}});
+    } else if (idx_num & (kByCategory | kByType)) {
+        // The index blocks up to indexed_upto, then the tail; the key is re-checked on every
+        // row (blocks may keep seqs of events that left, see postings.h).
+        const bool by_category = idx_num & kByCategory;
+        (by_category ? cur.check_categories : cur.check_types) = false;
+        const int64_t upto = indexed_upto(c);
+        const int64_t kind = static_cast<int64_t>(by_category ? IndexKind::Category : IndexKind::Type);
+        for (const std::string& key : *(by_category ? w.categories : w.types).keys) {
+            std::vector<Segment> segments;
+            const Segment indexed{Shape::Index, w.seq.lo, std::min(w.seq.hi, upto)};
+            const Segment tail{Shape::All, std::max(w.seq.lo, upto + 1), w.seq.hi};
+            for (const Segment& g : cur.desc ? std::vector<Segment>{tail, indexed}
+                                             : std::vector<Segment>{indexed, tail}) {
+                if (g.lo <= g.hi) segments.push_back(g);
+            }
+            if (segments.empty()) continue;
+            add(key, std::move(segments));
+            cur.sources.back().kind_or_seq = kind;
+            cur.sources.back().has_kind_or_seq = true;
+            cur.sources.back().key_column = by_category ? kCategory : kType;
+        }
+    } else {
+        add({}, {{Shape::All, w.seq.lo, w.seq.hi}});
+    }
+    // Columns to read: the query's, seq (merge, rowid) and version (resume), and the columns
+    // the cursor still filters on.
+    cur.columns |= (1u << kSeq) | (1u << kVersion);
+    const bool key_checked = idx_num & (kByCategory | kByType);
+    if (cur.check_streams || cur.check_categories || (idx_num & kByCategory)) {
+        cur.columns |= 1u << kStreamId;
+    }
+    if (cur.check_types || (key_checked && (idx_num & kByType))) cur.columns |= 1u << kType;
+    if (cur.check_event_ids) cur.columns |= 1u << kEventId;
+}
+
+void reset_cursor(EventsCursor& cur, int idx_num) {
+    cur.release_sources();
+    cur.want = Wanted{};
+    cur.emitted = 0;
+    sqlite3_value_free(cur.arg_num);
+    cur.arg_num = nullptr;
+    cur.desc = (idx_num & kDesc) != 0;
+    cur.eof = true;
+}
+
+// Builds and starts the sources; false when main holds no eskit tables (nothing was ever
+// written, or the transaction that created them rolled back): then there is nothing to read.
+// The tables are looked for only once a statement has failed, so that a read does not pay for
+// a sqlite_schema scan.
+bool start_sources(EventsCursor& cur, Conn& c, int idx_num) {
+    try {
+        build_sources(cur, c, idx_num);
+        for (Source& s : cur.sources) {
+            cur.open_segment(s);
+            cur.step(s);
+        }
+        return true;
+    } catch (const Error&) {
+        bool tables = true;
+        try {
+            tables = schema_version(c, Schema::main_db()) != 0;
+        } catch (const Error&) {
+            // keep the read's own error, which is the one that explains the failure
+        }
+        if (tables) throw;
+        cur.release_sources();
+        return false;
     }
 }
 
 /*
-** argv order follows the idxStr tokens (see the header comment and eventsBestIndex).
+** argv order follows the idxStr tokens (read_plan.h); idxNum picks the driving access path.
 */
 int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int argc,
                  sqlite3_value** argv) {
     auto* cur = static_cast<EventsCursor*>(p);
-    return vtab_guard(cur->pVtab, [&] {
-        Conn& c = *cur->conn;
-        cur->release_sources();
-        cur->seq = Range{};
-        cur->version = Range{};
-        cur->streams.reset();
-        cur->categories.reset();
-        cur->types.reset();
-        cur->limit = -1;
-        cur->offset = 0;
-        cur->emitted = 0;
-        cur->has_arg_stream = false;
-        sqlite3_value_free(cur->arg_num);
-        cur->arg_num = nullptr;
-        cur->desc = (idxNum & kDesc) != 0;
-        cur->eof = true;
-
-        bool nothing = false;  // a constraint no row can satisfy
-        bool stream_given = false;
-        std::string tokens(idxStr ? idxStr : "");
-        size_t pos = 0;
-        for (int i = 0; i < argc; ++i) {
-            const size_t end = tokens.find(' ', pos);
-            const std::string tok = tokens.substr(pos, end == std::string::npos ? end : end - pos);
-            pos = end == std::string::npos ? tokens.size() : end + 1;
-            sqlite3_value* v = argv[i];
-            auto op_of = [&](const char* col) { return tok.substr(std::strlen(col)); };
-            if (tok == "stream=") {
-                stream_given = true;
-                if (sqlite3_value_type(v) == SQLITE_NULL) {
-                    nothing = true;  // NULL argument: no rows
-                    continue;
-                }
-                cur->arg_stream = std::string(arg_id(v, "es_stream", "stream_id"));
-                cur->has_arg_stream = true;
-            } else if (tok == "from=" || tok == "after=") {
-                const int t = sqlite3_value_type(v);
-                if (t != SQLITE_INTEGER && t != SQLITE_NULL) {
-                    raise(SQLITE_ERROR, "invalid_argument: %s: %s must be an integer, got %s",
-                          cur->is_stream ? "es_stream" : "es_all",
-                          cur->is_stream ? "from_version" : "after_seq", describe(v).c_str());
-                }
-                cur->arg_num = sqlite3_value_dup(v);
-                if (!cur->arg_num) throw std::bad_alloc();
-                if (tok == "from=") {
-                    cur->version.apply(">=", v);  // NULL: no rows
-                } else {
-                    cur->seq.apply(">", v);
-                }
-            } else if (tok.rfind("seq", 0) == 0) {
-                cur->seq.apply(op_of("seq"), v);
-            } else if (tok.rfind("version", 0) == 0) {
-                cur->version.apply(op_of("version"), v);
-            } else if (tok.rfind("stream_id", 0) == 0) {
-                add_keys(cur->streams, v, op_of("stream_id") == "IN");
-            } else if (tok.rfind("category", 0) == 0) {
-                add_keys(cur->categories, v, op_of("category") == "IN");
-            } else if (tok.rfind("type", 0) == 0) {
-                add_keys(cur->types, v, op_of("type") == "IN");
-            } else if (tok == "limit") {
-                // SQLite's rule: a negative LIMIT means no limit.
-                const int64_t n = sqlite3_value_int64(v);
-                cur->limit = n < 0 ? -1 : n;
-            } else if (tok == "offset") {
-                cur->offset = std::max<int64_t>(0, sqlite3_value_int64(v));
-            }
+    Conn& c = *cur->conn;
+    return vtab_guard(cur->pVtab, c, [&] {
+        CallScope call(c);
+        reset_cursor(*cur, idxNum);
+        const ParsedPlan plan = parse_plan(idxStr ? idxStr : "");
+        cur->columns = plan.columns;
+        bind_values(*cur, plan, argc, argv);
+        if (cur->is_stream && !cur->want.stream_given) {
+            raise(Code::InvalidArgument, "es_stream: the stream_id argument is required, as in "
+                  "es_stream('order-17')");
         }
-        if (cur->is_stream && !stream_given) {
-            raise(SQLITE_ERROR, "invalid_argument: es_stream: the stream_id argument is required, "
-                  "as in es_stream('order-17')");
-        }
-        if (cur->limit == 0) return SQLITE_OK;
-        if (cur->seq.empty || cur->version.empty) return SQLITE_OK;
-        if (nothing) return SQLITE_OK;
-        for (const KeySet* set : {&cur->streams, &cur->categories, &cur->types}) {
-            if (*set && (*set)->empty()) return SQLITE_OK;
-        }
-        if (cur->is_stream && cur->version.hi < 1) return SQLITE_OK;
-
-        // Which statement(s) drive the scan, and which filters remain for the cursor.
-        Read kind;
-        std::vector<std::string> keys;
-        int64_t lo, hi;
-        cur->check_seq = cur->check_version = false;
-        cur->check_streams = cur->check_categories = cur->check_types = false;
+        if (no_rows_possible(*cur)) return SQLITE_OK;
         if (cur->is_stream) {
-            if (!cur->has_arg_stream) return SQLITE_OK;
-            kind = cur->desc ? Read::StreamDesc : Read::StreamAsc;
-            keys.push_back(cur->arg_stream);
-            lo = cur->version.lo;
-            hi = cur->version.hi;
-            cur->check_seq = cur->seq.lo != kMin || cur->seq.hi != kMax;
-            cur->check_streams = cur->streams.has_value();
-            cur->check_categories = cur->categories.has_value();
-            cur->check_types = cur->types.has_value();
-        } else {
-            lo = cur->seq.lo;
-            hi = cur->seq.hi;
-            cur->check_version = cur->version.lo != kMin || cur->version.hi != kMax;
-            if (idxNum & kByStream) {
-                kind = cur->desc ? Read::ByStreamDesc : Read::ByStreamAsc;
-                keys = *cur->streams;
-                cur->check_categories = cur->categories.has_value();
-                cur->check_types = cur->types.has_value();
-            } else if (idxNum & kByCategory) {
-                kind = cur->desc ? Read::CategoryDesc : Read::CategoryAsc;
-                keys = *cur->categories;
-                cur->check_streams = cur->streams.has_value();
-                cur->check_types = cur->types.has_value();
-            } else if (idxNum & kByType) {
-                kind = cur->desc ? Read::TypeDesc : Read::TypeAsc;
-                keys = *cur->types;
-                cur->check_streams = cur->streams.has_value();
-                cur->check_categories = cur->categories.has_value();
-            } else {
-                kind = cur->desc ? Read::AllDesc : Read::AllAsc;
-                keys.emplace_back();  // no key: one source
-                cur->check_streams = cur->streams.has_value();
-                cur->check_categories = cur->categories.has_value();
-                cur->check_types = cur->types.has_value();
-            }
-        }
-
-        // Columns to read: those the query uses, seq (merge order, rowid) and the columns the
-        // cursor still filters on.
-        const size_t at = tokens.rfind("cols=");
-        uint32_t columns = at == std::string::npos
-                               ? kVisibleMask
-                               : static_cast<uint32_t>(std::strtoul(tokens.c_str() + at + 5,
-                                                                    nullptr, 16)) & kVisibleMask;
-        columns |= 1u << kSeq;
-        if (cur->check_version) columns |= 1u << kVersion;
-        if (cur->check_streams) columns |= 1u << kStreamId;
-        if (cur->check_categories) columns |= 1u << kCategory;
-        if (cur->check_types) columns |= 1u << kType;
-
-        try {
+            if (schema_version(c, Schema::main_db()) == 0) return SQLITE_OK;
             // Reading a tombstoned or moved stream is an error. es_all is the global log, which
             // simply no longer holds those events: filtering it by such a stream gives no rows.
-            if (cur->is_stream) check_readable(c, cur->arg_stream);
-
-            cur->sources.reserve(keys.size());
-            for (const std::string& key : keys) {
-                cur->sources.push_back(Source{kind, columns, c.acquire(kind, columns)});
-                sqlite3_stmt* s = cur->sources.back().stmt;
-                if (kind != Read::AllAsc && kind != Read::AllDesc) {
-                    sqlite3_bind_text(s, 1, key.data(), static_cast<int>(key.size()),
-                                      SQLITE_TRANSIENT);
-                }
-                sqlite3_bind_int64(s, 2, lo);
-                sqlite3_bind_int64(s, 3, hi);
-                cur->step(cur->sources.back());
-            }
-        } catch (const Error&) {
-            // Without the eskit tables (nothing was ever written, or the transaction that
-            // created them rolled back) there is nothing to read. Asked only once a statement
-            // has failed, so that a read does not pay for a sqlite_schema scan (W6: ~1.5 µs).
-            bool tables = true;
-            try {
-                tables = c.has_schema();
-            } catch (const Error&) {
-                // keep the read's own error, which is the one that explains the failure
-            }
-            if (tables) throw;
-            cur->release_sources();
-            return SQLITE_OK;
+            require_readable(read_stream(c, cur->want.arg_stream));
         }
+        if (!start_sources(*cur, c, idxNum) || cur->sources.empty()) return SQLITE_OK;
         cur->eof = false;
         cur->settle();
-        for (int64_t skip = cur->offset; skip > 0 && !cur->eof; --skip) cur->advance();
+        for (int64_t skip = cur->want.offset; skip > 0 && !cur->eof; --skip) cur->advance();
         return SQLITE_OK;
     });
 }
 
-/*
-** Builds idxStr/argv as documented at the top of the file. Constraints on hidden arguments
-** must be usable (SQLITE_CONSTRAINT otherwise, so the planner picks another join order);
-** es_stream without its stream argument is an error.
-*/
+// ---------------------------------------------------------------------------------------------
+// xBestIndex: sqlite3_index_info to and from plan() (read_plan.h).
+
+Op op_of(unsigned char op) {
+    switch (op) {
+        case SQLITE_INDEX_CONSTRAINT_EQ: return Op::Eq;
+        case SQLITE_INDEX_CONSTRAINT_GT: return Op::Gt;
+        case SQLITE_INDEX_CONSTRAINT_GE: return Op::Ge;
+        case SQLITE_INDEX_CONSTRAINT_LT: return Op::Lt;
+        case SQLITE_INDEX_CONSTRAINT_LE: return Op::Le;
+        case SQLITE_INDEX_CONSTRAINT_LIMIT: return Op::Limit;
+        case SQLITE_INDEX_CONSTRAINT_OFFSET: return Op::Offset;
+        default: return Op::Other;
+    }
+}
+
+PlanInput plan_input(sqlite3_index_info* info, bool is_stream) {
+    PlanInput in;
+    in.is_stream = is_stream;
+    in.col_used = info->colUsed;
+    for (int i = 0; i < info->nConstraint; ++i) {
+        const auto& cons = info->aConstraint[i];
+        ConstraintIn c{cons.iColumn, op_of(cons.op), cons.usable != 0};
+        if (c.column >= 0 && c.column < kArg0 && c.op == Op::Eq) {
+            const char* coll = sqlite3_vtab_collation(info, i);
+            c.binary = !coll || sqlite3_stricmp(coll, "BINARY") == 0;
+            c.in_list = sqlite3_vtab_in(info, i, -1) != 0;
+        }
+        in.constraints.push_back(c);
+    }
+    for (int i = 0; i < info->nOrderBy; ++i) {
+        in.order_by.emplace_back(info->aOrderBy[i].iColumn, info->aOrderBy[i].desc != 0);
+    }
+    return in;
+}
+
 int eventsBestIndex(sqlite3_vtab* p, sqlite3_index_info* info) {
     auto* vtab = static_cast<EventsVtab*>(p);
-    return vtab_guard(p, [&] {
-        std::string idx;
-        int argv_index = 0;
-        bool has_stream_arg = false, stream_arg_unusable = false;
-        bool seq_eq = false, seq_range = false, version_eq = false;
-        bool by_stream = false, by_category = false, by_type = false;
-        bool all_used = true;
-        int limit_i = -1, offset_i = -1;
-
-        auto take = [&](int i, const std::string& token) {
-            info->aConstraintUsage[i].argvIndex = ++argv_index;
-            info->aConstraintUsage[i].omit = 1;
-            if (!idx.empty()) idx += ' ';
-            idx += token;
-        };
-        auto op_name = [](unsigned char op) -> const char* {
-            switch (op) {
-                case SQLITE_INDEX_CONSTRAINT_EQ: return "=";
-                case SQLITE_INDEX_CONSTRAINT_GT: return ">";
-                case SQLITE_INDEX_CONSTRAINT_GE: return ">=";
-                case SQLITE_INDEX_CONSTRAINT_LT: return "<";
-                case SQLITE_INDEX_CONSTRAINT_LE: return "<=";
-                default: return nullptr;
-            }
-        };
-
+    return vtab_guard(p, *vtab->conn, [&] {
+        const Plan plan_out = plan(plan_input(info, vtab->is_stream));
+        if (!plan_out.usable) return SQLITE_CONSTRAINT;
         for (int i = 0; i < info->nConstraint; ++i) {
-            const auto& cons = info->aConstraint[i];
-            const int col = cons.iColumn;
-            if (cons.op == SQLITE_INDEX_CONSTRAINT_LIMIT || cons.op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
-                if (cons.usable) (cons.op == SQLITE_INDEX_CONSTRAINT_LIMIT ? limit_i : offset_i) = i;
-                continue;
-            }
-            const bool hidden = col >= kArg0;
-            if (hidden) {
-                if (cons.op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-                if (!cons.usable) {
-                    if (vtab->is_stream && col == kArg0) stream_arg_unusable = true;
-                    else if (!vtab->is_stream || col == kArg1) return SQLITE_CONSTRAINT;
-                    continue;
-                }
-                if (vtab->is_stream && col == kArg0) {
-                    has_stream_arg = true;
-                    take(i, "stream=");
-                } else if (vtab->is_stream) {
-                    take(i, "from=");
-                } else {
-                    take(i, "after=");
-                    seq_range = true;
-                }
-                continue;
-            }
-            if (!cons.usable) {
-                all_used = false;
-                continue;
-            }
-            if (col == kSeq || col == kVersion) {
-                const char* op = op_name(cons.op);
-                if (!op) {
-                    all_used = false;
-                    continue;
-                }
-                const bool eq = cons.op == SQLITE_INDEX_CONSTRAINT_EQ;
-                if (col == kSeq) {
-                    seq_eq |= eq;
-                    seq_range = true;
-                } else {
-                    version_eq |= eq;
-                }
-                take(i, std::string(col == kSeq ? "seq" : "version") + op);
-                continue;
-            }
-            if (col == kStreamId || col == kCategory || col == kType) {
-                const char* coll = sqlite3_vtab_collation(info, i);
-                if (cons.op != SQLITE_INDEX_CONSTRAINT_EQ ||
-                    (coll && sqlite3_stricmp(coll, "BINARY") != 0)) {
-                    all_used = false;
-                    continue;
-                }
-                const bool in = sqlite3_vtab_in(info, i, -1) != 0;
-                if (in) sqlite3_vtab_in(info, i, 1);
-                const char* name = col == kStreamId ? "stream_id" : col == kCategory ? "category" : "type";
-                take(i, std::string(name) + (in ? "IN" : "="));
-                (col == kStreamId ? by_stream : col == kCategory ? by_category : by_type) = true;
-                continue;
-            }
-            all_used = false;  // e.g. data LIKE ...: SQLite checks it, we must not cut rows short
+            const int argv = plan_out.argv[static_cast<size_t>(i)];
+            if (!argv) continue;
+            info->aConstraintUsage[i].argvIndex = argv;
+            info->aConstraintUsage[i].omit = 1;
+            if (plan_out.in_list[static_cast<size_t>(i)]) sqlite3_vtab_in(info, i, 1);
         }
-
-        // Without its stream argument es_stream has no plan. The argument may be missing from
-        // this call only because SQLite is costing one branch of an OR (the argument is a
-        // term outside it), so instead of an error here this plan is made too dear to win;
-        // xFilter raises the error if it is chosen anyway, i.e. the query has no argument.
-        if (vtab->is_stream && !has_stream_arg && stream_arg_unusable) return SQLITE_CONSTRAINT;
-        const bool missing_stream = vtab->is_stream && !has_stream_arg;
-
-        int idx_num = 0;
-        // ORDER BY seq (either table) or version (es_stream) in one direction is our order.
-        bool order_ok = true;
-        if (info->nOrderBy == 1) {
-            const int col = info->aOrderBy[0].iColumn;
-            if (col == kSeq || (vtab->is_stream && col == kVersion)) {
-                if (info->aOrderBy[0].desc) idx_num |= kDesc;
-                info->orderByConsumed = 1;
-            } else {
-                order_ok = false;
-            }
-        } else if (info->nOrderBy > 1) {
-            order_ok = false;
-        }
-
-        if (!vtab->is_stream) {
-            if (by_stream) idx_num |= kByStream;
-            else if (by_category) idx_num |= kByCategory;
-            else if (by_type) idx_num |= kByType;
-        }
-
-        double rows;
-        if (missing_stream) {
-            rows = 1e12;
-        } else if (vtab->is_stream) {
-            rows = version_eq || seq_eq ? 1 : 1000;
-        } else if (seq_eq) {
-            rows = 1;
-        } else if (by_stream) {
-            rows = 1000;
-        } else if (by_category || by_type) {
-            rows = 10000;
-        } else {
-            rows = seq_range ? 100000 : 1000000;
-        }
-        // LIMIT/OFFSET only when the cursor alone decides which rows are returned and in
-        // which order; otherwise SQLite would filter or sort after we stopped.
-        if (all_used && order_ok) {
-            if (limit_i >= 0) {
-                take(limit_i, "limit");
-                rows = std::min(rows, 10.0);
-            }
-            if (offset_i >= 0) take(offset_i, "offset");
-        }
-        info->estimatedRows = static_cast<sqlite3_int64>(rows);
-        // es_all: every plan that uses a constraint costs more than half a full scan. SQLite
-        // may answer `WHERE a OR b` by running one plan per branch and concatenating them,
-        // which breaks seq order (and pages read with LIMIT would skip events); two such plans
-        // now cost more than one scan that evaluates the OR, while a single constraint still
-        // wins over the scan, and the row estimate still ranks the indexes against each other.
-        info->estimatedCost = vtab->is_stream || rows >= 1000000 ? rows : 600000 + rows;
-        info->idxNum = idx_num;
-        // Not an argv token: the visible columns the query reads (colUsed), in hex.
-        idx += format("%scols=%x", idx.empty() ? "" : " ",
-                      static_cast<unsigned>(info->colUsed & kVisibleMask));
-        info->idxStr = sqlite3_mprintf("%s", idx.c_str());
+        info->idxNum = plan_out.idx_num;
+        info->orderByConsumed = plan_out.order_consumed ? 1 : 0;
+        info->estimatedRows = plan_out.rows;
+        info->estimatedCost = plan_out.cost;
+        info->idxStr = sqlite3_mprintf("%s", plan_out.idx_str.c_str());
         if (!info->idxStr) return SQLITE_NOMEM;
         info->needToFreeIdxStr = 1;
         return SQLITE_OK;
@@ -806,7 +734,6 @@ sqlite3_module make_module(bool is_stream) {
     m.xConnect = is_stream ? streamConnect : allConnect;
     m.xBestIndex = eventsBestIndex;
     m.xDisconnect = eventsDisconnect;
-    m.xDestroy = nullptr;
     m.xOpen = eventsOpen;
     m.xClose = eventsClose;
     m.xFilter = eventsFilter;
@@ -822,14 +749,14 @@ const sqlite3_module kAllModule = make_module(false);
 
 }  // namespace
 
-int register_stream_vtab(sqlite3* db, Conn* c) {
+int register_reads(sqlite3* db, Conn* c) {
     ++c->refs;
-    return sqlite3_create_module_v2(db, "es_stream", &kStreamModule, c, conn_release);
-}
-
-int register_all_vtab(sqlite3* db, Conn* c) {
-    ++c->refs;
-    return sqlite3_create_module_v2(db, "es_all", &kAllModule, c, conn_release);
+    int rc = sqlite3_create_module_v2(db, "es_stream", &kStreamModule, c, conn_release);
+    if (rc == SQLITE_OK) {
+        ++c->refs;
+        rc = sqlite3_create_module_v2(db, "es_all", &kAllModule, c, conn_release);
+    }
+    return rc;
 }
 
 }  // namespace eskit::ext

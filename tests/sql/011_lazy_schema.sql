@@ -18,8 +18,8 @@ SELECT es_append('order-1', NULL, '[]');
 -- echo: the first successful append creates every table, then writes
 SELECT es_append('order-1', 0, '{"type":"Placed","data":1,"id":"e-1"}', '{"timestamp":7}');
 SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;
-SELECT * FROM es_meta;
-SELECT seq, stream_id, category, version, type, data, event_id, created_at FROM es_events;
+SELECT key, CASE key WHEN 'store_id' THEN length(value) ELSE value END FROM es_meta ORDER BY key;
+SELECT seq, stream_id, es_category(stream_id), version, type, data, event_id, created_at FROM es_events;
 SELECT stream_id, category, version, state FROM es_streams;
 SELECT 'lazy_03', es_head() = 1, es_status('order-1') = 'active';
 

@@ -16,7 +16,7 @@ SELECT es_append('a-b-c', 0, '{"type":"T","data":[]}');
 SELECT es_append('-lead', 0, '{"type":"T","data":0}');
 SELECT es_append('trail-', 0, '{"type":"T","data":0}');
 SELECT stream_id, category FROM es_streams ORDER BY stream_id;
-SELECT DISTINCT stream_id, category FROM es_events ORDER BY stream_id;
+SELECT DISTINCT stream_id, es_category(stream_id) FROM es_events ORDER BY stream_id;
 
 -- echo: data is any JSON value, stored as the JSON text given (json_extract works on it)
 SELECT es_append('json-1', 0, '[

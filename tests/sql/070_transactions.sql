@@ -39,8 +39,8 @@ SELECT es_append('order-2', 1, '[{"type":"Paid","data":20},{"type":"Bad"}]');
 SELECT es_append('order-2', 1, '{"type":"Paid","data":20,"id":"p-1"}');
 SELECT es_append('order-1', 1, '{"type":"Stale","data":0}');
 -- echo: the append-only guard is still closed after the failures
-INSERT INTO es_events(stream_id, category, version, type, data, event_id, created_at)
-VALUES ('order-2', 'order', 3, 'Forged', '0', 'f-1', 1);
+INSERT INTO es_events(stream_id, version, type, data, event_id, created_at)
+VALUES ('order-2', 3, 'Forged', '0', 'f-1', 1);
 SELECT es_append('order-2', 2, '{"type":"Paid","data":20,"id":"p-1"}');
 INSERT INTO orders VALUES ('order-3', 30);
 COMMIT;

@@ -139,3 +139,14 @@ SELECT es_append('blob-1', 0, '[{"type":"E","data":"","codec":"bin"},{"type":"F"
 SELECT version, typeof(data), quote(data), typeof(metadata), typeof(seq), typeof(created_at)
 FROM es_stream('blob-1');
 SELECT typeof(data), quote(data), codec FROM es_all WHERE stream_id = 'blob-1';
+
+-- echo: event_id = and IN: generated ids (which carry their seq) and caller-given ones
+SELECT es_append('ids-1', 0, '[{"type":"T","data":1,"id":"given-1"},{"type":"T","data":2}]');
+SELECT seq, stream_id, version FROM es_all WHERE event_id = 'given-1';
+SELECT seq, version FROM es_all WHERE event_id = (SELECT event_id FROM es_events WHERE stream_id = 'ids-1' AND version = 2);
+SELECT group_concat(version) FROM es_all WHERE event_id IN ('given-1', (SELECT event_id FROM es_events WHERE stream_id = 'ids-1' AND version = 2), 'absent');
+SELECT count(*) FROM es_all WHERE event_id = 'absent';
+SELECT count(*) FROM es_all WHERE event_id = 'given-1' AND seq < 9;
+SELECT count(*) FROM es_all WHERE event_id = 'given-1' AND stream_id = 'other';
+-- echo: an id shaped like a generated one that carries another event's seq is not that event
+SELECT count(*) FROM es_all WHERE event_id = '01900000-0000-7000-8000-000000000001';

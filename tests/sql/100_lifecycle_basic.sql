@@ -1,3 +1,4 @@
+-- db: file
 -- 100_lifecycle_basic: the stream lifecycle in one database (SPEC section 3, README "es_archive,
 -- es_restore", "es_tombstone, es_delete", "es_status"): es_status for every state, archiving in
 -- place and restoring, tombstones, deletes, and every invalid argument of these functions with
@@ -221,7 +222,8 @@ SELECT es_tombstone('order-1', x'00ff');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 SELECT es_status('order-1');
 -- echo: invalid arguments: schema must be an attached database other than main and temp
-ATTACH ':memory:' AS y;
+CREATE TEMP TABLE dir AS SELECT file AS path FROM pragma_database_list WHERE name = 'main';
+ATTACH (SELECT path FROM temp.dir) || '-y' AS y;
 SELECT es_archive('order-1', 'main');
 SELECT es_archive('order-1', 'MAIN');
 SELECT es_archive('order-1', 'temp');

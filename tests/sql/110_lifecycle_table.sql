@@ -13,7 +13,7 @@
 CREATE TEMP TABLE dir AS SELECT file AS path FROM pragma_database_list WHERE name = 'main';
 CREATE TEMP TABLE saved(id INTEGER PRIMARY KEY, w TEXT);
 ATTACH (SELECT path FROM temp.dir) || '-cold' AS cold;
-ATTACH ':memory:' AS y;
+ATTACH (SELECT path FROM temp.dir) || '-y' AS y;
 
 -- echo: setup for none x es_restore(s, X): an archive 'export' that holds stream n-restx,
 -- echo: which main does not know (exported from cold, then restored and deleted here)

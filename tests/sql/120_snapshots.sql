@@ -1,3 +1,4 @@
+-- db: file
 -- 120_snapshots: es_snapshot_save(stream_id, version, state [, schema_version [, codec]]) and
 -- es_snapshot_invalidate(stream_id | NULL) (SPEC section 3, README "es_snapshot_save,
 -- es_snapshot_invalidate"): return values, upserts, codecs and state types, version bounds,
@@ -117,7 +118,8 @@ SELECT es_append('user-5', 0, '{"type":"Registered","data":{}}');
 SELECT es_tombstone('user-5', 'gdpr');
 INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_snapshot_save('user-5', 1, '{}');
-ATTACH ':memory:' AS cold;
+CREATE TEMP TABLE dir AS SELECT file AS path FROM pragma_database_list WHERE name = 'main';
+ATTACH (SELECT path FROM temp.dir) || '-cold' AS cold;
 SELECT es_append('order-3', 0, '[{"type":"A","data":1},{"type":"B","data":2}]');
 SELECT es_snapshot_save('order-3', 2, '{"n":2}', 5);
 SELECT es_archive('order-3', 'cold');

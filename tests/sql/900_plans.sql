@@ -37,6 +37,9 @@ EXPLAIN QUERY PLAN SELECT * FROM es_all WHERE stream_id IN ('order-1', 'order-2'
 -- echo: es_all: combinations (stream_id drives, then category, then type; the rest filter)
 EXPLAIN QUERY PLAN SELECT * FROM es_all WHERE category = 'order' AND type = 'Placed';
 EXPLAIN QUERY PLAN SELECT * FROM es_all WHERE category = 'order' AND type = 'Placed' AND stream_id = 'order-1';
+-- echo: es_all: event_id = and IN drive before everything else (at most one row each)
+EXPLAIN QUERY PLAN SELECT * FROM es_all WHERE event_id = 'e-1';
+EXPLAIN QUERY PLAN SELECT * FROM es_all WHERE event_id IN ('e-1', 'e-2') AND stream_id = 'order-1';
 -- echo: es_all: LIMIT pushed down with nothing else
 EXPLAIN QUERY PLAN SELECT * FROM es_all LIMIT 10;
 

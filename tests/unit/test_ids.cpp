@@ -22,7 +22,7 @@ using eskit::ext::UuidGen;
 std::string next_id(UuidGen& gen, int64_t ms) {
     char buf[37];
     std::memset(buf, 'Z', sizeof buf);
-    gen.next(buf, ms);
+    gen.next(buf, ms, 0);
     REQUIRE(buf[36] == '\0');
     return std::string(buf);
 }

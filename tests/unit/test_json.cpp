@@ -53,9 +53,9 @@ Error events_error(std::string_view text, const char* fn = kFn, sqlite3* db = nu
     } catch (const Error& e) {
         return e;
     } catch (const std::exception& e) {
-        return Error{-1, std::string("unexpected exception: ") + e.what()};
+        return Error{eskit::Code::Ok, -1, std::string("unexpected exception: ") + e.what(), {}};
     }
-    return Error{-1, "no error"};
+    return Error{eskit::Code::Ok, -1, "no error", {}};
 }
 
 Error options_error(std::string_view text) {
@@ -66,9 +66,9 @@ Error options_error(std::string_view text) {
     } catch (const Error& e) {
         return e;
     } catch (const std::exception& e) {
-        return Error{-1, std::string("unexpected exception: ") + e.what()};
+        return Error{eskit::Code::Ok, -1, std::string("unexpected exception: ") + e.what(), {}};
     }
-    return Error{-1, "no error"};
+    return Error{eskit::Code::Ok, -1, "no error", {}};
 }
 
 std::string invalid(const std::string& rest) {
@@ -751,7 +751,7 @@ TEST_CASE("JsonScratch::validate accepts exactly one complete JSON value") {
         } catch (const Error& e) {
             return e;
         }
-        return Error{-1, "no error"};
+        return Error{eskit::Code::Ok, -1, "no error", {}};
     };
     Error e = error_of(R"({"a":[tru]})");
     CHECK(e.rc == SQLITE_ERROR);
@@ -796,7 +796,7 @@ TEST_CASE("JsonScratch reuse: no content of an earlier call leaks into a later o
             } catch (const Error& err) {
                 return err;
             }
-            return Error{-1, "no error"};
+            return Error{eskit::Code::Ok, -1, "no error", {}};
         }();
         CHECK(e.rc == SQLITE_ERROR);
         CHECK(e.message.rfind(invalid("events is not valid JSON: "), 0) == 0);

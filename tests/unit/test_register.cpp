@@ -441,7 +441,7 @@ TEST_CASE("a failed es_append leaves no binding of its own behind for the next c
     Db d;
     open_registered(d);
     // The cached statements exist (the insert included) before the failing call.
-    REQUIRE(run(d.db, "SELECT es_init()") == "2");
+    REQUIRE(run(d.db, "SELECT es_init()") == "3");
     REQUIRE(run(d.db, R"(SELECT es_append('s-1', 0, '{"type":"T","data":1}'))") == "1");
 
     // A key long enough to live on the heap, in the failing call's copy as well.

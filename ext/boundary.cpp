@@ -1,0 +1,46 @@
+#include "boundary.h"
+
+namespace eskit::ext {
+
+namespace {
+
+// Comfortably above the longest statement eskit prepares (a read with every column, a move).
+constexpr int kOwnSqlLength = 1 << 20;
+
+}  // namespace
+
+CallScope::CallScope(Conn& c) : c_(c), sql_length_limit_(sqlite3_limit(c.db, SQLITE_LIMIT_SQL_LENGTH, -1)) {
+    c.validate_statements();
+    c.begin_call();
+    if (sql_length_limit_ < kOwnSqlLength) sqlite3_limit(c.db, SQLITE_LIMIT_SQL_LENGTH, kOwnSqlLength);
+}
+
+CallScope::~CallScope() {
+    if (sql_length_limit_ < kOwnSqlLength) {
+        sqlite3_limit(c_.db, SQLITE_LIMIT_SQL_LENGTH, sql_length_limit_);
+    }
+}
+
+void result_error(sqlite3_context* ctx, Conn& c, const Error& e) {
+    c.record_error(e);
+    sqlite3_result_error(ctx, e.message.c_str(), static_cast<int>(e.message.size()));
+    sqlite3_result_error_code(ctx, e.rc);
+}
+
+void set_vtab_error(sqlite3_vtab* vtab, const std::string& message) {
+    sqlite3_free(vtab->zErrMsg);
+    vtab->zErrMsg = sqlite3_mprintf("%s", message.c_str());
+}
+
+int register_function(sqlite3* db, Conn* c, const char* name, std::initializer_list<int> nargs,
+                      int flags, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
+    for (int n : nargs) {
+        ++c->refs;  // released by SQLite through conn_release, also when registration fails
+        const int rc = sqlite3_create_function_v2(db, name, n, flags, c, fn, nullptr, nullptr,
+                                                  conn_release);
+        if (rc != SQLITE_OK) return rc;
+    }
+    return SQLITE_OK;
+}
+
+}  // namespace eskit::ext
