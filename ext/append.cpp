@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "append_rows.h"
 #include "args.h"
 #include "boundary.h"
 #include "eskit.h"
@@ -44,6 +45,11 @@ const Query kInsertEvent{
     "INSERT INTO main.es_events(seq, stream_id, version, type, data, metadata, codec, "
     "schema_version, event_id, idempotency_key, created_at) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"};
+const Query kInsertRows{
+    "INSERT INTO main.es_events(seq, stream_id, version, type, data, metadata, codec, "
+    "schema_version, event_id, idempotency_key, created_at) SELECT seq, stream_id, version, "
+    "type, data, metadata, codec, schema_version, event_id, idempotency_key, created_at FROM "
+    "es_append_rows(?1)"};
 const Query kListId{"INSERT INTO main.es_event_ids(event_id, seq) VALUES (?1, ?2)"};
 
 struct Expectation {
@@ -240,29 +246,56 @@ void check_expected(const StreamState& st, const Expectation& e) {
     }
 }
 
-// Binds event ev as row version/seq; an oversized value names the event.
-void bind_event(Conn& c, Stmt& s, const EventIn& ev, size_t index, const AppendOptions& opts,
-                int64_t version, int64_t seq, const char* id) {
-    try {
-        s.bind(1, seq).bind(3, version).bind(4, ev.type).bind(7, ev.codec);
-        s.bind(8, ev.schema_version).bind(9, id);
-        if (ev.is_json()) {
-            s.bind(5, ev.data);
-        } else {
-            s.bind_blob(5, ev.payload);
+// What SQLite would refuse with SQLITE_TOOBIG, refused first with the event it concerns.
+void check_lengths(Conn& c, const Request& r) {
+    const int limit = sqlite3_limit(c.db, SQLITE_LIMIT_LENGTH, -1);
+    for (size_t i = 0; i < r.events->size(); ++i) {
+        const EventIn& ev = (*r.events)[i];
+        const size_t meta = c.row_metadata[i].size();
+        if (payload_of(ev).size() > static_cast<size_t>(limit) || meta > static_cast<size_t>(limit)) {
+            raise(Code::TooBig, "%s: events[%lld] (data %lld bytes, metadata %lld bytes) is larger "
+                  "than SQLITE_LIMIT_LENGTH allows (%d bytes)", kFn, static_cast<long long>(i),
+                  static_cast<long long>(payload_of(ev).size()), static_cast<long long>(meta), limit);
         }
-        if (merge_metadata(ev, opts, c.scratch)) {
-            s.bind(6, c.scratch);
-        } else {
-            s.bind_null(6);
-        }
-    } catch (const Error& e) {
-        if (e.code != Code::TooBig) throw;
-        raise(Code::TooBig, "%s: events[%lld] (data %lld bytes, metadata %lld bytes) is larger "
-              "than SQLITE_LIMIT_LENGTH allows (%d bytes)", kFn, static_cast<long long>(index),
-              static_cast<long long>(payload_of(ev).size()),
-              static_cast<long long>(c.scratch.size()), sqlite3_limit(c.db, SQLITE_LIMIT_LENGTH, -1));
     }
+}
+
+// One event: a single-row INSERT is cheaper than going through es_append_rows.
+void insert_one(Conn& c, const Request& r, const AppendRecord& rec) {
+    const EventIn& ev = r.events->front();
+    Stmt s = c.use(kInsertEvent);
+    s.bind(1, rec.first_seq).bind(2, r.stream).bind(3, rec.first_version).bind(4, ev.type);
+    if (ev.is_json()) {
+        s.bind(5, ev.data);
+    } else {
+        s.bind_blob(5, ev.payload);
+    }
+    if (c.row_has_metadata[0]) {
+        s.bind(6, c.row_metadata[0]);
+    } else {
+        s.bind_null(6);
+    }
+    s.bind(7, ev.codec).bind(8, ev.schema_version).bind(9, rec.event_ids[0]);
+    if (r.options.has_idempotency_key) s.bind(10, r.options.idempotency_key);
+    s.bind(11, rec.created_at).step_done();
+}
+
+void insert_all(Conn& c, const Request& r, const AppendRecord& rec) {
+    AppendRows rows;
+    rows.stream = r.stream;
+    rows.events = r.events;
+    rows.ids = &rec.event_ids;
+    rows.metadata = &c.row_metadata;
+    rows.has_metadata = &c.row_has_metadata;
+    rows.idempotency_key = r.options.has_idempotency_key ? &r.options.idempotency_key : nullptr;
+    rows.first_seq = rec.first_seq;
+    rows.first_version = rec.first_version;
+    rows.created_at = rec.created_at;
+    Stmt s = c.use(kInsertRows);
+    if (sqlite3_bind_pointer(s.get(), 1, &rows, kAppendRowsType, nullptr) != SQLITE_OK) {
+        raise_db(c.db);
+    }
+    s.step_done();
 }
 
 // Rule 7. Seq values follow the head (not max(rowid) + 1, which would reuse the positions of
@@ -272,29 +305,29 @@ void write_events(Conn& c, const StreamState& st, const Request& r, int64_t ts, 
     rec.first_seq = st.head + 1;
     rec.first_version = st.version() + 1;
     rec.count = static_cast<int64_t>(events.size());
+    rec.last_version = rec.first_version + rec.count - 1;
     rec.created_at = ts;
     rec.event_ids.resize(events.size());
-    PermitScope permit(c.guard, insert_permit(st.store_id, rec.first_seq,
-                                              rec.first_seq + rec.count - 1));
-    Stmt s = c.use(kInsertEvent);
-    s.bind(2, r.stream).bind(11, ts);
-    if (r.options.has_idempotency_key) s.bind(10, r.options.idempotency_key);
+    c.row_metadata.resize(events.size());
+    c.row_has_metadata.resize(events.size());
     char generated[37];
     for (size_t i = 0; i < events.size(); ++i) {
         const EventIn& ev = events[i];
-        const int64_t seq = rec.first_seq + static_cast<int64_t>(i);
         if (ev.id.empty()) {
-            c.uuid.next(generated, ts / 1000, seq);
+            c.uuid.next(generated, ts / 1000, rec.first_seq + static_cast<int64_t>(i));
             rec.event_ids[i].assign(generated, 36);
         } else {
             rec.event_ids[i].assign(ev.id);
         }
-        bind_event(c, s, ev, i, r.options, rec.first_version + static_cast<int64_t>(i), seq,
-                   rec.event_ids[i].c_str());
-        s.step_done();
-        s.reset();
+        c.row_has_metadata[i] = merge_metadata(ev, r.options, c.row_metadata[i]);
     }
-    rec.last_version = rec.first_version + rec.count - 1;
+    check_lengths(c, r);
+    PermitScope permit(c.guard, insert_permit(st.store_id, rec.first_seq, rec.first_seq + rec.count - 1));
+    if (events.size() == 1) {
+        insert_one(c, r, rec);
+    } else {
+        insert_all(c, r, rec);
+    }
 }
 
 // Caller-given ids that do not carry their seq are listed (event_ids.h); only such appends pay.
@@ -310,42 +343,47 @@ void list_given_ids(Conn& c, const StreamState& st, const Request& r, const Appe
     }
 }
 
-AppendRecord replayed(int64_t version, const std::vector<IdOwner>& found) {
-    AppendRecord rec;
-    rec.valid = true;
+void replayed(int64_t version, const std::vector<IdOwner>& found, AppendRecord& rec) {
     rec.replay = true;
     rec.last_version = version;
+    rec.event_ids.clear();
     if (!found.empty()) {
         rec.first_seq = found.front().seq;
         rec.count = static_cast<int64_t>(found.size());
         rec.first_version = found.front().version;
+        for (const IdOwner& o : found) rec.event_ids.push_back(o.event_id);
     }
-    return rec;
 }
 
-AppendRecord append(Conn& c, const Request& r) {
+// The call's answer goes into rec (the connection's last append, whose buffers are reused).
+void append(Conn& c, const Request& r, AppendRecord& rec) {
+    rec = AppendRecord{false, 0, 0, 0, 0, 0, false, std::move(rec.event_ids)};
+    rec.event_ids.clear();
     WriteScope scope(c, kFn);
     const StreamState st = read_stream(c, r.stream);
     if (st.state() == State::Tombstoned) raise_tombstoned(st);
     if (const int64_t v = idempotent_version(c, r); v >= 0) {
+        replayed(v, {}, rec);
         scope.commit();
-        return replayed(v, {});
+        rec.valid = true;
+        return;
     }
     if (r.any_id) {
         const std::vector<IdOwner> found = existing_ids(c, r);
         if (!found.empty()) {
+            replayed(found.back().version, found, rec);
             scope.commit();
-            return replayed(found.back().version, found);
+            rec.valid = true;
+            return;
         }
     }
     require_appendable(st);
     check_expected(st, r.expected);
-    AppendRecord rec;
-    rec.valid = true;
     if (r.events->empty()) {
         rec.last_version = st.version();
         scope.commit();
-        return rec;
+        rec.valid = true;
+        return;
     }
     const int64_t ts = r.options.has_timestamp ? r.options.timestamp : now_micros();
     write_events(c, st, r, ts, rec);
@@ -355,14 +393,14 @@ AppendRecord append(Conn& c, const Request& r) {
         fold_tail(c, Schema::main_db(), st.store_id, st.indexed_upto, head);
     }
     scope.commit();
-    return rec;
+    rec.valid = true;
 }
 
 void appendFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, [&](Conn& c) {
-        c.last_append = AppendRecord{};
+        c.last_append.valid = false;
         const Request r = parse_request(c, argc, argv);
-        c.last_append = append(c, r);
+        append(c, r, c.last_append);
         sqlite3_result_int64(ctx, c.last_append.last_version);
     });
 }

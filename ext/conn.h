@@ -96,6 +96,8 @@ class Conn {
     UuidGen uuid;
     std::string scratch;          // reused per-event buffer (merged metadata)
     std::vector<EventIn> events;  // reused batch of the current es_append
+    std::vector<std::string> row_metadata;  // its merged metadata, one per event
+    std::vector<bool> row_has_metadata;
     bool main_schema_checked = false;  // main's eskit schema known current on this connection
     bool in_write = false;             // inside a WriteScope (eskit writes do not nest)
 

@@ -16,8 +16,9 @@ const Query kEventAtSeq{
     "WHERE seq = ?1 AND event_id = ?2"};
 const Query kReservedId{"SELECT stream_id FROM main.es_reserved_ids WHERE event_id = ?1"};
 
-IdOwner owner_from(Stmt& s) {
+IdOwner owner_from(Stmt& s, std::string_view id) {
     IdOwner o;
+    o.event_id.assign(id);
     o.kind = IdOwner::Kind::Event;
     o.seq = s.int64(0);
     o.stream = s.str(1);
@@ -39,12 +40,12 @@ IdOwner find_id(Conn& c, std::string_view id) {
     {
         Stmt s = c.use(kListedId);
         s.bind(1, id);
-        if (s.step_row()) return owner_from(s);
+        if (s.step_row()) return owner_from(s, id);
     }
     if (const auto seq = seq_in_id(id)) {
         Stmt s = c.use(kEventAtSeq);
         s.bind(1, *seq).bind(2, id);
-        if (s.step_row()) return owner_from(s);
+        if (s.step_row()) return owner_from(s, id);
     }
     Stmt r = c.use(kReservedId);
     r.bind(1, id);

@@ -23,6 +23,7 @@ class Schema;
 struct IdOwner {
     enum class Kind { Free, Event, Reserved } kind = Kind::Free;
     int64_t seq = 0;  // Event
+    std::string event_id;
     std::string stream;  // Event: its stream; Reserved: the stream that left main
     int64_t version = 0;
     std::string type;

@@ -33,6 +33,7 @@ int register_checkpoint(sqlite3* db, Conn* c);
 int register_snapshot(sqlite3* db, Conn* c);
 int register_wait(sqlite3* db, Conn* c);
 int register_api(sqlite3* db, Conn* c);
+int register_append_rows(sqlite3* db, Conn* c);
 
 namespace {
 
@@ -102,6 +103,7 @@ struct AreaDef {
 constexpr AreaDef kAreas[] = {
     {"the append-only guard", register_guard},
     {"es_append", register_append},
+    {"es_append_rows", register_append_rows},
     {"es_stream and es_all", register_reads},
     {"es_index_seqs", register_index_seqs},
     {"the lifecycle functions", register_lifecycle},

@@ -1,7 +1,6 @@
 #include "postings.h"
 
 #include <algorithm>
-#include <map>
 #include <utility>
 
 #include "args.h"
@@ -67,6 +66,7 @@ class KeyBlocks {
 
     // Merges ascending, distinct seqs into the blocks (values already there are kept once).
     void add(const std::vector<int64_t>& seqs) {
+        if (seqs.empty() || append_after_last(seqs)) return;
         size_t i = 0;
         while (i < seqs.size()) {
             int64_t last = 0;
@@ -87,6 +87,61 @@ class KeyBlocks {
     }
 
   private:
+    // The fold's case: every new value comes after the key's last one. The deltas are appended
+    // to the last block's blob while it has room, without decoding it; the rest start new
+    // blocks. False when some value is not after the last block (a move's merge).
+    bool append_after_last(const std::vector<int64_t>& seqs) {
+        int64_t last = 0;
+        std::string blob;
+        {
+            Stmt s = c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
+                                   "key = ?2 ORDER BY last_seq DESC LIMIT 1", q_.c_str()));
+            s.bind(1, kind_).bind(2, key_);
+            if (s.step_row()) {
+                last = s.int64(0);
+                blob.assign(s.text(1));
+            }
+        }
+        if (seqs.front() <= last) return false;
+        size_t taken = 0;
+        if (!blob.empty()) {
+            int64_t prev = last;
+            while (taken < seqs.size() &&
+                   blob.size() + varint_size(static_cast<uint64_t>(seqs[taken] - prev)) <= kMaxBlockBytes) {
+                put_varint(blob, static_cast<uint64_t>(seqs[taken] - prev));
+                prev = seqs[taken++];
+            }
+            if (taken > 0) {
+                erase_block(last);
+                insert_block(prev, blob);
+            }
+        }
+        const std::vector<int64_t> rest(seqs.begin() + static_cast<long>(taken), seqs.end());
+        for (const std::string& b : split_blocks(rest)) {
+            std::vector<int64_t> values;
+            decode_block(b, values);
+            insert_block(values.back(), b);
+        }
+        return true;
+    }
+    void erase_block(int64_t last) {
+        c_.use(format("DELETE FROM %s.es_postings WHERE kind = ?1 AND key = ?2 AND last_seq = ?3",
+                      q_.c_str()))
+            .bind(1, kind_)
+            .bind(2, key_)
+            .bind(3, last)
+            .step_done();
+    }
+    void insert_block(int64_t last, std::string_view blob) {
+        c_.use(format("INSERT INTO %s.es_postings(kind, key, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)",
+                      q_.c_str()))
+            .bind(1, kind_)
+            .bind(2, key_)
+            .bind(3, last)
+            .bind_blob(4, blob)
+            .step_done();
+    }
+
     bool read_block(Stmt& s, int64_t& last, std::vector<int64_t>& seqs) {
         if (!s.step_row()) return false;
         last = s.int64(0);
@@ -121,25 +176,14 @@ class KeyBlocks {
             if (blocks.front() == encode_block(old_seqs)) {
                 first = 1;
             } else {
-                c_.use(format("DELETE FROM %s.es_postings WHERE kind = ?1 AND key = ?2 AND "
-                              "last_seq = ?3", q_.c_str()))
-                    .bind(1, kind_)
-                    .bind(2, key_)
-                    .bind(3, old_last)
-                    .step_done();
+                erase_block(old_last);
             }
         }
         std::vector<int64_t> values;
         for (size_t b = first; b < blocks.size(); ++b) {
             values.clear();
             decode_block(blocks[b], values);
-            c_.use(format("INSERT INTO %s.es_postings(kind, key, last_seq, seqs) "
-                          "VALUES (?1, ?2, ?3, ?4)", q_.c_str()))
-                .bind(1, kind_)
-                .bind(2, key_)
-                .bind(3, values.back())
-                .bind_blob(4, blocks[b])
-                .step_done();
+            insert_block(values.back(), blocks[b]);
         }
     }
 
@@ -149,11 +193,40 @@ class KeyBlocks {
     std::string key_;
 };
 
-using Groups = std::map<std::pair<IndexKind, std::string>, std::vector<int64_t>>;
+// The seq values of each (kind, key) met in a pass, in the order met. Few keys take most
+// events (a category, a handful of types), so a short list searched from the last hit beats a
+// map of strings.
+class Groups {
+  public:
+    void add(IndexKind kind, std::string_view key, int64_t seq) {
+        if (last_ < groups_.size() && groups_[last_].kind == kind && groups_[last_].key == key) {
+            groups_[last_].seqs.push_back(seq);
+            return;
+        }
+        for (size_t i = 0; i < groups_.size(); ++i) {
+            if (groups_[i].kind == kind && groups_[i].key == key) {
+                groups_[i].seqs.push_back(seq);
+                last_ = i;
+                return;
+            }
+        }
+        groups_.push_back({kind, std::string(key), {seq}});
+        last_ = groups_.size() - 1;
+    }
+    bool empty() const { return groups_.empty(); }
+    void write(Conn& c, const Schema& s) {
+        for (const Group& g : groups_) KeyBlocks(c, s, g.kind, g.key).add(g.seqs);
+    }
 
-void add_groups(Conn& c, const Schema& s, const Groups& groups) {
-    for (const auto& [k, seqs] : groups) KeyBlocks(c, s, k.first, k.second).add(seqs);
-}
+  private:
+    struct Group {
+        IndexKind kind;
+        std::string key;
+        std::vector<int64_t> seqs;
+    };
+    std::vector<Group> groups_;
+    size_t last_ = 0;
+};
 
 }  // namespace
 
@@ -161,7 +234,7 @@ int64_t fold_tail(Conn& c, const Schema& s, const std::string& store, int64_t up
     PermitScope permit(c.guard, bookkeeping_permit(store));
     int64_t folded = 0;
     for (int64_t from = upto; from < head;) {
-        Groups groups;
+        Groups categories, types;
         int n = 0;
         {
             Stmt rows = c.use(format("SELECT seq, stream_id, type FROM %s.es_events WHERE "
@@ -170,13 +243,14 @@ int64_t fold_tail(Conn& c, const Schema& s, const std::string& store, int64_t up
             rows.bind(1, from).bind(2, head).bind(3, int64_t{kFoldChunk});
             while (rows.step_row()) {
                 const int64_t seq = rows.int64(0);
-                groups[{IndexKind::Category, std::string(category_of(rows.text(1)))}].push_back(seq);
-                groups[{IndexKind::Type, rows.str(2)}].push_back(seq);
+                categories.add(IndexKind::Category, category_of(rows.text(1)), seq);
+                types.add(IndexKind::Type, rows.text(2), seq);
                 from = seq;
                 ++n;
             }
         }
-        add_groups(c, s, groups);
+        categories.write(c, s);
+        types.write(c, s);
         folded += n;
         if (n < kFoldChunk) break;
     }
@@ -243,15 +317,14 @@ void index_stream(Conn& c, const Schema& s, const std::string& store, std::strin
         Stmt rows = c.prepare(format("SELECT seq, type FROM %s.es_events WHERE stream_id = ?1 "
                                      "AND seq <= ?2 ORDER BY seq", s.quoted().c_str()));
         rows.bind(1, stream).bind(2, upto);
-        auto& by_category = groups[{IndexKind::Category, std::string(category_of(stream))}];
         while (rows.step_row()) {
-            by_category.push_back(rows.int64(0));
-            groups[{IndexKind::Type, rows.str(1)}].push_back(rows.int64(0));
+            groups.add(IndexKind::Category, category_of(stream), rows.int64(0));
+            groups.add(IndexKind::Type, rows.text(1), rows.int64(0));
         }
-        if (by_category.empty()) return;
     }
+    if (groups.empty()) return;
     PermitScope permit(c.guard, bookkeeping_permit(store));
-    add_groups(c, s, groups);
+    groups.write(c, s);
 }
 
 int64_t indexed_upto(Conn& c) { return meta_int(c, Schema::main_db(), "indexed_upto"); }
