@@ -7,6 +7,8 @@
 #include "args.h"
 #include "boundary.h"
 #include "eskit.h"
+#include "schema.h"
+#include "streams.h"
 
 namespace eskit::ext {
 
@@ -68,6 +70,26 @@ void lastAppendFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     }
 }
 
+// es_readable(stream_id) -> 1, or the error es_stream would raise for the stream (tombstoned,
+// moved to an archive). The read fast path: plain SQL on es_events with the stream's state
+// checked once per statement (README "Reading fast"):
+//   SELECT ... FROM es_events WHERE stream_id = ?1 AND es_readable(?1) ORDER BY version
+// DETERMINISTIC, so SQLite evaluates it once before the scan (its argument is constant), and
+// DIRECTONLY, so no index, view or trigger of a database file can capture it.
+void readableFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    guard(ctx, [&](Conn& c) {
+        if (sqlite3_value_type(argv[0]) != SQLITE_NULL) {
+            const std::string_view stream = arg_id(argv[0], "es_readable()", "stream_id");
+            try {
+                require_readable(read_lifecycle(c, stream));
+            } catch (const Error& e) {
+                if (e.code != Code::Sqlite || schema_version(c, Schema::main_db()) != 0) throw;
+            }
+        }
+        sqlite3_result_int(ctx, 1);
+    });
+}
+
 void categoryFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, [&](Conn&) {
         if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
@@ -84,6 +106,10 @@ int register_api(sqlite3* db, Conn* c) {
     if (rc == SQLITE_OK) {
         rc = register_function(db, c, "es_last_append", {0}, SQLITE_UTF8 | SQLITE_INNOCUOUS,
                                lastAppendFunc);
+    }
+    if (rc == SQLITE_OK) {
+        rc = register_function(db, c, "es_readable", {1},
+                               SQLITE_UTF8 | SQLITE_DIRECTONLY | SQLITE_DETERMINISTIC, readableFunc);
     }
     if (rc == SQLITE_OK) {
         rc = register_function(db, c, "es_category", {1},

@@ -119,14 +119,16 @@ void Conn::give_back(int slot, sqlite3_stmt* s) noexcept {
 
 Stmt Conn::prepare(const std::string& sql) { return Stmt(*this, prepare_raw(sql, 0), -1); }
 
-sqlite3_stmt* Conn::acquire_read(uint64_t shape, const std::string& sql) {
+sqlite3_stmt* Conn::take_free(uint64_t shape) {
+    auto it = pool_.find(shape);
+    if (it == pool_.end() || it->second.empty()) return nullptr;
+    sqlite3_stmt* s = it->second.back();
+    it->second.pop_back();
+    return s;
+}
+
+sqlite3_stmt* Conn::prepare_read(const std::string& sql) {
     can_cache();  // a cursor's statement is pooled at release only while a table is connected
-    auto& free = pool_[shape];
-    if (!free.empty()) {
-        sqlite3_stmt* s = free.back();
-        free.pop_back();
-        return s;
-    }
     const std::string tag = tag_ + std::to_string(++counter_) + "*/";
     sqlite3_stmt* s = prepare_raw(tag + sql, SQLITE_PREPARE_PERSISTENT);
     live_[s] = Live{tag, round_};

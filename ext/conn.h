@@ -73,7 +73,12 @@ class Conn {
 
     // Read statements of the table-valued functions, pooled by shape so that two cursors can
     // be open at once and neither prepares on every xFilter.
-    sqlite3_stmt* acquire_read(uint64_t shape, const std::string& sql);
+    // sql() builds the statement's text, only when none of that shape is free.
+    template <class Sql>
+    sqlite3_stmt* acquire_read(uint64_t shape, Sql&& sql) {
+        if (sqlite3_stmt* s = take_free(shape)) return s;
+        return prepare_read(sql());
+    }
     void release_read(uint64_t shape, sqlite3_stmt* s) noexcept;
     // True while s is a live statement of ours (after validate_statements()).
     bool owns(sqlite3_stmt* s) const { return live_.count(s) != 0; }
@@ -109,6 +114,8 @@ class Conn {
 
   private:
     sqlite3_stmt* prepare_raw(const std::string& sql, unsigned flags);
+    sqlite3_stmt* take_free(uint64_t shape);
+    sqlite3_stmt* prepare_read(const std::string& sql);
     Stmt use_slot(size_t slot, const char* sql);
     void ensure_sentinel();
     bool can_cache();  // an eskit table is connected, so the cache is finalized at close

@@ -13,6 +13,8 @@ namespace eskit::ext {
 
 namespace {
 
+const Query kIndexedUpto{"SELECT value FROM main.es_meta WHERE key = 'indexed_upto'"};
+
 // Rows read per pass of a large fold (an upgrade folds the whole log), bounding its memory.
 constexpr int kFoldChunk = 65536;
 
@@ -327,7 +329,10 @@ void index_stream(Conn& c, const Schema& s, const std::string& store, std::strin
     groups.write(c, s);
 }
 
-int64_t indexed_upto(Conn& c) { return meta_int(c, Schema::main_db(), "indexed_upto"); }
+int64_t indexed_upto(Conn& c) {
+    Stmt m = c.use(kIndexedUpto);
+    return m.step_row() ? m.int64(0) : 0;
+}
 
 // ---------------------------------------------------------------------------------------------
 // es_index_seqs(kind, key, lo, hi): the seq values of one key's blocks, lo..hi inclusive.
@@ -466,13 +471,13 @@ int seqsFilter(sqlite3_vtab_cursor* p, int idxNum, const char*, int argc, sqlite
             cur->blocks = nullptr;
             cur->shape = shape;
             // Backwards, the scan starts at the block that holds hi, not at the key's last.
-            cur->blocks = cur->conn->acquire_read(
-                shape, cur->desc ? "SELECT seqs FROM main.es_postings WHERE kind = ?1 AND key = ?2 "
+            const char* sql = cur->desc ? "SELECT seqs FROM main.es_postings WHERE kind = ?1 AND key = ?2 "
                                    "AND last_seq >= ?3 AND last_seq <= ifnull((SELECT min(last_seq) "
                                    "FROM main.es_postings WHERE kind = ?1 AND key = ?2 AND "
                                    "last_seq >= ?4), 9223372036854775807) ORDER BY last_seq DESC"
                                  : "SELECT seqs FROM main.es_postings WHERE kind = ?1 AND key = ?2 "
-                                   "AND last_seq >= ?3 ORDER BY last_seq");
+                                   "AND last_seq >= ?3 ORDER BY last_seq";
+            cur->blocks = cur->conn->acquire_read(shape, [&] { return std::string(sql); });
         } else {
             sqlite3_reset(cur->blocks);
         }

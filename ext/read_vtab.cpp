@@ -27,8 +27,8 @@
 ** Column 2 (category, not stored) is computed from the stream id.
 **
 ** A host may reset every statement of the connection while a cursor is open (a reset-all
-** loop): a source notices its statement is no longer running, binds the range past the last
-** row it delivered, and goes on, so no row is delivered twice.
+** loop): a source notices its statement is no longer running, runs it again and passes over
+** the rows it already took, so no row is delivered twice.
 */
 #include <algorithm>
 #include <memory>
@@ -61,6 +61,19 @@ static_assert(kSeq == 0 && kCreatedAt == 11 && kArg0 == 12, "schemas above list 
 struct EventsVtab : sqlite3_vtab {
     Conn* conn;
     bool is_stream;  // es_stream (else es_all)
+    // The plan xFilter read last: a statement runs its plan again and again (a stream load in
+    // a loop), and idxStr is the same text each time.
+    std::string last_idx_str;
+    ParsedPlan last_plan;
+
+    const ParsedPlan& plan_of(const char* idx_str) {
+        if (!idx_str) idx_str = "";
+        if (last_idx_str != idx_str) {
+            last_plan = parse_plan(idx_str);
+            last_idx_str = idx_str;
+        }
+        return last_plan;
+    }
 };
 
 // The inner statements. ?1 the driving key, ?2..?3 the inclusive range on the order column,
@@ -126,8 +139,7 @@ struct Source {
     sqlite3_stmt* stmt = nullptr;
     uint64_t shape = 0;
     bool has_row = false;
-    bool delivered = false;
-    int64_t last = 0;  // order position of the last row delivered
+    int64_t consumed = 0;  // rows of the current segment already taken (see resume())
 };
 
 // What the query's constraints asked for, once xFilter has bound them.
@@ -154,6 +166,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
     // Which filters the driving statements do not already guarantee.
     bool check_seq = false, check_version = false, check_streams = false,
          check_categories = false, check_types = false, check_event_ids = false;
+    bool filters = false;  // any of them, or a source checks its key
     int64_t emitted = 0;
     sqlite3_value* arg_num = nullptr;  // from_version (es_stream) or after_seq (es_all), as given
 
@@ -191,7 +204,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
             s.stmt = nullptr;
         }
         if (!s.stmt) {
-            s.stmt = conn->acquire_read(shape, shape_sql(g.shape, desc, columns));
+            s.stmt = conn->acquire_read(shape, [&] { return shape_sql(g.shape, desc, columns); });
             s.shape = shape;
         } else {
             sqlite3_reset(s.stmt);
@@ -199,31 +212,33 @@ struct EventsCursor : sqlite3_vtab_cursor {
         bind_segment(s, g);
     }
 
-    // After an external reset the statement would start over: bind the range past the last
-    // delivered row first.
+    // After an external reset the statement would start over: run it again and pass over the
+    // rows already taken (the outer statement's read transaction keeps the snapshot, so they
+    // are the same rows). Costs nothing while no host resets our statements.
     void resume(Source& s) {
-        Segment& g = s.segments[s.seg];
-        if (desc) {
-            g.hi = s.last - 1;
-        } else {
-            g.lo = s.last + 1;
-        }
         sqlite3_reset(s.stmt);
-        bind_segment(s, g);
+        for (int64_t k = 0; k < s.consumed; ++k) {
+            const int rc = sqlite3_step(s.stmt);
+            if (rc != SQLITE_ROW) {
+                if (rc != SQLITE_DONE) raise_db(conn->db);
+                return;
+            }
+        }
     }
 
     void step(Source& s) {
         for (;;) {
-            if (s.delivered && !sqlite3_stmt_busy(s.stmt)) resume(s);
+            if (s.consumed > 0 && !sqlite3_stmt_busy(s.stmt)) resume(s);
             const int rc = sqlite3_step(s.stmt);
             if (rc == SQLITE_ROW) {
                 s.has_row = true;
+                ++s.consumed;
                 return;
             }
             s.has_row = false;
             if (rc != SQLITE_DONE) raise_db(conn->db);
             if (++s.seg >= s.segments.size()) return;
-            s.delivered = false;
+            s.consumed = 0;
             open_segment(s);
         }
     }
@@ -234,6 +249,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
     }
 
     bool matches(const Source& s) const {
+        if (!filters) return true;
         sqlite3_stmt* st = s.stmt;
         if (s.key_column == kCategory && category_of(text(st, kStreamId)) != s.key) return false;
         if (s.key_column == kType && text(st, kType) != s.key) return false;
@@ -248,12 +264,15 @@ struct EventsCursor : sqlite3_vtab_cursor {
         return true;
     }
 
-    int64_t position(const Source& s) const {
-        return sqlite3_column_int64(s.stmt, orders_by_version(s.segments[s.seg].shape) ? kVersion : kSeq);
-    }
-
     // Positions on the next row that passes every filter (merging sources by seq).
     void settle() {
+        if (sources.size() == 1) {  // no merge
+            Source& only = sources.front();
+            current = 0;
+            while (only.has_row && !matches(only)) step(only);
+            eof = !only.has_row;
+            return;
+        }
         for (;;) {
             size_t best = sources.size();
             int64_t best_seq = 0;
@@ -270,11 +289,8 @@ struct EventsCursor : sqlite3_vtab_cursor {
                 return;
             }
             current = best;
-            Source& s = sources[best];
-            s.delivered = true;
-            s.last = position(s);
-            if (matches(s)) return;
-            step(s);
+            if (matches(sources[best])) return;
+            step(sources[best]);
         }
     }
 
@@ -296,7 +312,7 @@ int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab*
         return rc;
     }
     sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    auto* vtab = new (std::nothrow) EventsVtab{};
+    auto* vtab = new (std::nothrow) EventsVtab();
     if (!vtab) return SQLITE_NOMEM;
     vtab->conn = static_cast<Conn*>(aux);
     vtab->is_stream = is_stream;
@@ -590,14 +606,17 @@ void build_sources(EventsCursor& cur, Conn& c, int idx_num) {
     } else {
         add({}, {{Shape::All, w.seq.lo, w.seq.hi}});
     }
-    // Columns to read: the query's, seq (merge, rowid) and version (resume), and the columns
-    // the cursor still filters on.
-    cur.columns |= (1u << kSeq) | (1u << kVersion);
+    // Columns to read: the query's, seq (merge, rowid), and the columns the cursor still
+    // filters on.
+    cur.columns |= 1u << kSeq;
+    if (cur.check_version) cur.columns |= 1u << kVersion;
     const bool key_checked = idx_num & (kByCategory | kByType);
     if (cur.check_streams || cur.check_categories || (idx_num & kByCategory)) {
         cur.columns |= 1u << kStreamId;
     }
     if (cur.check_types || (key_checked && (idx_num & kByType))) cur.columns |= 1u << kType;
+    cur.filters = key_checked || cur.check_seq || cur.check_version || cur.check_streams ||
+                  cur.check_categories || cur.check_types || cur.check_event_ids;
     if (cur.check_event_ids) cur.columns |= 1u << kEventId;
 }
 
@@ -617,6 +636,9 @@ void reset_cursor(EventsCursor& cur, int idx_num) {
 // a sqlite_schema scan.
 bool start_sources(EventsCursor& cur, Conn& c, int idx_num) {
     try {
+        // Reading a tombstoned or moved stream is an error. es_all is the global log, which
+        // simply no longer holds those events: filtering it by such a stream gives no rows.
+        if (cur.is_stream) require_readable(read_lifecycle(c, cur.want.arg_stream));
         build_sources(cur, c, idx_num);
         for (Source& s : cur.sources) {
             cur.open_segment(s);
@@ -646,7 +668,7 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
     return vtab_guard(cur->pVtab, c, [&] {
         CallScope call(c);
         reset_cursor(*cur, idxNum);
-        const ParsedPlan plan = parse_plan(idxStr ? idxStr : "");
+        const ParsedPlan& plan = static_cast<EventsVtab*>(cur->pVtab)->plan_of(idxStr);
         cur->columns = plan.columns;
         bind_values(*cur, plan, argc, argv);
         if (cur->is_stream && !cur->want.stream_given) {
@@ -654,12 +676,6 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
                   "es_stream('order-17')");
         }
         if (no_rows_possible(*cur)) return SQLITE_OK;
-        if (cur->is_stream) {
-            if (schema_version(c, Schema::main_db()) == 0) return SQLITE_OK;
-            // Reading a tombstoned or moved stream is an error. es_all is the global log, which
-            // simply no longer holds those events: filtering it by such a stream gives no rows.
-            require_readable(read_stream(c, cur->want.arg_stream));
-        }
         if (!start_sources(*cur, c, idxNum) || cur->sources.empty()) return SQLITE_OK;
         cur->eof = false;
         cur->settle();

@@ -129,6 +129,11 @@ void apply_upgrade(Conn& c, const Schema& s, const Migration& m, const std::stri
 
 Schema::Schema(std::string name) : name_(std::move(name)), quoted_(format("\"%w\"", name_.c_str())) {}
 
+const Schema& Schema::main_db() {
+    static const Schema m("main");
+    return m;
+}
+
 bool Schema::operator==(const Schema& o) const {
     return sqlite3_stricmp(name_.c_str(), o.name_.c_str()) == 0;
 }

@@ -25,7 +25,7 @@ inline constexpr int kSchemaVersion = 3;
 
 class Schema {
   public:
-    static Schema main_db() { return Schema("main"); }
+    static const Schema& main_db();
     // The schema argument of a move: an attached database other than main and temp, in
     // SQLite's spelling (schema names match case-insensitively). Throws invalid_argument.
     static Schema attached(Conn& c, sqlite3_value* name, const char* fn);

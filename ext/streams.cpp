@@ -19,6 +19,10 @@ const Query kStreamState{
     "(SELECT value FROM main.es_meta WHERE key = 'store_id') "
     "FROM (SELECT 1) LEFT JOIN main.es_lifecycle AS l ON l.stream_id = ?1"};
 
+const Query kLifecycle{
+    "SELECT state, archive_store, archive_alias, tombstone_reason FROM main.es_lifecycle "
+    "WHERE stream_id = ?1"};
+
 // The highest seq ever assigned: deleting the newest events lowers max(seq), so every eskit
 // call that deletes events first records the head as es_meta's seq_floor (keep_head()).
 const Query kHead{
@@ -65,6 +69,21 @@ StreamState read_stream(Conn& c, std::string_view stream) {
     st.head = s.int64(15);
     st.indexed_upto = s.int64(16);
     st.store_id = s.str(17);
+    return st;
+}
+
+StreamState read_lifecycle(Conn& c, std::string_view stream) {
+    StreamState st;
+    st.stream.assign(stream);
+    Stmt s = c.use(kLifecycle);
+    s.bind(1, stream);
+    if (s.step_row()) {
+        st.life.exists = true;
+        st.life.state = s.str(0);
+        st.life.archive_store = s.str(1);
+        st.life.archive_alias = s.str(2);
+        if (!s.is_null(3)) st.life.tombstone_reason = s.str(3);
+    }
     return st;
 }
 

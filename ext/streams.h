@@ -61,6 +61,8 @@ struct StreamState {
 
 // Reads the stream's state in main (the eskit tables must exist).
 StreamState read_stream(Conn& c, std::string_view stream);
+// Only its lifecycle row: enough for require_readable(), one seek (the read path's check).
+StreamState read_lifecycle(Conn& c, std::string_view stream);
 
 // es_head() of main (the eskit tables must exist).
 int64_t read_head(Conn& c);
