@@ -63,15 +63,16 @@ def readme_snippets(source_root):
 
 
 def file_region(path, name):
-    """The lines between the markers 'snippet: NAME' and 'end snippet' (any comment style),
-    without the marker lines, dedented."""
+    """The lines between the markers 'snippet: NAME' and 'end snippet' (any comment style:
+    '# ', '// ', '/* ... */'), without the marker lines, dedented."""
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines(keepends=True)
-    start = [i for i, l in enumerate(lines) if re.search(r"\bsnippet: %s\s*$" % re.escape(name), l)]
+    start = [i for i, l in enumerate(lines)
+             if re.search(r"\bsnippet: %s\s*(\*/)?\s*$" % re.escape(name), l)]
     if len(start) != 1:
         fail("%s: %d markers 'snippet: %s', expected 1" % (path, len(start), name))
     for j in range(start[0] + 1, len(lines)):
-        if re.search(r"\bend snippet\s*$", lines[j]):
+        if re.search(r"\bend snippet\s*(\*/)?\s*$", lines[j]):
             return textwrap.dedent("".join(lines[start[0] + 1:j]))
     fail("%s: snippet %s has no 'end snippet'" % (path, name))
 
