@@ -1,0 +1,360 @@
+#include <eskit/database.hpp>
+#include <eskit/error.hpp>
+
+#include <algorithm>
+#include <exception>
+
+#include "database_impl.hpp"
+
+namespace eskit {
+
+namespace detail {
+
+// One append waiting for the group commit.
+struct DatabaseImpl::Pending {
+    const AppendCall* call;
+    AppendReply reply;
+    std::exception_ptr error;
+    bool done = false;
+};
+
+DatabaseImpl::DatabaseImpl(std::unique_ptr<Backend> backend, const DatabaseOptions& options)
+    : options_(options), backend_(std::move(backend)) {
+    writer_ = backend_->open_writer();
+    if (auto first = backend_->open_reader()) {
+        pooled_reads_ = true;
+        free_readers_.push_back(std::move(first));
+        readers_open_ = 1;
+    }
+}
+
+DatabaseImpl::~DatabaseImpl() = default;
+
+DatabaseImpl::WriterLease::WriterLease(DatabaseImpl& db) : d(db), took(true) { d.acquire_writer(); }
+DatabaseImpl::WriterLease::~WriterLease() { d.release_writer(); }
+
+void DatabaseImpl::acquire_writer() {
+    std::unique_lock lk(m_);
+    const auto me = std::this_thread::get_id();
+    if (owner_ != me) {
+        cv_.wait(lk, [&] { return owner_ == std::thread::id{}; });
+        owner_ = me;
+    }
+    ++holds_;
+}
+
+void DatabaseImpl::release_writer() {
+    std::lock_guard lk(m_);
+    if (--holds_ == 0) {
+        owner_ = {};
+        cv_.notify_all();
+    }
+}
+
+DatabaseImpl::ReaderLease::ReaderLease(DatabaseImpl& db) : d(db) {
+    std::unique_lock lk(d.readers_m_);
+    for (;;) {
+        if (!d.free_readers_.empty()) {
+            conn = std::move(d.free_readers_.back());
+            d.free_readers_.pop_back();
+            return;
+        }
+        if (d.readers_open_ < std::max(1, d.options_.readers)) {
+            ++d.readers_open_;
+            lk.unlock();
+            try {
+                conn = d.backend_->open_reader();
+            } catch (...) {
+                std::lock_guard relock(d.readers_m_);
+                --d.readers_open_;
+                throw;
+            }
+            return;
+        }
+        d.readers_cv_.wait(lk);
+    }
+}
+
+DatabaseImpl::ReaderLease::~ReaderLease() {
+    std::lock_guard lk(d.readers_m_);
+    d.free_readers_.push_back(std::move(conn));
+    d.readers_cv_.notify_one();
+}
+
+bool DatabaseImpl::in_transaction() const {
+    std::lock_guard lk(const_cast<std::mutex&>(m_));
+    return owner_ == std::this_thread::get_id() && depth_ >= 0;
+}
+
+AppendReply DatabaseImpl::append(const AppendCall& call) {
+    if (in_transaction()) {  // joins the thread's transaction; told to listeners at its commit
+        AppendReply r = with_writer([&](Connection& c) { return c.append(call); });
+        if (r.count > 0 && !r.replay) {
+            std::lock_guard lk(m_);
+            txn_last_seq_ = std::max(txn_last_seq_, r.first_seq + r.count - 1);
+        }
+        return r;
+    }
+    Pending p{&call, {}, nullptr, false};
+    std::unique_lock lk(m_);
+    queue_.push_back(&p);
+    while (!p.done) {
+        if (!leading_) {
+            leading_ = true;
+            lk.unlock();
+            lead_group(&p);
+            lk.lock();
+            leading_ = false;
+            cv_.notify_all();  // a waiter may lead the appends queued meanwhile
+        } else {
+            cv_.wait(lk);
+        }
+    }
+    lk.unlock();
+    if (p.error) std::rethrow_exception(p.error);
+    return p.reply;
+}
+
+// The leader runs batches until its own append is answered; the appends queued meanwhile go
+// to the next leader.
+void DatabaseImpl::lead_group(Pending* mine) {
+    constexpr size_t kMaxBatch = 1024;
+    std::vector<Pending*> batch;
+    while (!mine->done) {
+        WriterLease lease(*this);
+        {
+            std::lock_guard lk(m_);
+            while (!queue_.empty() && batch.size() < kMaxBatch) {
+                batch.push_back(queue_.front());
+                queue_.pop_front();
+            }
+        }
+        run_batch(batch);
+        std::lock_guard lk(m_);
+        for (Pending* p : batch) p->done = true;
+        batch.clear();
+        cv_.notify_all();
+    }
+}
+
+// One transaction for the batch. es_append runs in a savepoint of its own, so a failing append
+// (a conflict) changes nothing and fails only its caller; a failure of the transaction itself
+// (I/O, a full disk: SQLite has rolled it back) fails every append of the batch.
+void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
+    int64_t last_seq = 0;
+    auto record = [&](Pending* p) {
+        if (p->reply.count > 0 && !p->reply.replay) {
+            last_seq = std::max(last_seq, p->reply.first_seq + p->reply.count - 1);
+        }
+    };
+    if (batch.size() == 1) {  // alone: es_append commits on its own
+        try {
+            batch[0]->reply = writer_->append(*batch[0]->call);
+            record(batch[0]);
+        } catch (...) {
+            batch[0]->error = std::current_exception();
+        }
+        if (last_seq) notify(last_seq);
+        return;
+    }
+    auto fail_all = [&](std::exception_ptr e) {
+        for (Pending* p : batch) p->error = e;
+        last_seq = 0;
+    };
+    try {
+        writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+    } catch (...) {
+        fail_all(std::current_exception());
+        return;
+    }
+    for (Pending* p : batch) {
+        try {
+            p->reply = writer_->append(*p->call);
+            record(p);
+        } catch (...) {
+            p->error = std::current_exception();
+            if (writer_->autocommit()) {  // the transaction is gone, and every append with it
+                fail_all(p->error);
+                return;
+            }
+        }
+    }
+    try {
+        writer_->exec("COMMIT");
+    } catch (...) {
+        const std::exception_ptr e = std::current_exception();
+        if (!writer_->autocommit()) {
+            try {
+                writer_->exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+        fail_all(e);
+        return;
+    }
+    if (last_seq) notify(last_seq);
+}
+
+int DatabaseImpl::begin() {
+    acquire_writer();
+    try {
+        std::unique_lock lk(m_);
+        const int depth = ++depth_;
+        lk.unlock();
+        if (depth == 0) {
+            writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
+        } else {
+            writer_->exec("SAVEPOINT es_tx_" + std::to_string(depth));
+        }
+        return depth;
+    } catch (...) {
+        {
+            std::lock_guard lk(m_);
+            --depth_;
+        }
+        release_writer();
+        throw;
+    }
+}
+
+void DatabaseImpl::commit(int depth) {
+    int64_t told = 0;
+    {
+        std::lock_guard lk(m_);
+        if (depth != depth_) {
+            throw_error(Code::InvalidArgument, 21,
+                        "eskit: Transaction::commit() of an outer transaction while an inner one "
+                        "is open");
+        }
+    }
+    writer_->exec(depth == 0 ? std::string("COMMIT") : "RELEASE es_tx_" + std::to_string(depth));
+    {
+        std::lock_guard lk(m_);
+        --depth_;
+        if (depth == 0) {
+            told = txn_last_seq_;
+            txn_last_seq_ = 0;
+        }
+    }
+    release_writer();
+    if (told) notify(told);
+}
+
+void DatabaseImpl::rollback(int depth) noexcept {
+    try {
+        if (depth == 0) {
+            if (!writer_->autocommit()) writer_->exec("ROLLBACK");
+        } else {
+            const std::string sp = "es_tx_" + std::to_string(depth);
+            writer_->exec("ROLLBACK TO " + sp + "; RELEASE " + sp);
+        }
+    } catch (...) {
+        // SQLite may have rolled back already (I/O error); the caller's error explains it.
+    }
+    {
+        std::lock_guard lk(m_);
+        depth_ = depth - 1;
+        if (depth == 0) txn_last_seq_ = 0;
+    }
+    release_writer();
+}
+
+uint64_t DatabaseImpl::listen(Listener l) {
+    std::lock_guard lk(listeners_m_);
+    listeners_.emplace_back(next_listener_, std::move(l));
+    return next_listener_++;
+}
+
+void DatabaseImpl::unlisten(uint64_t id) {
+    std::lock_guard lk(listeners_m_);
+    std::erase_if(listeners_, [&](const auto& e) { return e.first == id; });
+}
+
+void DatabaseImpl::notify(int64_t head) {
+    std::vector<Listener> copy;
+    {
+        std::lock_guard lk(listeners_m_);
+        for (const auto& [id, l] : listeners_) copy.push_back(l);
+    }
+    for (const Listener& l : copy) {
+        try {
+            l(head);
+        } catch (...) {
+            // a listener's failure is its own
+        }
+    }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+
+bool Row::is_null(int col) const { return rows_.is_null(col); }
+int64_t Row::integer(int col) const { return rows_.integer(col); }
+double Row::real(int col) const { return rows_.real(col); }
+std::string_view Row::text(int col) const { return rows_.text(col); }
+
+Database::Database(std::shared_ptr<detail::DatabaseImpl> impl) : impl_(std::move(impl)) {}
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+Database::~Database() = default;
+
+Database Database::open(const std::string& path, const DatabaseOptions& options) {
+    return Database(std::make_shared<detail::DatabaseImpl>(detail::local_backend(path, options), options));
+}
+
+Database Database::adopt(sqlite3* db, const DatabaseOptions& options) {
+    return Database(std::make_shared<detail::DatabaseImpl>(detail::adopted_backend(db, options), options));
+}
+
+Transaction Database::begin() { return Transaction::begin(impl_); }
+
+Transaction Transaction::begin(const std::shared_ptr<detail::DatabaseImpl>& db) {
+    return Transaction(db, db->begin());
+}
+
+int64_t Database::execute(std::string_view sql, std::initializer_list<Param> params) {
+    return impl_->with_writer([&](detail::Connection& c) {
+        return c.execute(sql, std::span<const Param>(params.begin(), params.size()));
+    });
+}
+
+void Database::query(std::string_view sql, std::initializer_list<Param> params,
+                     const std::function<void(const Row&)>& row) {
+    impl_->with_reader([&](detail::Connection& c) {
+        auto rows = c.query(sql, std::span<const Param>(params.begin(), params.size()));
+        while (rows->next()) row(Row(*rows));
+    });
+}
+
+int64_t Database::head() {
+    return impl_->with_reader([](detail::Connection& c) { return detail::query_int(c, "SELECT es_head()"); });
+}
+
+sqlite3* Database::handle() { return impl_->native(); }
+
+Transaction::Transaction(std::shared_ptr<detail::DatabaseImpl> impl, int depth)
+    : impl_(std::move(impl)), depth_(depth) {}
+
+Transaction::Transaction(Transaction&& other) noexcept
+    : impl_(std::move(other.impl_)), depth_(other.depth_), done_(other.done_) {
+    other.done_ = true;
+}
+
+Transaction::~Transaction() {
+    if (active()) impl_->rollback(depth_);
+}
+
+void Transaction::commit() {
+    if (!active()) throw_error(Code::InvalidArgument, 21, "eskit: the transaction has ended");
+    impl_->commit(depth_);
+    done_ = true;
+}
+
+void Transaction::rollback() {
+    if (!active()) return;
+    done_ = true;
+    impl_->rollback(depth_);
+}
+
+}  // namespace eskit
