@@ -34,6 +34,12 @@
 #include <vector>
 
 #include "eskit.h"
+#include <eskit/eskit.hpp>
+#include <optional>
+#include <random>
+#include <thread>
+#include <atomic>
+#include <sys/stat.h>
 #include "migrations.h"  // es_current_sql: the eskit tables, for the "schema" system
 
 namespace {
@@ -54,6 +60,14 @@ struct Sizes {
     int w6_reads = 1000;
     int w7_wakeups = 200;
     int w8_events = 1000000;
+    int w9_threads = 8;
+    double w9_seconds = 10;
+    int w10_streams = 100000;
+    int64_t w10_events = 10000000;
+    int w10_batch = 10;          // events per append call
+    int w11_events = 200000;     // over w11_categories categories
+    int w11_categories = 10;
+    int w11_reads = 200;
 };
 
 [[noreturn]] void die(sqlite3* db, const char* what) {
@@ -141,6 +155,10 @@ class System {
                           const std::function<void(int64_t, const char*, size_t)>& fn) = 0;
     virtual int64_t last_version(const std::string& stream) = 0;  // the stream's last event
     virtual int64_t tail_seq() = 0;                               // the log's last event
+    // Workloads a system does not take part in are skipped for it.
+    virtual bool supports(const std::string& workload) const {
+        return workload != "W9" && workload != "W10" && workload != "W11";
+    }
 };
 
 void open_db(sqlite3** db, const std::string& path) {
@@ -218,6 +236,7 @@ class StatementSystem : public System {
 class RawSystem : public StatementSystem {
   public:
     const char* name() const override { return "raw"; }
+    bool supports(const std::string&) const override { return true; }
     sqlite3* db() override { return db_; }
     void open(const std::string& path) override {
         open_db(&db_, path);
@@ -375,6 +394,7 @@ class SchemaSystem : public StatementSystem {
 class SqlSystem : public StatementSystem {
   public:
     const char* name() const override { return "sql"; }
+    bool supports(const std::string& w) const override { return w != "W9"; }
     sqlite3* db() override { return db_; }
     void open(const std::string& path) override {
         open_db(&db_, path);
@@ -431,6 +451,9 @@ class SqlSystem : public StatementSystem {
 class FastSystem : public SqlSystem {
   public:
     const char* name() const override { return "fast"; }
+    bool supports(const std::string& w) const override {
+        return w != "W9" && w != "W10" && w != "W11";
+    }
     void open(const std::string& path) override {
         SqlSystem::open(path);
         reset_reads();
@@ -446,11 +469,91 @@ class FastSystem : public SqlSystem {
     }
 };
 
+// The C++ facade: Store<BenchOrder> appends through group commit, and loads decode every
+// payload into a C++ struct through the JSON codec (the work the other systems' Decoder does).
+struct BenchItem {
+    std::string sku;
+    int64_t qty = 0;
+    double price = 0;
+};
+ESKIT_FIELDS(BenchItem, sku, qty, price);
+struct BenchOrder {
+    std::string order_id;
+    std::string customer;
+    std::vector<BenchItem> items;
+    std::string note;
+};
+ESKIT_FIELDS(BenchOrder, (order_id, "orderId"), customer, items, note);
+ESKIT_EVENT(BenchOrder, "OrderPlaced", 1);
+
+class FacadeSystem : public System {
+  public:
+    const char* name() const override { return "facade"; }
+    sqlite3* db() override { return db_->handle(); }
+    void open(const std::string& path) override {
+        eskit::DatabaseOptions o;
+        o.synchronous = "NORMAL";
+        db_.emplace(eskit::Database::open(path, o));
+        store_.emplace(*db_);
+        order_ = eskit::decode<BenchOrder>(eskit::json_codec(), kPayload);
+    }
+    void close() override {
+        store_.reset();
+        db_.reset();
+    }
+    bool append(const std::string& stream, int64_t expected, int n) override {
+        std::vector<BenchOrder>& batch = batches_[n];
+        if (batch.empty()) batch.assign(static_cast<size_t>(n), order_);
+        try {
+            store_->append(stream, expected >= 0 ? eskit::Expected(eskit::Exact{expected}) : eskit::Any{}, batch);
+        } catch (const eskit::ConcurrencyConflict&) {
+            return false;
+        }
+        return true;
+    }
+    void load(const std::string& stream, const std::function<void(const char*, size_t)>& fn) override {
+        for (const auto& e : store_->load(stream)) {
+            checksum_ += e.data.order_id.size() + e.data.customer.size() + e.data.items.size();
+            fn(nullptr, 0);
+        }
+    }
+    int read_page(int64_t after, int limit,
+                  const std::function<void(int64_t, const char*, size_t)>& fn) override {
+        auto page = store_->read_from(after, limit);
+        for (const auto& e : page) {
+            checksum_ += e.data.order_id.size() + e.data.items.size();
+            fn(e.seq, nullptr, 0);
+        }
+        return static_cast<int>(page.size());
+    }
+    int64_t last_version(const std::string& stream) override {
+        eskit::LoadOptions o;
+        o.backwards = true;
+        o.limit = 1;
+        for (const auto& e : store_->load(stream, o)) return e.version;
+        return 0;
+    }
+    int64_t tail_seq() override { return store_->latest_sequence(); }
+    bool supports(const std::string& workload) const override {
+        return workload != "W7" && workload != "W10" && workload != "W11";
+    }
+    bool shares_between_threads() const { return true; }
+    eskit::Store<BenchOrder>& store() { return *store_; }
+
+  private:
+    std::optional<eskit::Database> db_;
+    std::optional<eskit::Store<BenchOrder>> store_;
+    BenchOrder order_;
+    std::map<int, std::vector<BenchOrder>> batches_;
+    uint64_t checksum_ = 0;
+};
+
 std::vector<std::function<std::unique_ptr<System>()>> make_systems() {
     return {[] { return std::make_unique<RawSystem>(); },
             [] { return std::make_unique<SchemaSystem>(); },
             [] { return std::make_unique<SqlSystem>(); },
-            [] { return std::make_unique<FastSystem>(); }};
+            [] { return std::make_unique<FastSystem>(); },
+            [] { return std::make_unique<FacadeSystem>(); }};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,7 +640,7 @@ struct Bench {
             for (int i = 0; i < sizes.w2_calls; ++i) {
                 sys.load(stream_name((static_cast<int64_t>(i) * 7919) % sizes.w2_calls),
                          [&](const char* p, size_t len) {
-                             dec.decode(p, len);
+                             if (p) dec.decode(p, len);  // facade: decoded already
                              ++n;
                          });
             }
@@ -552,7 +655,7 @@ struct Bench {
             const auto t0 = Clock::now();
             for (;;) {
                 const int got = sys.read_page(after, 1000, [&](int64_t seq, const char* p, size_t len) {
-                    dec.decode(p, len);
+                    if (p) dec.decode(p, len);
                     after = seq;
                 });
                 n += got;
@@ -585,6 +688,12 @@ struct Bench {
             sys.close();
         } else if (workload == "W7") {
             r = run_w7(sys);
+        } else if (workload == "W9") {
+            r = run_w9(sys);
+        } else if (workload == "W10") {
+            r = run_w10(sys);
+        } else if (workload == "W11") {
+            r = run_w11(sys);
         } else if (workload == "W8") {
             const std::string path = file(sys, "big");
             build_big(sys, path, sizes.w8_events);
@@ -601,6 +710,164 @@ struct Bench {
         } else {
             throw std::runtime_error("unknown workload " + workload);
         }
+        return r;
+    }
+
+    // W9: threads appending single events to their own streams for a fixed time, each append
+    // durable (synchronous=NORMAL in WAL) when it returns. The facade shares one Store (group
+    // commit); raw gives each thread a connection of its own (SQLite's one writer at a time).
+    Result run_w9(System& proto) const {
+        const std::string path = file(proto, "w9");
+        remove_db(path);
+        std::atomic<long> total{0};
+        const auto end = Clock::now() + std::chrono::duration<double>(sizes.w9_seconds);
+        auto worker = [&](System& sys, int t) {
+            const std::string stream = "w9-" + std::to_string(t);
+            int64_t version = 0;
+            while (Clock::now() < end) {
+                if (!sys.append(stream, version, 1)) throw std::runtime_error("W9 conflict");
+                ++version;
+                ++total;
+            }
+        };
+        std::vector<std::thread> threads;
+        if (std::string(proto.name()) == "facade") {
+            proto.open(path);
+            for (int t = 0; t < sizes.w9_threads; ++t) threads.emplace_back(worker, std::ref(proto), t);
+            for (auto& th : threads) th.join();
+            proto.close();
+        } else {
+            std::vector<std::unique_ptr<System>> own;
+            for (int t = 0; t < sizes.w9_threads; ++t) {
+                own.push_back(make_system(proto.name()));
+                own.back()->open(path);
+            }
+            for (int t = 0; t < sizes.w9_threads; ++t) threads.emplace_back(worker, std::ref(*own[t]), t);
+            for (auto& th : threads) th.join();
+            for (auto& o : own) o->close();
+        }
+        Result r;
+        r.events_per_s = static_cast<double>(total) / sizes.w9_seconds;
+        return r;
+    }
+
+    // W10: a store grown to w10_events events over w10_streams streams, appended in random
+    // interleave (w10_batch events per call); the append rate of every million events and the
+    // bytes on disk per event at the end show how cost and size grow.
+    Result run_w10(System& sys) const {
+        const std::string path = file(sys, "w10");
+        remove_db(path);
+        sys.open(path);
+        std::vector<int64_t> versions(static_cast<size_t>(sizes.w10_streams), 0);
+        std::mt19937_64 rng(42);
+        Result r;
+        const int64_t per_million = 1000000;
+        int64_t done = 0;
+        auto t0 = Clock::now();
+        const auto start = t0;
+        while (done < sizes.w10_events) {
+            const auto k = static_cast<size_t>(rng() % versions.size());
+            if (!sys.append("w10-" + std::to_string(k), versions[k], sizes.w10_batch)) {
+                throw std::runtime_error("W10 conflict");
+            }
+            versions[k] += sizes.w10_batch;
+            done += sizes.w10_batch;
+            if (done % per_million == 0) {
+                const double secs = seconds_since(t0);
+                r.extra["m" + std::to_string(done / per_million) + "_appends_per_s"] =
+                    static_cast<double>(per_million / sizes.w10_batch) / secs;
+                t0 = Clock::now();
+            }
+        }
+        r.events_per_s = static_cast<double>(done) / seconds_since(start);
+        exec(sys.db(), "PRAGMA wal_checkpoint(TRUNCATE)");
+        sys.close();
+        struct stat st {};
+        if (stat(path.c_str(), &st) == 0) {
+            r.extra["bytes_per_event"] = static_cast<double>(st.st_size) / static_cast<double>(done);
+        }
+        remove_db(path);
+        return r;
+    }
+
+    // W11: the secondary lookups against plain SQL with a conventional index on the same data:
+    // a page of 1,000 events of one category after a random position, and one event by id.
+    // events_per_s is pages per second; the extras give both medians in microseconds.
+    Result run_w11(System& sys) const {
+        const std::string path = file(sys, "w11");
+        remove_db(path);
+        sys.open(path);
+        const bool raw = std::string(sys.name()) == "raw";
+        sqlite3* db = sys.db();
+        if (raw) {
+            exec(db, "CREATE TABLE IF NOT EXISTS cat_events(seq INTEGER PRIMARY KEY, stream TEXT, "
+                     "category TEXT, version INTEGER, type TEXT, data TEXT, event_id TEXT, "
+                     "UNIQUE(stream, version)); CREATE INDEX IF NOT EXISTS cat_idx ON "
+                     "cat_events(category); CREATE UNIQUE INDEX IF NOT EXISTS id_idx ON "
+                     "cat_events(event_id)");
+        }
+        std::vector<std::string> ids;
+        {
+            exec(db, "BEGIN");
+            Stmt ins(db, raw ? "INSERT INTO cat_events(seq, stream, category, version, type, data, "
+                               "event_id) VALUES (?1, ?2, ?3, ?4, 'OrderPlaced', ?5, ?6)"
+                             : "SELECT es_append(?2, ?4 - 1, json_object('type', 'OrderPlaced', "
+                               "'data', json(?5), 'id', ?6))");
+            const int streams = 2000;
+            std::vector<int64_t> version(streams, 0);
+            for (int i = 0; i < sizes.w11_events; ++i) {
+                const int k = i % streams;
+                const std::string cat = "cat" + std::to_string(k % sizes.w11_categories);
+                const std::string stream = cat + "-" + std::to_string(k);
+                const std::string id = "evt-" + std::to_string(i);
+                sqlite3_bind_int64(ins, 1, i + 1);
+                sqlite3_bind_text(ins, 2, stream.c_str(), -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(ins, 3, cat.c_str(), -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(ins, 4, ++version[k]);
+                sqlite3_bind_text(ins, 5, kPayload, -1, SQLITE_STATIC);
+                sqlite3_bind_text(ins, 6, id.c_str(), -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(ins) == SQLITE_ERROR) die(db, "W11 insert");
+                sqlite3_reset(ins);
+                if (i % 97 == 0) ids.push_back(id);
+            }
+            exec(db, "COMMIT");
+        }
+        std::vector<double> page_us, id_us;
+        {
+        Stmt page(db, raw ? "SELECT seq, data FROM cat_events WHERE category = ?1 AND seq > ?2 "
+                            "ORDER BY seq LIMIT 1000"
+                          : "SELECT seq, data FROM es_all(?2) WHERE category = ?1 LIMIT 1000");
+        Stmt by_id(db, raw ? "SELECT seq, data FROM cat_events WHERE event_id = ?1"
+                           : "SELECT seq, data FROM es_all WHERE event_id = ?1");
+        std::mt19937_64 rng(7);
+        for (int i = 0; i < sizes.w11_reads; ++i) {
+            const std::string cat = "cat" + std::to_string(rng() % static_cast<uint64_t>(sizes.w11_categories));
+            sqlite3_bind_text(page, 1, cat.c_str(), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(page, 2, static_cast<int64_t>(rng() % static_cast<uint64_t>(sizes.w11_events / 2)));
+            auto t0 = Clock::now();
+            int n = 0;
+            while (sqlite3_step(page) == SQLITE_ROW) {
+                n += sqlite3_column_bytes(page, 1) > 0;
+            }
+            page_us.push_back(seconds_since(t0) * 1e6);
+            sqlite3_reset(page);
+            if (n != 1000) throw std::runtime_error("W11 page of " + std::to_string(n));
+            const std::string& id = ids[rng() % ids.size()];
+            sqlite3_bind_text(by_id, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+            t0 = Clock::now();
+            n = 0;
+            while (sqlite3_step(by_id) == SQLITE_ROW) ++n;
+            id_us.push_back(seconds_since(t0) * 1e6);
+            sqlite3_reset(by_id);
+            if (n != 1) throw std::runtime_error("W11 id lookup");
+        }
+        }
+        Result r;
+        r.extra["category_page_median_us"] = percentile(page_us, 0.5);
+        r.extra["event_id_median_us"] = percentile(id_us, 0.5);
+        r.events_per_s = 1e6 / percentile(page_us, 0.5);
+        sys.close();
+        remove_db(path);
         return r;
     }
 
@@ -832,7 +1099,7 @@ Result measure(const Bench& bench, const std::string& workload, const std::strin
 int main(int argc, char** argv) {
     Bench bench;
     int repeat = 0;  // rounds per workload; 0: 3 for W1-W4 and W8, 1 for the rest
-    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"};
+    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W11"};
     char tmpl[] = "/tmp/eskit-bench-XXXXXX";
     bench.dir = "";
     for (int i = 1; i < argc; ++i) {
@@ -845,6 +1112,11 @@ int main(int argc, char** argv) {
             bench.sizes.w6_reads = 200;
             bench.sizes.w7_wakeups = 40;
             bench.sizes.w8_events = 100000;
+            bench.sizes.w9_seconds = 2;
+            bench.sizes.w10_events = 200000;
+            bench.sizes.w10_streams = 10000;
+            bench.sizes.w11_events = 20000;
+            bench.sizes.w11_reads = 50;
         } else if (a == "--only" && i + 1 < argc) {
             workloads.clear();
             std::string list = argv[++i];
@@ -895,13 +1167,15 @@ int main(int argc, char** argv) {
     for (const std::string& w : workloads) {
         // Rounds interleave the systems (raw, schema, sql, raw, ...) so that a slow spell of
         // the machine hits all of them; each system reports its median round.
-        const int rounds = repeat > 0 ? repeat : (w == "W5" || w == "W6" || w == "W7") ? 1 : 3;
+        const int rounds = repeat > 0 ? repeat
+                           : (w == "W5" || w == "W6" || w == "W7" || w == "W9" || w == "W10") ? 1
+                                                                                             : 3;
         std::map<std::string, std::vector<Result>> runs;
         std::map<std::string, bool> failed;
         for (int round = 0; round < rounds; ++round) {
             for (auto& make : systems) {
                 auto sys = make();
-                if (failed[sys->name()]) continue;
+                if (failed[sys->name()] || !sys->supports(w)) continue;
                 try {
                     runs[sys->name()].push_back(measure(bench, w, sys->name()));
                 } catch (const std::exception& e) {
@@ -950,7 +1224,9 @@ int main(int argc, char** argv) {
     if (own_dir) {
         for (auto& make : systems) {
             auto s = make();
-            for (const char* what : {"w1", "w2", "w5", "w7", "big"}) remove_db(bench.file(*s, what));
+            for (const char* what : {"w1", "w2", "w5", "w7", "w9", "w10", "w11", "big"}) {
+                remove_db(bench.file(*s, what));
+            }
         }
         rmdir(bench.dir.c_str());
     }
