@@ -33,6 +33,8 @@ with harness.Run() as run:
                        for d, _, files in os.walk(stage) for f in files)
     print("installed under %s:\n  %s" % (prefix, "\n  ".join(installed)))
     for want in (libdir + "/eskit/eskit.so", libdir + "/libeskit_core.a", includedir + "/eskit.h",
+                 libdir + "/libeskit.a", includedir + "/eskit/eskit.hpp",
+                 includedir + "/eskit/codes.h", includedir + "/eskit/detail/pp.hpp",
                  libdir + "/pkgconfig/eskit.pc", libdir + "/cmake/eskit/eskitConfig.cmake",
                  libdir + "/cmake/eskit/eskitConfigVersion.cmake"):
         harness.expect(want in installed, "not installed: " + want)
@@ -67,3 +69,19 @@ with harness.Run() as run:
     harness.expect(p.returncode != 0 and "0.2" in p.stdout,
                    "find_package(eskit 0.2) should fail against 0.1:\n" + p.stdout)
     print("find_package(eskit 0.2) refused, as it should be")
+
+    # The C++ facade from the installed tree: the README's program (cpp/consumer.cpp), built
+    # with pkg-config and with CMake (README block `cpp-build`), run twice on one file.
+    harness.need("c++")
+    cpp = run.path("cpp-consumer")
+    os.makedirs(cpp)
+    for f in ("consumer.cpp", "CMakeLists.txt"):
+        shutil.copy(os.path.join(harness.HERE, "cpp", f), cpp)
+    out = run.shell(run.readme_block("cpp-build"), cwd=cpp, env=env)
+    harness.expect(out.count("conflict: account-1 is at version 3, expected 1") == 1
+                   and out.count("conflict: account-4 is at version 3, expected 1") == 1,
+                   "the pkg-config and CMake builds must each report their conflict:\n" + out)
+    harness.expect(out.count("balance of account-1: 7800 cents") == 1
+                   and out.count("balance of account-4: 7800 cents") == 1,
+                   "wrong balances:\n" + out)
+    harness.expect("account-4 v3 seq 6 Deposited" in out, "the second run must continue the log")

@@ -26,6 +26,7 @@ REQUIRED = {
     "go-install": "test_go.py", "go-core": None,
     "rust-install": "test_rust.py", "rust-core": None,
     "c-build": "test_install.py", "c-static": None, "cmake-consumer": None,
+    "cpp-build": "test_install.py", "cpp-facade": None, "cmake-cpp-consumer": None,
 }
 
 with harness.Run() as run:
