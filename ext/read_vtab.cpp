@@ -110,7 +110,9 @@ std::string shape_sql(Shape shape, bool desc, uint32_t columns) {
             return sql + " FROM es_index_seqs(?4, ?1, ?2, ?3) AS i CROSS JOIN main.es_events AS e "
                          "ON e.seq = i.seq ORDER BY i.seq" + dir;
         case Shape::EventId:
-            return sql + " FROM main.es_events AS e WHERE e.seq IN ((SELECT seq FROM "
+            // The indexed id's seq, else the seq a generated id carries (?4); ids are unique,
+            // so the index entry wins. A scalar, not IN (...): IN builds an ephemeral table.
+            return sql + " FROM main.es_events AS e WHERE e.seq = coalesce((SELECT seq FROM "
                          "main.es_event_ids WHERE event_id = ?1), ?4) AND e.event_id = ?1 AND "
                          "e.seq BETWEEN ?2 AND ?3";
     }
