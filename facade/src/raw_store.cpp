@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "database_impl.hpp"
@@ -21,19 +22,30 @@ constexpr int64_t kMaxVersion = std::numeric_limits<int64_t>::max();
 constexpr const char* kEventColumns =
     "seq, stream_id, version, type, data, metadata, codec, schema_version, event_id, created_at";
 
-RawEvent raw_event_of(const detail::Rows& r) {
-    RawEvent e;
+RawEventView view_of(const detail::Rows& r) {
+    RawEventView e;
     e.seq = r.integer(0);
     e.stream_id = r.text(1);
     e.version = r.integer(2);
     e.type = r.text(3);
     e.data = r.text(4);
-    if (!r.is_null(5)) e.metadata = std::string(r.text(5));
+    if (!r.is_null(5)) e.metadata = r.text(5);
     e.codec = r.text(6);
     e.schema_version = r.integer(7);
     e.event_id = r.text(8);
     e.created_at = Timestamp(std::chrono::microseconds(r.integer(9)));
     return e;
+}
+
+size_t each_row(Connection& c, const std::string& sql, std::span<const Param> params,
+                RawStore::Sink sink) {
+    size_t n = 0;
+    auto rows = c.query(sql, params);
+    while (rows->next()) {
+        sink(view_of(*rows));
+        ++n;
+    }
+    return n;
 }
 
 std::string json_array(const std::vector<std::string>& values) {
@@ -48,8 +60,7 @@ std::string json_array(const std::vector<std::string>& values) {
 
 std::vector<RawEvent> rows_of(Connection& c, const std::string& sql, std::span<const Param> params) {
     std::vector<RawEvent> out;
-    auto rows = c.query(sql, params);
-    while (rows->next()) out.push_back(raw_event_of(*rows));
+    each_row(c, sql, params, [&](const RawEventView& e) { out.push_back(e.to_raw()); });
     return out;
 }
 
@@ -164,12 +175,26 @@ std::vector<EventMeta> RawStore::append(std::string_view stream, const Expected&
 
 std::vector<RawEvent> RawStore::stream_page(std::string_view stream, const LoadOptions& o,
                                             PageCursor& cur) const {
-    if (cur.done) return {};
+    std::vector<RawEvent> out;
+    stream_page(stream, o, cur, [&](const RawEventView& e) { out.push_back(e.to_raw()); });
+    return out;
+}
+
+std::vector<RawEvent> RawStore::log_page(int64_t after_seq, int64_t limit, const ReadOptions& o) const {
+    std::vector<RawEvent> out;
+    out.reserve(static_cast<size_t>(std::clamp<int64_t>(limit, 0, 4096)));
+    log_page(after_seq, limit, o, [&](const RawEventView& e) { out.push_back(e.to_raw()); });
+    return out;
+}
+
+size_t RawStore::stream_page(std::string_view stream, const LoadOptions& o, PageCursor& cur,
+                             Sink sink) const {
+    if (cur.done) return 0;
     int64_t page = o.page_size > 0 ? o.page_size : 512;
     if (o.limit) page = std::min(page, *o.limit - cur.taken);
     if (page <= 0) {
         cur.done = true;
-        return {};
+        return 0;
     }
     if (cur.taken == 0 && cur.next == 0) cur.next = o.backwards ? o.to_version.value_or(kMaxVersion) : o.from_version;
     const int64_t lo = o.backwards ? o.from_version : cur.next;
@@ -182,15 +207,21 @@ std::vector<RawEvent> RawStore::stream_page(std::string_view stream, const LoadO
     sql += o.backwards ? " ORDER BY version DESC LIMIT ?4" : " ORDER BY version LIMIT ?4";
     std::vector<Param> params{stream, lo, hi, page};
     if (!types.empty()) params.emplace_back(std::string_view(types));
-    std::vector<RawEvent> out = db_->with_reader([&](Connection& c) { return rows_of(c, sql, params); });
-    cur.taken += static_cast<int64_t>(out.size());
-    if (static_cast<int64_t>(out.size()) < page || (o.limit && cur.taken >= *o.limit)) cur.done = true;
-    if (!out.empty()) cur.next = o.backwards ? out.back().version - 1 : out.back().version + 1;
-    return out;
+    int64_t last = 0;
+    const size_t n = db_->with_reader([&](Connection& c) {
+        return each_row(c, sql, params, [&](const RawEventView& e) {
+            last = e.version;
+            sink(e);
+        });
+    });
+    cur.taken += static_cast<int64_t>(n);
+    if (static_cast<int64_t>(n) < page || (o.limit && cur.taken >= *o.limit)) cur.done = true;
+    if (n) cur.next = o.backwards ? last - 1 : last + 1;
+    return n;
 }
 
-std::vector<RawEvent> RawStore::log_page(int64_t after_seq, int64_t limit, const ReadOptions& o) const {
-    if (limit <= 0) return {};
+size_t RawStore::log_page(int64_t after_seq, int64_t limit, const ReadOptions& o, Sink sink) const {
+    if (limit <= 0) return 0;
     const std::string types = o.types.empty() ? std::string() : json_array(o.types);
     std::vector<Param> params{after_seq, limit};
     std::string sql = std::string("SELECT ") + kEventColumns;
@@ -211,7 +242,7 @@ std::vector<RawEvent> RawStore::log_page(int64_t after_seq, int64_t limit, const
         }
         sql += " LIMIT ?2";
     }
-    return db_->with_reader([&](Connection& c) { return rows_of(c, sql, params); });
+    return db_->with_reader([&](Connection& c) { return each_row(c, sql, params, sink); });
 }
 
 int64_t RawStore::latest_sequence() const {

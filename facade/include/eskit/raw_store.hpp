@@ -12,6 +12,7 @@
 
 #include <eskit/database.hpp>
 #include <eskit/types.hpp>
+#include <eskit/wire.hpp>
 
 namespace eskit {
 
@@ -45,11 +46,18 @@ class RawStore {
                                   const std::vector<EncodedEvent>& events,
                                   const AppendOptions& options = {});
 
+    using Sink = FunctionRef<void(const RawEventView&)>;
+
     // The next page of a stream read; cursor starts default-constructed.
     std::vector<RawEvent> stream_page(std::string_view stream, const LoadOptions& options,
                                       PageCursor& cursor) const;
     // Events with seq > after_seq, at most limit of them, in seq order.
     std::vector<RawEvent> log_page(int64_t after_seq, int64_t limit, const ReadOptions& options) const;
+    // The same reads handing each row to sink as it is stepped (no copy of the row); they
+    // return the number of rows delivered.
+    size_t stream_page(std::string_view stream, const LoadOptions& options, PageCursor& cursor,
+                       Sink sink) const;
+    size_t log_page(int64_t after_seq, int64_t limit, const ReadOptions& options, Sink sink) const;
 
     int64_t latest_sequence() const;
     StreamStatus status(std::string_view stream) const;

@@ -19,6 +19,7 @@
 // (appends from several threads share transactions: database.hpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <memory>
@@ -110,18 +111,18 @@ class EventRange {
 
   private:
     friend class Store<E>;
-    using Fetch = std::function<std::vector<RawEvent>()>;
+    // Reads the next page into the sink; returns the rows read (0: the end).
+    using Fetch = std::function<size_t(RawStore::Sink)>;
     EventRange(const Store<E>* store, Fetch fetch) : store_(store), fetch_(std::move(fetch)) {}
     bool next_page() {
         if (done_) return false;
-        std::vector<RawEvent> raw = fetch_();
-        if (raw.empty()) {
+        page_.clear();  // keeps its capacity: one allocation for the whole read
+        const size_t rows = fetch_([&](const RawEventView& e) {
+            if (auto decoded = store_->decode(e)) page_.push_back(std::move(*decoded));
+        });
+        if (rows == 0) {
             done_ = true;
             return false;
-        }
-        page_.clear();
-        for (RawEvent& e : raw) {
-            if (auto decoded = store_->decode(e)) page_.push_back(std::move(*decoded));
         }
         return true;
     }
@@ -171,8 +172,8 @@ class Store {
 
     EventRange<E> load(std::string_view stream, LoadOptions options = {}) const {
         auto cursor = std::make_shared<PageCursor>();
-        return EventRange<E>(this, [this, s = std::string(stream), options, cursor] {
-            return raw_.stream_page(s, options, *cursor);
+        return EventRange<E>(this, [this, s = std::string(stream), options, cursor](RawStore::Sink sink) {
+            return raw_.stream_page(s, options, *cursor, sink);
         });
     }
     EventRange<E> load_from(std::string_view stream, int64_t from_version) const {
@@ -194,18 +195,20 @@ class Store {
     std::vector<RecordedEvent<E>> read_from(int64_t after_seq, int64_t limit,
                                             const ReadOptions& options = {}) const {
         std::vector<RecordedEvent<E>> out;
-        for (RawEvent& e : raw_.log_page(after_seq, limit, options)) {
+        out.reserve(static_cast<size_t>(std::clamp<int64_t>(limit, 0, 4096)));
+        raw_.log_page(after_seq, limit, options, [&](const RawEventView& e) {
             if (auto d = decode(e)) out.push_back(std::move(*d));
-        }
+        });
         return out;
     }
     // The global log from after_seq on, paging (a catch-up read of any length).
     EventRange<E> log(int64_t after_seq, ReadOptions options = {}) const {
         auto after = std::make_shared<int64_t>(after_seq);
-        return EventRange<E>(this, [this, options, after] {
-            std::vector<RawEvent> page = raw_.log_page(*after, options.page_size, options);
-            if (!page.empty()) *after = page.back().seq;
-            return page;
+        return EventRange<E>(this, [this, options, after](RawStore::Sink sink) {
+            return raw_.log_page(*after, options.page_size, options, [&](const RawEventView& e) {
+                *after = e.seq;
+                sink(e);
+            });
         });
     }
 
@@ -251,11 +254,11 @@ class Store {
     }
 
     // Decodes a stored event (nullopt: an unknown type the store skips).
-    std::optional<RecordedEvent<E>> decode(const RawEvent& raw) const {
+    std::optional<RecordedEvent<E>> decode(const RawEventView& raw) const {
         RecordedEvent<E> out;
-        static_cast<EventMeta&>(out) = raw;
         const detail::Alternative<E>* alt = types_.find(raw.type);
         if (!alt) return unknown(raw, out);
+        static_cast<EventMeta&>(out) = raw.meta();
         const Codec& codec = options_.codecs->get(raw.codec);
         if (raw.schema_version == alt->version) {
             alt->decode(codec, raw.data, out.data);
@@ -265,8 +268,8 @@ class Store {
             alt->from_value(v, out.data);
             out.schema_version = alt->version;
         } else {
-            throw CodecError("eskit: event " + raw.event_id + " of type '" + raw.type +
-                             "' has schema version " + std::to_string(raw.schema_version) +
+            throw CodecError("eskit: event " + std::string(raw.event_id) + " of type '" +
+                             std::string(raw.type) + "' has schema version " + std::to_string(raw.schema_version) +
                              ", newer than this program's " + std::to_string(alt->version));
         }
         return out;
@@ -311,14 +314,16 @@ class Store {
         return out;
     }
 
-    std::optional<RecordedEvent<E>> unknown(const RawEvent& raw, RecordedEvent<E>& out) const {
+    std::optional<RecordedEvent<E>> unknown(const RawEventView& raw, RecordedEvent<E>& out) const {
         switch (options_.unknown_types) {
             case UnknownTypes::Skip:
                 return std::nullopt;
             case UnknownTypes::Raw:
                 if constexpr (detail::is_variant<E>::value) {
                     if constexpr (requires { out.data = UnknownEvent{}; }) {
-                        out.data = UnknownEvent{raw.type, raw.codec, raw.schema_version, raw.data};
+                        static_cast<EventMeta&>(out) = raw.meta();
+                        out.data = UnknownEvent{std::string(raw.type), std::string(raw.codec),
+                                                raw.schema_version, std::string(raw.data)};
                         return out;
                     }
                 }
@@ -326,8 +331,9 @@ class Store {
             case UnknownTypes::Error:
                 break;
         }
-        throw CodecError("eskit: event " + raw.event_id + " in stream '" + raw.stream_id +
-                         "' has type '" + raw.type + "', which this store does not know");
+        throw CodecError("eskit: event " + std::string(raw.event_id) + " in stream '" +
+                         std::string(raw.stream_id) + "' has type '" + std::string(raw.type) +
+                         "', which this store does not know");
     }
 
     static constexpr bool holds_unknown() {

@@ -71,6 +71,48 @@ struct RawEvent : EventMeta {
     std::string data;  // JSON text (codec json) or the codec's bytes
 };
 
+// A stored event as the read delivers it: views into the row, valid during the callback only
+// (reads decode from it without copying the row first).
+struct RawEventView {
+    int64_t seq = 0;
+    std::string_view stream_id;
+    int64_t version = 0;
+    std::string_view type;
+    std::string_view event_id;
+    Timestamp created_at{};
+    std::optional<std::string_view> metadata;
+    std::string_view codec;
+    int64_t schema_version = 1;
+    std::string_view data;
+
+    RawEventView() = default;
+    RawEventView(const RawEvent& e)  // NOLINT(google-explicit-constructor): a view of it
+        : seq(e.seq), stream_id(e.stream_id), version(e.version), type(e.type),
+          event_id(e.event_id), created_at(e.created_at), codec(e.codec),
+          schema_version(e.schema_version), data(e.data) {
+        if (e.metadata) metadata = *e.metadata;
+    }
+    EventMeta meta() const {
+        EventMeta m;
+        m.seq = seq;
+        m.stream_id = stream_id;
+        m.version = version;
+        m.type = type;
+        m.event_id = event_id;
+        m.created_at = created_at;
+        if (metadata) m.metadata = std::string(*metadata);
+        m.codec = codec;
+        m.schema_version = schema_version;
+        return m;
+    }
+    RawEvent to_raw() const {
+        RawEvent e;
+        static_cast<EventMeta&>(e) = meta();
+        e.data = data;
+        return e;
+    }
+};
+
 // An event as stored, payload decoded into E.
 template <class E>
 struct RecordedEvent : EventMeta {
