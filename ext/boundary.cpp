@@ -1,5 +1,7 @@
 #include "boundary.h"
 
+#include "schema.h"
+
 namespace eskit::ext {
 
 namespace {
@@ -19,6 +21,26 @@ CallScope::~CallScope() {
     if (sql_length_limit_ < kOwnSqlLength) {
         sqlite3_limit(c_.db, SQLITE_LIMIT_SQL_LENGTH, sql_length_limit_);
     }
+}
+
+Error explain_old_schema(Conn& c, const Error& e) {
+    constexpr std::string_view kExplained = ": this store is at eskit schema version";
+    if (e.code != Code::Sqlite || e.message.rfind("no such table: ", 0) != 0 ||
+        e.message.find(kExplained) != std::string::npos) {
+        return e;
+    }
+    int version = kSchemaVersion;
+    try {
+        version = schema_version(c, Schema::main_db());
+    } catch (const Error&) {
+        return e;
+    }
+    if (version == 0 || version >= kSchemaVersion) return e;
+    Error explained = e;
+    explained.message += format("%s %d; SELECT es_init() (or "
+                                "any eskit write) upgrades it to version %d, which eskit reads",
+                                std::string(kExplained).c_str(), version, kSchemaVersion);
+    return explained;
 }
 
 void result_error(sqlite3_context* ctx, Conn& c, const Error& e) {

@@ -34,6 +34,10 @@ class CallScope {
     int sql_length_limit_;
 };
 
+// A read of a store eskit has not upgraded yet (version 1 or 2, on a connection that has not
+// written) fails on a missing version 3 table; the error then says so and how to upgrade.
+Error explain_old_schema(Conn& c, const Error& e);
+
 void result_error(sqlite3_context* ctx, Conn& c, const Error& e);
 void set_vtab_error(sqlite3_vtab* vtab, const std::string& message);
 
@@ -48,7 +52,7 @@ void guard(sqlite3_context* ctx, F&& body) noexcept {
         try {
             body(c);
         } catch (const Error& e) {
-            result_error(ctx, c, e);
+            result_error(ctx, c, explain_old_schema(c, e));
         }
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
@@ -65,7 +69,8 @@ int vtab_guard(sqlite3_vtab* vtab, Conn& c, F&& body) noexcept {
     try {
         try {
             return body();
-        } catch (const Error& e) {
+        } catch (const Error& raised) {
+            const Error e = explain_old_schema(c, raised);
             c.record_error(e);
             set_vtab_error(vtab, e.message);
             return e.rc;

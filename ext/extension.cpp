@@ -59,8 +59,7 @@ void initFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, [&](Conn& c) {
         const Schema m = Schema::main_db();
         if (schema_version(c, m) == kSchemaVersion) {
-            const int64_t tail = read_head(c) - indexed_upto(c);
-            if (tail <= 0 || is_readonly(c, m)) {
+            if (unindexed_tail(c, m) <= 0 || is_readonly(c, m)) {
                 sqlite3_result_int(ctx, kSchemaVersion);
                 return;
             }

@@ -408,6 +408,9 @@ void check_ids_free_in_main(Conn& c, const Schema& x, std::string_view stream, c
 // Step A of restore_from: the copy back into main, in one transaction on main.
 Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* fn) {
     WriteScope scope(c, fn);
+    // An archive written by an older eskit is upgraded in this transaction: a refused
+    // restore leaves it as it was.
+    if (schema_version(c, x) < kSchemaVersion) scope.include(x);
     const StreamState st = read_stream(c, stream);
     const std::string x_store = store_id(c, x);
     const Copy copy = read_copy(c, x, stream);
@@ -438,6 +441,8 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
                       "another database (attached as %Q when it moved), not in %Q", fn, id,
                       st.life.archive_alias.c_str(), x.name().c_str());
             }
+            // A version 2 move reserved nothing: ids taken in main since then refuse it.
+            if (is_legacy(st.life)) check_ids_free_in_main(c, x, stream, fn);
             if (!matches(copy, st.life)) {
                 raise(Code::Conflict, Context{st.stream}, "%s: the copy of stream %Q in %Q does not "
                       "match what left this store (%lld events up to version %lld)", fn, id,
@@ -588,10 +593,6 @@ int64_t restore_from(Conn& c, std::string_view stream, const Schema& x, bool out
         const std::string id(stream);
         raise(Code::NotFound, Context{id}, "stream %Q does not exist in database %Q", id.c_str(),
               x.name().c_str());
-    }
-    if (schema_version(c, x) < kSchemaVersion) {  // an archive written by an older eskit
-        WriteScope scope(c, fn, x);
-        scope.commit();
     }
     const Return r = copy_back(c, stream, x, fn);
     const std::string x_store = store_id(c, x);

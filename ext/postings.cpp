@@ -303,11 +303,22 @@ std::vector<std::string> split_blocks(const std::vector<int64_t>& seqs) {
     return blocks;
 }
 
+namespace {
+
+int64_t last_event_seq(Conn& c, const Schema& s) {
+    Stmt h = c.use(format("SELECT ifnull(max(seq), 0) FROM %s.es_events", s.quoted().c_str()));
+    return h.step_row() ? h.int64(0) : 0;
+}
+
+}  // namespace
+
+int64_t unindexed_tail(Conn& c, const Schema& s) {
+    return last_event_seq(c, s) - meta_int(c, s, "indexed_upto");
+}
+
 int64_t fold_pending(Conn& c, const Schema& s, const std::string& store, int64_t bound) {
     const int64_t upto = meta_int(c, s, "indexed_upto");
-    Stmt h = c.use(format("SELECT ifnull(max(seq), 0) FROM %s.es_events", s.quoted().c_str()));
-    const int64_t head = h.step_row() ? h.int64(0) : 0;
-    h = Stmt();
+    const int64_t head = last_event_seq(c, s);
     if (head <= upto || (bound > 0 && head - upto < bound)) return 0;
     return fold_tail(c, s, store, upto, head);
 }

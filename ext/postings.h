@@ -66,6 +66,10 @@ int64_t fold_pending(Conn& c, const Schema& s, const std::string& store, int64_t
 // them there with seq values the index has passed). Same requirements as fold_pending.
 void index_stream(Conn& c, const Schema& s, const std::string& store, std::string_view stream);
 
+// How many seq values of s's events the index has not covered yet (the last event's seq minus
+// indexed_upto; <= 0 when the index is complete, also after the newest events were deleted).
+int64_t unindexed_tail(Conn& c, const Schema& s);
+
 // es_meta 'indexed_upto' of main.
 int64_t indexed_upto(Conn& c);
 

@@ -80,7 +80,6 @@ struct EventsVtab : sqlite3_vtab {
 // ?4 the index kind (Index) or the seq an event id carries (EventId).
 enum class Shape : int { Stream = 0, All, ByStream, Index, EventId };
 
-bool orders_by_version(Shape s) { return s == Shape::Stream; }
 bool has_key(Shape s) { return s != Shape::All; }
 
 std::string shape_sql(Shape shape, bool desc, uint32_t columns) {

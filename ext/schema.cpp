@@ -80,12 +80,31 @@ void set_meta(Conn& c, const Schema& s, const char* key, int64_t value) {
 // change the file format, so the table's text is edited (SQLite's documented procedure for
 // such changes: writable_schema, then a new schema cookie). A connection in defensive mode
 // cannot do that; the keyword then stays, costing its page per append as before.
+// Restores SQLITE_DBCONFIG_WRITABLE_SCHEMA as it was, also when the edit fails.
+class WritableSchema {
+  public:
+    explicit WritableSchema(sqlite3* db) : db_(db) {
+        sqlite3_db_config(db_, SQLITE_DBCONFIG_WRITABLE_SCHEMA, -1, &was_);
+        sqlite3_db_config(db_, SQLITE_DBCONFIG_WRITABLE_SCHEMA, 1, nullptr);
+    }
+    ~WritableSchema() { sqlite3_db_config(db_, SQLITE_DBCONFIG_WRITABLE_SCHEMA, was_, nullptr); }
+    WritableSchema(const WritableSchema&) = delete;
+    WritableSchema& operator=(const WritableSchema&) = delete;
+
+  private:
+    sqlite3* db_;
+    int was_ = 0;
+};
+
 void remove_autoincrement(Conn& c, const Schema& s) {
-    const char* q = s.quoted().c_str();
+    int defensive = 0;
+    sqlite3_db_config(c.db, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive);
+    if (defensive) return;  // the schema cannot be edited: the keyword stays
+    const std::string& q = s.quoted();
     std::string sql;
     {
         Stmt t = c.prepare(format("SELECT sql FROM %s.sqlite_schema WHERE type = 'table' AND "
-                                  "name = 'es_events'", q));
+                                  "name = 'es_events'", q.c_str()));
         if (!t.step_row()) return;
         sql = t.str(0);
     }
@@ -94,24 +113,21 @@ void remove_autoincrement(Conn& c, const Schema& s) {
     sql.erase(at, std::strlen("AUTOINCREMENT"));
     int cookie = 0;
     {
-        Stmt v = c.prepare(format("PRAGMA %s.schema_version", q));
+        Stmt v = c.prepare(format("PRAGMA %s.schema_version", q.c_str()));
         if (v.step_row()) cookie = static_cast<int>(v.int64(0));
     }
-    int was = 0;
-    sqlite3_db_config(c.db, SQLITE_DBCONFIG_WRITABLE_SCHEMA, -1, &was);
-    sqlite3_db_config(c.db, SQLITE_DBCONFIG_WRITABLE_SCHEMA, 1, nullptr);
-    try {
+    {
+        // Any failure here (an interrupt, I/O, a full disk) fails the upgrade: it runs in the
+        // caller's transaction, which SQLite may already have rolled back.
+        WritableSchema writable(c.db);
         c.prepare(format("UPDATE %s.sqlite_schema SET sql = ?1 WHERE type = 'table' AND "
-                         "name = 'es_events'", q))
+                         "name = 'es_events'", q.c_str()))
             .bind(1, sql)
             .step_done();
-        exec_script(c, format("PRAGMA %s.schema_version = %d", q, cookie + 1), "schema cookie");
-        sqlite3_db_config(c.db, SQLITE_DBCONFIG_WRITABLE_SCHEMA, was, nullptr);
-    } catch (const Error&) {
-        sqlite3_db_config(c.db, SQLITE_DBCONFIG_WRITABLE_SCHEMA, was, nullptr);
-        return;  // defensive mode: keep the keyword
+        exec_script(c, format("PRAGMA %s.schema_version = %d", q.c_str(), cookie + 1),
+                    "schema cookie");
     }
-    c.prepare(format("DELETE FROM %s.sqlite_sequence WHERE name = 'es_events'", q)).step_done();
+    c.prepare(format("DELETE FROM %s.sqlite_sequence WHERE name = 'es_events'", q.c_str())).step_done();
 }
 
 void apply_upgrade(Conn& c, const Schema& s, const Migration& m, const std::string& store) {

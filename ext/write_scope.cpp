@@ -96,6 +96,11 @@ void WriteScope::lock(const Schema& target) {
     }
 }
 
+void WriteScope::include(const Schema& other) {
+    lock(other);
+    ensure_schema(other);
+}
+
 void WriteScope::ensure_schema(const Schema& target) {
     if (target.is_main() && c_.main_schema_checked) return;
     migrate(c_, target);

@@ -28,6 +28,9 @@ class WriteScope {
     WriteScope(const WriteScope&) = delete;
     WriteScope& operator=(const WriteScope&) = delete;
     void commit();
+    // Writes another attached database in the same transaction: takes its write lock and
+    // creates or upgrades its eskit tables (undone with everything else unless committed).
+    void include(const Schema& other);
     // True when the scope opened the transaction (the caller was in autocommit).
     bool owns_transaction() const { return own_; }
 

@@ -29,16 +29,18 @@ INSERT OR REPLACE INTO @schema@.es_meta(key, value)
 SELECT 'seq_floor', max(ifnull((SELECT max(seq) FROM @schema@.es_events), 0),
                         ifnull((SELECT value FROM @schema@.es_meta WHERE key = 'seq_floor'), 0));
 
+-- DROP COLUMN re-checks every view and trigger of the schema, so it runs while es_streams is
+-- still a table: a user view over es_streams stays valid throughout (and reads the view after).
+DROP INDEX IF EXISTS @schema@.es_events_event_id;
+DROP INDEX IF EXISTS @schema@.es_events_category;
+DROP INDEX IF EXISTS @schema@.es_events_type;
+ALTER TABLE @schema@.es_events DROP COLUMN category;
+
 CREATE TEMP TABLE es_upgrade_streams AS
 SELECT stream_id, state, version, created_at, updated_at, archived_to, tombstone_reason,
        tombstoned_at
 FROM @schema@.es_streams WHERE state <> 'active';
 DROP TABLE @schema@.es_streams;
-
-DROP INDEX IF EXISTS @schema@.es_events_event_id;
-DROP INDEX IF EXISTS @schema@.es_events_category;
-DROP INDEX IF EXISTS @schema@.es_events_type;
-ALTER TABLE @schema@.es_events DROP COLUMN category;
 
 -- @include v3_objects.sql
 

