@@ -10,12 +10,14 @@ namespace eskit {
 
 namespace detail {
 
-// One append waiting for the group commit.
+// One append waiting for the group commit; woken alone (its own condition) when answered or
+// when it is its turn to lead.
 struct DatabaseImpl::Pending {
     const AppendCall* call;
     AppendReply reply;
     std::exception_ptr error;
     bool done = false;
+    std::condition_variable cv;
 };
 
 DatabaseImpl::DatabaseImpl(std::unique_ptr<Backend> backend, const DatabaseOptions& options)
@@ -95,19 +97,15 @@ AppendReply DatabaseImpl::append(const AppendCall& call) {
         }
         return r;
     }
-    Pending p{&call, {}, nullptr, false};
+    Pending p;
+    p.call = &call;
     std::unique_lock lk(m_);
     queue_.push_back(&p);
     while (!p.done) {
         if (!leading_) {
-            leading_ = true;
-            lk.unlock();
-            lead_group(&p);
-            lk.lock();
-            leading_ = false;
-            cv_.notify_all();  // a waiter may lead the appends queued meanwhile
+            lead_group(lk, p);
         } else {
-            cv_.wait(lk);
+            p.cv.wait(lk);
         }
     }
     lk.unlock();
@@ -115,26 +113,38 @@ AppendReply DatabaseImpl::append(const AppendCall& call) {
     return p.reply;
 }
 
-// The leader runs batches until its own append is answered; the appends queued meanwhile go
-// to the next leader.
-void DatabaseImpl::lead_group(Pending* mine) {
+// The leader runs one transaction after another over the appends queued meanwhile, so the
+// writer stays busy while the answered callers wake up and queue their next append (a hand-
+// over to a sleeping thread would leave it idle). After its own append and a few more
+// batches it hands the lead to the oldest waiter, so no caller waits behind an endless queue.
+// Called and returns with lk held.
+void DatabaseImpl::lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine) {
     constexpr size_t kMaxBatch = 1024;
+    constexpr int kRoundsAfterMine = 8;
+    leading_ = true;
     std::vector<Pending*> batch;
-    while (!mine->done) {
-        WriterLease lease(*this);
-        {
-            std::lock_guard lk(m_);
-            while (!queue_.empty() && batch.size() < kMaxBatch) {
-                batch.push_back(queue_.front());
-                queue_.pop_front();
-            }
+    int after_mine = 0;
+    while (!queue_.empty() && (!mine.done || after_mine++ < kRoundsAfterMine)) {
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+            batch.push_back(queue_.front());
+            queue_.pop_front();
         }
-        run_batch(batch);
-        std::lock_guard lk(m_);
-        for (Pending* p : batch) p->done = true;
+        lk.unlock();
+        try {
+            WriterLease lease(*this);
+            run_batch(batch);
+        } catch (...) {  // run_batch answers every append itself; this is only bad_alloc
+            for (Pending* p : batch) p->error = std::current_exception();
+        }
+        lk.lock();
+        for (Pending* p : batch) {
+            p->done = true;
+            p->cv.notify_one();
+        }
         batch.clear();
-        cv_.notify_all();
     }
+    leading_ = false;
+    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
 }
 
 // One transaction for the batch. es_append runs in a savepoint of its own, so a failing append

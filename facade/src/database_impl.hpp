@@ -83,7 +83,7 @@ class DatabaseImpl {
 
     void acquire_writer();
     void release_writer();
-    void lead_group(Pending* mine);
+    void lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine);
     void run_batch(std::vector<Pending*>& batch);
     void appended(int64_t last_seq);
     void notify(int64_t head);
