@@ -60,7 +60,9 @@ void CodecError::prepend_field(std::string_view name) {
 }
 
 void CodecError::prepend_index(std::size_t index) {
-    std::string seg = "[" + std::to_string(index) + "]";
+    std::string seg(1, '[');   // not "[" + ... + "]": GCC 12 warns (-Wrestrict, a false alarm)
+    seg += std::to_string(index);
+    seg += ']';
     if (!path_.empty() && path_.front() != '[') seg += '.';
     path_.insert(0, seg);
     rebuild();

@@ -1,5 +1,6 @@
 // Micro-benchmark of the codec layer (not a test; built by meson, run by hand):
 //     build/tests/facade/bench_codecs [--seconds S]
+//     build/tests/facade/bench_codecs --run ROW COUNT   # one row (0-based), for callgrind
 // Decodes and encodes the order payload below into a struct, typed through eskit's codecs and
 // by hand-written simdjson On-Demand code (the reference for the typed JSON decode), plus CBOR
 // and, when libcbor-dev is installed, libcbor for comparison. Rows print the median over
@@ -280,8 +281,15 @@ void libcbor_encode(const bench::Order& o, std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    for (int i = 1; i + 1 < argc; ++i)
+    int only = -1;
+    long count = 0;
+    for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--seconds") == 0) g_seconds = std::atof(argv[i + 1]);
+        if (std::strcmp(argv[i], "--run") == 0) {   // --run ROW COUNT: for valgrind/perf
+            only = std::atoi(argv[i + 1]);
+            count = i + 2 < argc ? std::atol(argv[i + 2]) : 1;
+        }
+    }
 
     const eskit::Codec& json = eskit::json_codec();
     const eskit::Codec& cbor = eskit::cbor_codec();
@@ -321,6 +329,12 @@ int main(int argc, char** argv) {
         {"cbor libcbor 0.8 build + serialize", [&] { libcbor_encode(a, out); keep(out); }},
 #endif
     };
+    if (only >= 0) {   // one row COUNT times, nothing printed: count instructions with
+                       //   valgrind --tool=callgrind bench_codecs --run ROW N (minus N = 0)
+        if (static_cast<std::size_t>(only) >= rows.size()) return 2;
+        for (long i = 0; i < count; ++i) rows[static_cast<std::size_t>(only)].f();
+        return 0;
+    }
     std::printf("payload: %zu bytes JSON, %zu bytes CBOR; %d interleaved rounds of %.2f s "
                 "CPU time per row, median ns per call\n",
                 kPayload.size(), cbor_bytes.size(), kRounds, g_seconds);
