@@ -54,7 +54,8 @@ bool half_of(float f, std::uint16_t& h) noexcept {
     const int e = static_cast<int>(exp) - 127;
     if (e >= -14 && e <= 15) {   // half normal
         if (mant & 0x1fffu) return false;
-        h = static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e + 15) << 10) | (mant >> 13));
+        h = static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e + 15) << 10) |
+                                       (mant >> 13));
         return true;
     }
     if (e >= -24 && e < -14) {   // half subnormal: value = m * 2^-24
@@ -181,7 +182,8 @@ private:
         if (depth_ == 0 || levels_[depth_ - 1].object != object)
             throw CodecError("internal: unbalanced end of array or object");
         const Level& l = levels_[depth_ - 1];
-        if (l.remaining != 0 || l.after_key) throw CodecError("internal: fewer items than declared");
+        if (l.remaining != 0 || l.after_key)
+            throw CodecError("internal: fewer items than declared");
         --depth_;
     }
     void text(std::string_view v) {
@@ -251,7 +253,9 @@ std::string hex_byte(std::uint8_t b) {
     return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
 }
 
-[[noreturn]] void malformed(const std::string& what) { throw CodecError("malformed item: " + what); }
+[[noreturn]] void malformed(const std::string& what) {
+    throw CodecError("malformed item: " + what);
+}
 
 // What an item starting with this initial byte is, for "map key must be a text string, got X".
 std::string_view kind_of_initial(std::uint8_t ib) noexcept {
@@ -516,7 +520,8 @@ private:
                                              std::to_string(n) + (object ? " pairs" : " items") +
                                              " declared, " + n_bytes(left()) + " left");
                         push(object, false, n);
-                        s.size_hint = static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxSizeHint));
+                        s.size_hint =
+                            static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxSizeHint));
                     }
                     return object ? Kind::object : Kind::array;
                 }
@@ -560,7 +565,8 @@ private:
                 s.float64 = half_to_double(static_cast<std::uint16_t>(be(2)));
                 return Kind::float64;
             case 26:
-                s.float64 = static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(be(4))));
+                s.float64 =
+                    static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(be(4))));
                 return Kind::float64;
             case 27: s.float64 = std::bit_cast<double>(be(8)); return Kind::float64;
             case 28:

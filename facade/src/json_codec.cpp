@@ -212,7 +212,9 @@ public:
     }
 
     // Tries the expected kind first (a type error in simdjson consumes nothing), else read().
-    Kind read_expecting(Scalar& s, Kind expected) override { return read_expecting_impl(s, expected); }
+    Kind read_expecting(Scalar& s, Kind expected) override {
+        return read_expecting_impl(s, expected);
+    }
     bool next_element() override { return next_element_impl(); }
     bool next_key(std::string_view& key) override { return next_key_impl(key); }
 

@@ -32,8 +32,9 @@ namespace {
 bool plain_key(std::string_view k) noexcept {
     if (k.empty()) return false;
     for (char c : k) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '$' ||
+                        static_cast<unsigned char>(c) >= 0x80;
         if (!ok) return false;
     }
     return true;

@@ -215,7 +215,8 @@ void hand_encode(const bench::Order& o, std::string& out) {
 #if ESKIT_BENCH_LIBCBOR
 void libcbor_decode(std::string_view in, bench::Order& o) {
     cbor_load_result res;
-    cbor_item_t* root = cbor_load(reinterpret_cast<const unsigned char*>(in.data()), in.size(), &res);
+    cbor_item_t* root =
+        cbor_load(reinterpret_cast<const unsigned char*>(in.data()), in.size(), &res);
     if (!root) std::abort();
     auto str = [](cbor_item_t* s) {
         return std::string_view(reinterpret_cast<const char*>(cbor_string_handle(s)),
@@ -255,7 +256,9 @@ void libcbor_decode(std::string_view in, bench::Order& o) {
 }
 
 void libcbor_encode(const bench::Order& o, std::string& out) {
-    auto text = [](const std::string& s) { return cbor_move(cbor_build_stringn(s.data(), s.size())); };
+    auto text = [](const std::string& s) {
+        return cbor_move(cbor_build_stringn(s.data(), s.size()));
+    };
     cbor_item_t* root = cbor_new_definite_map(4);
     cbor_map_add(root, {cbor_move(cbor_build_string("orderId")), text(o.order_id)});
     cbor_map_add(root, {cbor_move(cbor_build_string("customer")), text(o.customer)});
@@ -263,8 +266,10 @@ void libcbor_encode(const bench::Order& o, std::string& out) {
     for (const auto& it : o.items) {
         cbor_item_t* m = cbor_new_definite_map(3);
         cbor_map_add(m, {cbor_move(cbor_build_string("sku")), text(it.sku)});
-        cbor_map_add(m, {cbor_move(cbor_build_string("qty")), cbor_move(cbor_build_uint32(static_cast<uint32_t>(it.qty)))});
-        cbor_map_add(m, {cbor_move(cbor_build_string("price")), cbor_move(cbor_build_float8(it.price))});
+        cbor_map_add(m, {cbor_move(cbor_build_string("qty")),
+                         cbor_move(cbor_build_uint32(static_cast<uint32_t>(it.qty)))});
+        cbor_map_add(
+            m, {cbor_move(cbor_build_string("price")), cbor_move(cbor_build_float8(it.price))});
         cbor_array_push(items, cbor_move(m));
     }
     cbor_map_add(root, {cbor_move(cbor_build_string("items")), cbor_move(items)});
@@ -314,19 +319,67 @@ int main(int argc, char** argv) {
         std::function<void()> f;
     };
     const std::vector<Row> rows = {
-        {"json typed decode (eskit, into a reused struct)", [&] { eskit::decode(json, kPayload, o); keep(o); }},
-        {"json typed decode (eskit, fresh struct)", [&] { auto x = eskit::decode<bench::Order>(json, kPayload); keep(x); }},
-        {"json hand-written simdjson, field loop", [&] { hand.decode_loop(kPayload, o); keep(o); }},
-        {"json hand-written simdjson, lookups", [&] { hand.decode_lookup(kPayload, o); keep(o); }},
-        {"json decode to eskit::Value", [&] { auto v = json.decode(kPayload); keep(v); }},
-        {"json typed encode (eskit)", [&] { eskit::encode(json, a, out); keep(out); }},
-        {"json hand-written encoder", [&] { hand_encode(a, out); keep(out); }},
-        {"cbor typed decode (eskit, into a reused struct)", [&] { eskit::decode(cbor, cbor_bytes, o); keep(o); }},
-        {"cbor decode to eskit::Value", [&] { auto v = cbor.decode(cbor_bytes); keep(v); }},
-        {"cbor typed encode (eskit)", [&] { eskit::encode(cbor, a, out); keep(out); }},
+        {"json typed decode (eskit, into a reused struct)",
+         [&] {
+             eskit::decode(json, kPayload, o);
+             keep(o);
+         }},
+        {"json typed decode (eskit, fresh struct)",
+         [&] {
+             auto x = eskit::decode<bench::Order>(json, kPayload);
+             keep(x);
+         }},
+        {"json hand-written simdjson, field loop",
+         [&] {
+             hand.decode_loop(kPayload, o);
+             keep(o);
+         }},
+        {"json hand-written simdjson, lookups",
+         [&] {
+             hand.decode_lookup(kPayload, o);
+             keep(o);
+         }},
+        {"json decode to eskit::Value",
+         [&] {
+             auto v = json.decode(kPayload);
+             keep(v);
+         }},
+        {"json typed encode (eskit)",
+         [&] {
+             eskit::encode(json, a, out);
+             keep(out);
+         }},
+        {"json hand-written encoder",
+         [&] {
+             hand_encode(a, out);
+             keep(out);
+         }},
+        {"cbor typed decode (eskit, into a reused struct)",
+         [&] {
+             eskit::decode(cbor, cbor_bytes, o);
+             keep(o);
+         }},
+        {"cbor decode to eskit::Value",
+         [&] {
+             auto v = cbor.decode(cbor_bytes);
+             keep(v);
+         }},
+        {"cbor typed encode (eskit)",
+         [&] {
+             eskit::encode(cbor, a, out);
+             keep(out);
+         }},
 #if ESKIT_BENCH_LIBCBOR
-        {"cbor libcbor 0.8 cbor_load + walk", [&] { libcbor_decode(cbor_bytes, o); keep(o); }},
-        {"cbor libcbor 0.8 build + serialize", [&] { libcbor_encode(a, out); keep(out); }},
+        {"cbor libcbor 0.8 cbor_load + walk",
+         [&] {
+             libcbor_decode(cbor_bytes, o);
+             keep(o);
+         }},
+        {"cbor libcbor 0.8 build + serialize",
+         [&] {
+             libcbor_encode(a, out);
+             keep(out);
+         }},
 #endif
     };
     if (only >= 0) {   // one row COUNT times, nothing printed: count instructions with

@@ -76,9 +76,10 @@ TEST_CASE("README example round-trips through json and cbor") {
     shop::OrderPlaced o{"ord-1", {{"A-1", 2, 19.99}, {"B-7", 1, 5.5}}, "leave at door",
                         shop::Status::Paid, true};
     const std::string json = eskit::encode(eskit::json_codec(), o);
-    CHECK(json ==
-          R"({"order_id":"ord-1","items":[{"sku":"A-1","qty":2,"price":19.99},)"
-          R"({"sku":"B-7","qty":1,"price":5.5}],"note":"leave at door","status":"Paid","gift":true})");
+    CHECK(
+        json ==
+        R"({"order_id":"ord-1","items":[{"sku":"A-1","qty":2,"price":19.99},)"
+        R"({"sku":"B-7","qty":1,"price":5.5}],"note":"leave at door","status":"Paid","gift":true})");
     CHECK(eskit::decode<shop::OrderPlaced>(eskit::json_codec(), json) == o);
 
     const std::string cbor = eskit::encode(eskit::cbor_codec(), o);
@@ -170,12 +171,16 @@ TEST_CASE("unknown keys are ignored and missing fields keep their defaults") {
 }
 
 TEST_CASE("decode errors name the codec and the path") {
-    const Value bad_qty = Value::object(
-        {{"items", Value::array({Value::object(), Value::object(), Value::object({{"qty", "2"}})})}});
-    CHECK(error_of([&] { eskit::decode<shop::OrderPlaced>(eskit::json_codec(), eskit::json_codec().encode(bad_qty)); }) ==
-          "json: items[2].qty: expected an integer, got a string");
-    CHECK(error_of([&] { eskit::decode<shop::OrderPlaced>(eskit::cbor_codec(), eskit::cbor_codec().encode(bad_qty)); }) ==
-          "cbor: items[2].qty: expected an integer, got a string");
+    const Value bad_qty = Value::object({{"items", Value::array({Value::object(), Value::object(),
+                                                                 Value::object({{"qty", "2"}})})}});
+    CHECK(error_of([&] {
+              eskit::decode<shop::OrderPlaced>(eskit::json_codec(),
+                                               eskit::json_codec().encode(bad_qty));
+          }) == "json: items[2].qty: expected an integer, got a string");
+    CHECK(error_of([&] {
+              eskit::decode<shop::OrderPlaced>(eskit::cbor_codec(),
+                                               eskit::cbor_codec().encode(bad_qty));
+          }) == "cbor: items[2].qty: expected an integer, got a string");
     CHECK(error_of([&] { eskit::from_value<shop::OrderPlaced>(bad_qty); }) ==
           "items[2].qty: expected an integer, got a string");
 
@@ -249,9 +254,10 @@ TEST_CASE("integer fields accept exactly their range") {
         CHECK(error_of([&] { dec(Value::object({{"u32", 4294967296LL}})); }) ==
               std::string(c->name()) +
                   ": u32: expected an integer in [0, 4294967295], got 4294967296");
-        CHECK(error_of([&] { dec(Value::object({{"i16", std::numeric_limits<std::uint64_t>::max()}})); }) ==
-              std::string(c->name()) +
-                  ": i16: expected an integer in [-32768, 32767], got 18446744073709551615");
+        CHECK(error_of([&] {
+                  dec(Value::object({{"i16", std::numeric_limits<std::uint64_t>::max()}}));
+              }) == std::string(c->name()) +
+                        ": i16: expected an integer in [-32768, 32767], got 18446744073709551615");
     }
 }
 
@@ -311,7 +317,9 @@ ESKIT_FIELDS(Outer, id, env, after);
 template <>
 struct eskit::Adapter<embed::Envelope> {
     using wire = std::string;
-    static wire to_wire(const embed::Envelope& e) { return eskit::encode(eskit::json_codec(), e.item); }
+    static wire to_wire(const embed::Envelope& e) {
+        return eskit::encode(eskit::json_codec(), e.item);
+    }
     static embed::Envelope from_wire(wire&& json) {
         return {eskit::decode<shop::Item>(eskit::json_codec(), json)};
     }

@@ -131,10 +131,10 @@ public:
     bool is_text() const noexcept override { return false; }
 
 protected:
-    void do_encode(std::string& out, eskit::FunctionRef<void(eskit::Writer&)> produce) const override {
-        TokenWriter w(out);
-        produce(w);
-    }
+ void do_encode(std::string& out, eskit::FunctionRef<void(eskit::Writer&)> produce) const override {
+     TokenWriter w(out);
+     produce(w);
+ }
     void do_decode(std::string_view in,
                    eskit::FunctionRef<void(eskit::Reader&)> consume) const override {
         TokenReader r(in);

@@ -78,11 +78,11 @@ TEST_CASE("Value editing keeps member order") {
 TEST_CASE("to_value and from_value") {
     const shop::OrderPlaced o{"o", {{"A", 1, 2.5}}, std::nullopt, shop::Status::Pending, false};
     const Value v = eskit::to_value(o);
-    CHECK(v == Value(Value::Object{
-                   {"order_id", "o"},
-                   {"items", Value::array({Value(Value::Object{{"sku", "A"}, {"qty", 1}, {"price", 2.5}})})},
-                   {"status", "Pending"},
-                   {"gift", false}}));
+    CHECK(v == Value(Value::Object{{"order_id", "o"},
+                                   {"items", Value::array({Value(Value::Object{
+                                                 {"sku", "A"}, {"qty", 1}, {"price", 2.5}})})},
+                                   {"status", "Pending"},
+                                   {"gift", false}}));
     CHECK(eskit::from_value<shop::OrderPlaced>(v) == o);
     CHECK(eskit::to_value(v) == v);
     CHECK(eskit::from_value<Value>(v) == v);

@@ -136,7 +136,8 @@ void cbor_typed(std::string_view in) {
     fz::Sample s;
     if (!attempt(cbor, "cbor decode Sample", [&] { eskit::decode(cbor, in, s); })) return;
     std::string b1, b2;
-    CHECK_OR_FAIL(attempt(cbor, "cbor encode Sample", [&] { eskit::encode(cbor, s, b1); }), hex(in));
+    CHECK_OR_FAIL(attempt(cbor, "cbor encode Sample", [&] { eskit::encode(cbor, s, b1); }),
+                  hex(in));
     // The same through a Value, when the input decodes to one (a Value is stricter: skipped
     // unknown fields may hold tags or non-text keys that a Value refuses).
     fz::Sample via;
@@ -181,7 +182,8 @@ void json_value(std::string_view in) {
     std::string c;
     CHECK_OR_FAIL(attempt(cbor, "cbor encode Value from json", [&] { c = cbor.encode(v); }), j1);
     eskit::Value cv;
-    CHECK_OR_FAIL(attempt(cbor, "cbor decode Value from json", [&] { cv = cbor.decode(c); }), hex(c));
+    CHECK_OR_FAIL(attempt(cbor, "cbor decode Value from json", [&] { cv = cbor.decode(c); }),
+                  hex(c));
     CHECK_OR_FAIL(cv.size() == v.size() && cv.kind() == v.kind(), "cbor of a json Value: " + j1);
 }
 
@@ -191,7 +193,8 @@ void json_typed(std::string_view in) {
     std::string j1, j2;
     if (!attempt(json, "json encode Sample", [&] { eskit::encode(json, s, j1); })) return;
     fz::Sample s2;
-    CHECK_OR_FAIL(attempt(json, "json decode own Sample", [&] { eskit::decode(json, j1, s2); }), j1);
+    CHECK_OR_FAIL(attempt(json, "json decode own Sample", [&] { eskit::decode(json, j1, s2); }),
+                  j1);
     CHECK_OR_FAIL(attempt(json, "json re-encode Sample", [&] { eskit::encode(json, s2, j2); }), j1);
     CHECK_OR_FAIL(j1 == j2, "json Sample encoding not stable: " + j1 + " vs " + j2);
 }

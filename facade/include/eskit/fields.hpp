@@ -16,7 +16,8 @@
 // float, double; std::string; eskit::Bytes; eskit::Value; enums; described structs;
 // std::optional<T> (as a struct member: omitted when empty, absent or null when decoding;
 // elsewhere null); std::vector<T>; std::map<std::string, T> and std::unordered_map<std::string,
-// T> (written in key order, so the bytes never depend on hashing); and any type with an eskit::Adapter specialisation (a conversion to a supported type):
+// T> (written in key order, so the bytes never depend on hashing); and any type with an
+// eskit::Adapter specialisation (a conversion to a supported type):
 //
 //     template <> struct eskit::Adapter<Money> {
 //         using wire = std::int64_t;
@@ -322,8 +323,9 @@ void write_map(Writer& w, const M& m) {
     };
     // std::map is already in bytewise order; an unordered_map is sorted too, so that its
     // encoding does not depend on hashing.
-    constexpr bool unordered = !std::is_same_v<M, std::map<std::string, typename M::mapped_type>> &&
-                               !std::is_same_v<M, std::map<std::string, typename M::mapped_type, std::less<>>>;
+    constexpr bool unordered =
+        !std::is_same_v<M, std::map<std::string, typename M::mapped_type>> &&
+        !std::is_same_v<M, std::map<std::string, typename M::mapped_type, std::less<>>>;
     if ((w.sorted_keys() || unordered) && m.size() > 1) {
         std::vector<const typename M::value_type*> items;
         items.reserve(m.size());
@@ -517,7 +519,8 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
             throw_mismatch("a number", k);
         }
         if constexpr (std::is_same_v<T, float>) {
-            if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
+            if (std::isfinite(d) &&
+                std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
                 throw_float_range(d);
             v = static_cast<float>(d);
         } else {
@@ -532,7 +535,8 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
             v.vector().assign(p, p + s.string.size());
         } else if (k == Kind::string) {   // how JSON carries bytes
             std::string raw;
-            if (!base64_decode(s.string, raw)) throw CodecError("invalid base64 text for a byte string");
+            if (!base64_decode(s.string, raw))
+                throw CodecError("invalid base64 text for a byte string");
             v = Bytes(std::string_view(raw));
         } else {
             throw_mismatch("a byte string", k);

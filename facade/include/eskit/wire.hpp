@@ -24,7 +24,9 @@ inline constexpr std::size_t max_depth = 128;
 
 // The kind of a value on the wire (and of an eskit::Value). uint64 is used only for integers
 // above INT64_MAX; every other integer is an int64.
-enum class Kind : std::uint8_t { null, boolean, int64, uint64, float64, string, bytes, array, object };
+enum class Kind : std::uint8_t {
+    null, boolean, int64, uint64, float64, string, bytes, array, object
+};
 
 // "null", "a boolean", "an integer", "a floating-point number", "a string", "a byte string",
 // "an array", "an object": the words error messages use.
