@@ -61,7 +61,9 @@ void UuidGen::next(char out[37], int64_t unix_ms, int64_t seq) {
     b[6] = static_cast<unsigned char>(0x70 | ((counter_ >> 8) & 0x0f));
     b[7] = static_cast<unsigned char>(counter_ & 0xff);
     uint64_t r = random64();
-    if (seq >= 1 && seq <= kMaxSeqInId) r = (r & ~kMaxSeqInId) | static_cast<uint64_t>(seq);
+    if (seq >= 1 && static_cast<uint64_t>(seq) <= kMaxSeqInId) {
+        r = (r & ~kMaxSeqInId) | static_cast<uint64_t>(seq);
+    }
     for (int i = 0; i < 8; ++i) b[8 + i] = static_cast<unsigned char>(r >> (56 - 8 * i));
     b[8] = static_cast<unsigned char>(0x80 | (b[8] & 0x3f));
     int o = 0;

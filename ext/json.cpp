@@ -226,7 +226,7 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                 break;
             }
             case kMeta: {
-                od::json_type mt;
+                od::json_type mt{};
                 simdjson::error_code e = val.type().get(mt);
                 if (!e && mt == od::json_type::null) break;  // same as absent
                 if (!e && mt != od::json_type::object) {

@@ -54,7 +54,8 @@ bool half_of(float f, std::uint16_t& h) noexcept {
     const int e = static_cast<int>(exp) - 127;
     if (e >= -14 && e <= 15) {   // half normal
         if (mant & 0x1fffu) return false;
-        h = static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e + 15) << 10) | (mant >> 13));
+        h = static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e + 15) << 10) |
+                                       (mant >> 13));
         return true;
     }
     if (e >= -24 && e < -14) {   // half subnormal: value = m * 2^-24
@@ -181,7 +182,8 @@ private:
         if (depth_ == 0 || levels_[depth_ - 1].object != object)
             throw CodecError("internal: unbalanced end of array or object");
         const Level& l = levels_[depth_ - 1];
-        if (l.remaining != 0 || l.after_key) throw CodecError("internal: fewer items than declared");
+        if (l.remaining != 0 || l.after_key)
+            throw CodecError("internal: fewer items than declared");
         --depth_;
     }
     void text(std::string_view v) {
@@ -228,6 +230,12 @@ private:
 double half_to_double(std::uint16_t h) noexcept {   // RFC 8949 Appendix D
     const int exp = (h >> 10) & 0x1f;
     const int mant = h & 0x3ff;
+    if (exp != 0 && exp != 31) {   // normal: rebias the exponent, widen the mantissa
+        const std::uint64_t bits = (static_cast<std::uint64_t>(h & 0x8000) << 48) |
+                                   (static_cast<std::uint64_t>(exp - 15 + 1023) << 52) |
+                                   (static_cast<std::uint64_t>(mant) << 42);
+        return std::bit_cast<double>(bits);
+    }
     double val;
     if (exp == 0)
         val = std::ldexp(mant, -24);
@@ -245,7 +253,9 @@ std::string hex_byte(std::uint8_t b) {
     return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
 }
 
-[[noreturn]] void malformed(const std::string& what) { throw CodecError("malformed item: " + what); }
+[[noreturn]] void malformed(const std::string& what) {
+    throw CodecError("malformed item: " + what);
+}
 
 // What an item starting with this initial byte is, for "map key must be a text string, got X".
 std::string_view kind_of_initial(std::uint8_t ib) noexcept {
@@ -283,6 +293,8 @@ public:
         return read_item(s);
     }
 
+    bool sorted_keys() const noexcept override { return true; }   // what eskit writes
+
     // The typed fast path: the expected kind's common heads first, else read().
     Kind read_expecting(Scalar& s, Kind expected) override {
         if (pending_ && p_ != end_) {
@@ -298,6 +310,12 @@ public:
                     }
                     break;
                 case Kind::int64:
+                    if (ib < 24) {
+                        ++p_;
+                        pending_ = false;
+                        s.int64 = ib;
+                        return Kind::int64;
+                    }
                     if (major == 0 && ai < 28) {
                         ++p_;
                         pending_ = false;
@@ -309,6 +327,12 @@ public:
                         ++p_;
                         pending_ = false;
                         s.float64 = std::bit_cast<double>(be(8));
+                        return Kind::float64;
+                    }
+                    if (ib == 0xf9) {
+                        ++p_;
+                        pending_ = false;
+                        s.float64 = half_to_double(static_cast<std::uint16_t>(be(2)));
                         return Kind::float64;
                     }
                     break;
@@ -382,7 +406,21 @@ private:
     }
 
     // A byte (major 2) or text (major 3) string; indefinite ones are joined in `scratch`.
-    std::string_view read_string(unsigned major, unsigned ai, std::string& scratch) {
+    // The initial byte is consumed; ai is its additional information.
+    [[gnu::always_inline]] std::string_view read_string(unsigned major, unsigned ai,
+                                                        std::string& scratch) {
+        if (ai < 24 && ai <= left()) [[likely]] {   // short definite strings: most of them
+            std::string_view v(reinterpret_cast<const char*>(p_), ai);
+            p_ += ai;
+            if (major == 3 && !detail::valid_utf8(v.data(), v.size())) [[unlikely]]
+                throw CodecError("invalid UTF-8 in a text string");
+            return v;
+        }
+        return read_string_slow(major, ai, scratch);
+    }
+
+    [[gnu::noinline]] std::string_view read_string_slow(unsigned major, unsigned ai,
+                                                        std::string& scratch) {
         const char* what = major == 2 ? "a byte string" : "a text string";
         if (ai != 31) {
             const std::uint64_t n = argument(static_cast<std::uint8_t>((major << 5) | ai));
@@ -482,7 +520,8 @@ private:
                                              std::to_string(n) + (object ? " pairs" : " items") +
                                              " declared, " + n_bytes(left()) + " left");
                         push(object, false, n);
-                        s.size_hint = static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxSizeHint));
+                        s.size_hint =
+                            static_cast<std::size_t>(std::min<std::uint64_t>(n, kMaxSizeHint));
                     }
                     return object ? Kind::object : Kind::array;
                 }
@@ -522,9 +561,12 @@ private:
                 if (v < 32) malformed("simple value " + std::to_string(v) + " in two bytes");
                 throw CodecError("unsupported simple value " + std::to_string(v));
             }
-            case 25: s.float64 = half_to_double(static_cast<std::uint16_t>(be(2))); return Kind::float64;
+            case 25:
+                s.float64 = half_to_double(static_cast<std::uint16_t>(be(2)));
+                return Kind::float64;
             case 26:
-                s.float64 = static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(be(4))));
+                s.float64 =
+                    static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(be(4))));
                 return Kind::float64;
             case 27: s.float64 = std::bit_cast<double>(be(8)); return Kind::float64;
             case 28:

@@ -1,6 +1,7 @@
 // The `json` codec: compact JSON out, simdjson On-Demand in.
 #include <simdjson.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -20,8 +21,15 @@ namespace od = simdjson::ondemand;
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// Bytes that need an escape in a JSON string: controls, '"' and '\'.
-constexpr bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
+// Per byte: 0 plain ASCII, 1 needs an escape (controls, '"', '\\'), 2 non-ASCII.
+constexpr auto kByteClass = [] {
+    std::array<std::uint8_t, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 1;
+    t['"'] = 1;
+    t['\\'] = 1;
+    for (int c = 0x80; c < 0x100; ++c) t[static_cast<std::size_t>(c)] = 2;
+    return t;
+}();
 
 class JsonWriter final : public Writer {
 public:
@@ -106,15 +114,39 @@ private:
         comma_ = true;
         --depth_;
     }
+    // True if one of the 8 bytes needs a look: a control, '"', '\\' or non-ASCII byte.
+    static bool special(std::uint64_t w) noexcept {
+        constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        const std::uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+        const std::uint64_t zero = ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+        return ((zero | (w - ones * 0x20) | w) & highs) != 0;
+    }
+
+    // One pass finds the bytes to escape, 8 at a time; UTF-8 is validated only if a non-ASCII
+    // byte occurs.
     void quote(std::string_view s) {
-        if (!detail::valid_utf8(s.data(), s.size()))
-            throw CodecError("invalid UTF-8 in a string");
         out_.reserve(out_.size() + s.size() + 2);
         out_ += '"';
         std::size_t run = 0;
-        for (std::size_t i = 0; i < s.size(); ++i) {
+        bool checked = false;
+        std::size_t i = 0;
+        while (i + 8 <= s.size()) {
+            std::uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            if (special(w)) break;
+            i += 8;
+        }
+        for (; i < s.size(); ++i) {
             const auto c = static_cast<unsigned char>(s[i]);
-            if (!needs_escape(c)) continue;
+            const std::uint8_t cls = kByteClass[c];
+            if (cls == 0) [[likely]]
+                continue;
+            if (cls == 2) {
+                if (!checked && !detail::valid_utf8(s.data() + i, s.size() - i))
+                    throw CodecError("invalid UTF-8 in a string");
+                checked = true;
+                continue;
+            }
             out_.append(s.data() + run, i - run);
             run = i + 1;
             switch (c) {
@@ -180,16 +212,26 @@ public:
     }
 
     // Tries the expected kind first (a type error in simdjson consumes nothing), else read().
-    Kind read_expecting(Scalar& s, Kind expected) override { return read_expecting_impl(s, expected); }
+    Kind read_expecting(Scalar& s, Kind expected) override {
+        return read_expecting_impl(s, expected);
+    }
     bool next_element() override { return next_element_impl(); }
     bool next_key(std::string_view& key) override { return next_key_impl(key); }
 
     // The calls of the default, direct and inlined (this class is final) so that a field in the
     // expected order costs one virtual call.
+    // The key is first compared raw, as it stands in the input: a field name matching there
+    // needs no unescaping (most do). Only a key that differs is unescaped.
     Step next_member(std::string_view& key, std::string_view want, Kind want_kind, Scalar& s,
                      Kind& kind) override {
-        if (!next_key_impl(key)) return Step::end;
-        if (key != want) return Step::key;
+        od::field* field = next_field();
+        if (!field) return Step::end;
+        if (field->key().unsafe_is_equal(want)) {   // `want` has no '"' (Reader contract)
+            key = want;
+        } else {
+            check(field->unescaped_key().get(key));
+            if (key != want) return Step::key;
+        }
         kind = read_expecting_impl(s, want_kind);
         return Step::value;
     }
@@ -257,7 +299,9 @@ private:
         return true;
     }
 
-    [[gnu::always_inline]] bool next_key_impl(std::string_view& key) {
+    // Steps to the next member of the current object (nullptr at its end); its value becomes
+    // the one to read next.
+    [[gnu::always_inline]] od::field* next_field() {
         Frame& f = top(true);
         if (f.started)
             ++f.object_it;
@@ -265,13 +309,19 @@ private:
             f.started = true;
         if (!(f.object_it != f.object_it)) {
             pop();
-            return false;
+            return nullptr;
         }
         auto* res = new (&f.field) simdjson::simdjson_result<od::field>(*f.object_it);
         check(res->error());
         od::field&& field = std::move(*res).value_unsafe();
-        check(field.unescaped_key().get(key));
         cur_ = &field.value();
+        return &field;
+    }
+
+    [[gnu::always_inline]] bool next_key_impl(std::string_view& key) {
+        od::field* field = next_field();
+        if (!field) return false;
+        check(field->unescaped_key().get(key));
         return true;
     }
 
@@ -364,30 +414,28 @@ private:
         throw CodecError("invalid JSON: unknown value type");
     }
 
+    // Not get_number(): in simdjson 3.0.1 its double is 0 for decimals with many significant
+    // digits (simdjson issue #2099, fixed in 3.6.4), e.g. 1000000000.000000001. The type scan
+    // picks the getter; integers beyond 64 bits (valid JSON) read as the nearest double.
     template <class V>
     Kind read_number(V& v, Scalar& s) {
-        od::number n;
-        const auto err = v.get_number().get(n);
-        if (!err) {
-            switch (n.get_number_type()) {
-                case od::number_type::signed_integer: s.int64 = n.get_int64(); return Kind::int64;
-                case od::number_type::unsigned_integer:   // only above INT64_MAX
-                    s.uint64 = n.get_uint64();
-                    return Kind::uint64;
-                case od::number_type::floating_point_number:
-                    s.float64 = n.get_double();
-                    return Kind::float64;
+        od::number_type t;
+        check(v.get_number_type().get(t));
+        if (t == od::number_type::signed_integer) {
+            if (!v.get_int64().get(s.int64)) return Kind::int64;
+        } else if (t == od::number_type::unsigned_integer) {
+            std::uint64_t u = 0;
+            if (!v.get_uint64().get(u)) {
+                if (u <= static_cast<std::uint64_t>(INT64_MAX)) {
+                    s.int64 = static_cast<std::int64_t>(u);
+                    return Kind::int64;
+                }
+                s.uint64 = u;
+                return Kind::uint64;
             }
         }
-        // Integers beyond 64 bits are valid JSON: they read as the nearest double.
-        if (err == simdjson::NUMBER_ERROR) {
-            double d = 0;
-            if (!v.get_double().get(d)) {
-                s.float64 = d;
-                return Kind::float64;
-            }
-        }
-        fail(err);
+        check(v.get_double().get(s.float64));
+        return Kind::float64;
     }
 
     od::document& doc_;

@@ -32,8 +32,9 @@ namespace {
 bool plain_key(std::string_view k) noexcept {
     if (k.empty()) return false;
     for (char c : k) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '$' ||
+                        static_cast<unsigned char>(c) >= 0x80;
         if (!ok) return false;
     }
     return true;
@@ -60,7 +61,9 @@ void CodecError::prepend_field(std::string_view name) {
 }
 
 void CodecError::prepend_index(std::size_t index) {
-    std::string seg = "[" + std::to_string(index) + "]";
+    std::string seg(1, '[');   // not "[" + ... + "]": GCC 12 warns (-Wrestrict, a false alarm)
+    seg += std::to_string(index);
+    seg += ']';
     if (!path_.empty() && path_.front() != '[') seg += '.';
     path_.insert(0, seg);
     rebuild();

@@ -3,9 +3,10 @@
 #
 #   tests/fuzz/build.sh [BUILD_DIR]      # default: build-fuzz/ (relative to the repository root)
 #
-# Compiles every ext/*.cpp with -DSQLITE_CORE (the eskit_core configuration of ext/meson.build)
-# plus each harness tests/fuzz/fuzz_*.cpp, instrumented for libFuzzer, ASan and UBSan, and links
-# them against Debian's libsqlite3 and libsimdjson. Generated headers (migrations.h from
+# Compiles every ext/*.cpp with -DSQLITE_CORE (the eskit_core configuration of ext/meson.build),
+# the facade's codec layer (facade/src: wire, value, codec, json_codec, cbor_codec) and each harness tests/fuzz/fuzz_*.cpp, instrumented
+# for libFuzzer, ASan and UBSan, and links them against Debian's libsqlite3 and libsimdjson:
+# fuzz_codecs with the facade objects, the other harnesses with the ext objects. Generated headers (migrations.h from
 # sql/schema/*.sql via tools/embed_sql.py, version.h from ext/version.h.in) go to BUILD_DIR/gen.
 # Objects are rebuilt only when a source or header is newer. Environment: CXX (default clang++),
 # JOBS (parallel compiles, default nproc), FUZZ_EXTRA_FLAGS (appended to the compile flags).
@@ -23,7 +24,9 @@ if ! command -v "$CXX" >/dev/null 2>&1; then
     exit 2
 fi
 
-mkdir -p "$out/gen" "$out/obj"
+mkdir -p "$out/gen/eskit" "$out/obj"
+# <eskit/codes.h>, the error table the facade's headers include (meson copies it likewise).
+cmp -s "$root/ext/codes.h" "$out/gen/eskit/codes.h" || cp "$root/ext/codes.h" "$out/gen/eskit/codes.h"
 
 # --- generated headers -------------------------------------------------------------------
 version="$(sed -n "s/^ *version: *'\([^']*\)'.*/\1/p" "$root/meson.build" | head -n1)"
@@ -44,9 +47,11 @@ fi
 
 # --- compile -------------------------------------------------------------------------------
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-       -DSQLITE_CORE -I"$out/gen" -I"$root/ext" ${FUZZ_EXTRA_FLAGS:-})
+       -DSQLITE_CORE -I"$out/gen" -I"$root/ext" -I"$root/facade/include" ${FUZZ_EXTRA_FLAGS:-})
 
-headers=("$root"/ext/*.h "$here"/*.h "$out/gen/version.h" "$out/gen/migrations.h")
+headers=("$root"/ext/*.h "$here"/*.h "$out/gen/version.h" "$out/gen/migrations.h"
+         "$root"/facade/include/eskit/*.hpp "$root"/facade/include/eskit/detail/*.hpp
+         "$root"/facade/src/*.hpp)
 newest_header=""
 for h in "${headers[@]}"; do
     if [[ -z "$newest_header" || "$h" -nt "$newest_header" ]]; then newest_header="$h"; fi
@@ -63,10 +68,16 @@ compile() {  # src obj
 
 pids=()
 fail=0
-srcs=("$root"/ext/*.cpp "$here"/fuzz_*.cpp)
+codec_srcs=()
+for f in wire value codec json_codec cbor_codec; do codec_srcs+=("$root/facade/src/$f.cpp"); done
+srcs=("$root"/ext/*.cpp "${codec_srcs[@]}" "$here"/fuzz_*.cpp)
 for src in "${srcs[@]}"; do
     name="$(basename "$src" .cpp)"
-    case "$src" in "$here"/*) obj="$out/obj/harness_$name.o" ;; *) obj="$out/obj/ext_$name.o" ;; esac
+    case "$src" in
+        "$here"/*) obj="$out/obj/harness_$name.o" ;;
+        "$root"/facade/*) obj="$out/obj/facade_$name.o" ;;
+        *) obj="$out/obj/ext_$name.o" ;;
+    esac
     compile "$src" "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= JOBS )); then
@@ -81,7 +92,11 @@ if (( fail )); then echo "build.sh: compilation failed" >&2; exit 1; fi
 for src in "$here"/fuzz_*.cpp; do
     name="$(basename "$src" .cpp)"
     echo "  LINK $name"
-    "$CXX" "${flags[@]}" "$out/obj/harness_$name.o" "$out"/obj/ext_*.o \
+    case "$name" in
+        fuzz_codecs) objs=("$out"/obj/facade_*.o) ;;
+        *) objs=("$out"/obj/ext_*.o) ;;
+    esac
+    "$CXX" "${flags[@]}" "$out/obj/harness_$name.o" "${objs[@]}" \
         -lsqlite3 -lsimdjson -o "$out/$name"
 done
 echo "build.sh: fuzz targets in $out"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the eskit libFuzzer targets (see tests/fuzz/build.sh; targets fuzz_append, fuzz_calls).
+# Runs the eskit libFuzzer targets (see tests/fuzz/build.sh; targets fuzz_append, fuzz_calls,
+# fuzz_codecs).
 #
 #   tests/fuzz/run.sh smoke    [BUILD_DIR]   # CI: build, replay regressions, ~20 s per target
 #   tests/fuzz/run.sh campaign [BUILD_DIR]   # long run: 1 h per target, 2 parallel jobs each
@@ -33,11 +34,18 @@ root="$(cd "$here/../.." && pwd)"
 mode="${1:-smoke}"
 out="${2:-$root/build-fuzz}"
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
-targets=(${FUZZ_TARGETS:-fuzz_append fuzz_calls})
-dict="$here/eskit.dict"
+targets=(${FUZZ_TARGETS:-fuzz_append fuzz_calls fuzz_codecs})
 
 corpus_of() {  # target -> committed corpus directory
-    case "$1" in fuzz_append) echo "$here/corpus/append" ;; fuzz_calls) echo "$here/corpus/calls" ;; esac
+    case "$1" in
+        fuzz_append) echo "$here/corpus/append" ;;
+        fuzz_calls) echo "$here/corpus/calls" ;;
+        fuzz_codecs) echo "$here/corpus/codecs" ;;
+    esac
+}
+
+dict_of() {  # target -> dictionary
+    case "$1" in fuzz_codecs) echo "$here/codecs.dict" ;; *) echo "$here/eskit.dict" ;; esac
 }
 
 case "$mode" in smoke|campaign|replay) ;; *)
@@ -77,7 +85,7 @@ for t in "${targets[@]}"; do
         log="$out/logs/$t.smoke.log"
         echo "-- $t: fuzzing for ${secs}s"
         start=$(date +%s)
-        "$out/$t" "$work/corpus" -dict="$dict" -max_total_time="$secs" -timeout=10 \
+        "$out/$t" "$work/corpus" -dict="$(dict_of "$t")" -max_total_time="$secs" -timeout=10 \
             -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t/" \
             >"$log" 2>&1
         rc=$?
@@ -91,7 +99,7 @@ for t in "${targets[@]}"; do
         log="$work/campaign.log"
         echo "-- $t: campaign of ${secs}s with $jobs job(s), logs in $work"
         start=$(date +%s)
-        ( cd "$work" && "$out/$t" "$work/corpus" -dict="$dict" -max_total_time="$secs" \
+        ( cd "$work" && "$out/$t" "$work/corpus" -dict="$(dict_of "$t")" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
             -artifact_prefix="$work/artifacts/" ) >"$log" 2>&1
         rc=$?

@@ -16,7 +16,8 @@
 // float, double; std::string; eskit::Bytes; eskit::Value; enums; described structs;
 // std::optional<T> (as a struct member: omitted when empty, absent or null when decoding;
 // elsewhere null); std::vector<T>; std::map<std::string, T> and std::unordered_map<std::string,
-// T> (written in key order, so the bytes never depend on hashing); and any type with an eskit::Adapter specialisation (a conversion to a supported type):
+// T> (written in key order, so the bytes never depend on hashing); and any type with an
+// eskit::Adapter specialisation (a conversion to a supported type):
 //
 //     template <> struct eskit::Adapter<Money> {
 //         using wire = std::int64_t;
@@ -197,6 +198,18 @@ constexpr bool cbor_key_less(std::string_view a, std::string_view b) noexcept {
     }
     return false;
 }
+// Wire names are non-empty and free of '"', '\\' and control characters, so that codecs may
+// compare them with keys as they stand in the input (Reader::next_member).
+template <std::size_t N>
+constexpr bool plain(const std::array<std::string_view, N>& names) noexcept {
+    for (std::string_view name : names) {
+        if (name.empty()) return false;
+        for (char c : name)
+            if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return false;
+    }
+    return true;
+}
+
 template <std::size_t N>
 constexpr bool distinct(const std::array<std::string_view, N>& names) noexcept {
     for (std::size_t i = 0; i < N; ++i)
@@ -279,6 +292,8 @@ void write_struct(Writer& w, const T& v) {
     constexpr auto& d = description_of<T>;
     constexpr std::size_t n = d.size;
     static_assert(distinct(names_of<T>), "ESKIT_FIELDS: two fields have the same wire name");
+    static_assert(plain(names_of<T>),
+                  "ESKIT_FIELDS: a wire name is empty or holds '\"', '\\' or a control character");
     std::size_t present = n;
     std::apply([&](const auto&... f) { ((present -= omitted(v.*(f.ptr)) ? 1u : 0u), ...); },
                d.fields);
@@ -308,8 +323,9 @@ void write_map(Writer& w, const M& m) {
     };
     // std::map is already in bytewise order; an unordered_map is sorted too, so that its
     // encoding does not depend on hashing.
-    constexpr bool unordered = !std::is_same_v<M, std::map<std::string, typename M::mapped_type>> &&
-                               !std::is_same_v<M, std::map<std::string, typename M::mapped_type, std::less<>>>;
+    constexpr bool unordered =
+        !std::is_same_v<M, std::map<std::string, typename M::mapped_type>> &&
+        !std::is_same_v<M, std::map<std::string, typename M::mapped_type, std::less<>>>;
     if ((w.sorted_keys() || unordered) && m.size() > 1) {
         std::vector<const typename M::value_type*> items;
         items.reserve(m.size());
@@ -345,7 +361,7 @@ bool read_field_named(Reader& r, T& v, std::string_view key) {
     return true;
 }
 
-// Field I whose value the reader has already started (Reader::next_member).
+// Field I whose value the reader has already read or entered (Reader::next_member).
 template <class T, std::size_t I>
 void read_field_value(Reader& r, Kind k, Scalar& s, T& v) {
     constexpr auto f = std::get<I>(description_of<T>.fields);
@@ -389,17 +405,33 @@ void read_struct(Reader& r, Kind k, T& v) {
     using Table = FieldTable<T>;
     constexpr std::size_t n = Table::n;
     static_assert(distinct(names_of<T>), "ESKIT_FIELDS: two fields have the same wire name");
-    std::size_t hint = 0;   // keys usually arrive in declaration order: expect the next one
+    static_assert(plain(names_of<T>),
+                  "ESKIT_FIELDS: a wire name is empty or holds '\"', '\\' or a control character");
+    // Keys usually arrive in declaration order (CBOR: in its key order): expect the next one.
+    static constexpr auto identity = [] {
+        std::array<std::size_t, n> a{};
+        for (std::size_t i = 0; i < n; ++i) a[i] = i;
+        return a;
+    }();
+    const std::size_t* order = r.sorted_keys() ? cbor_order_of<T>.data() : identity.data();
+    std::size_t pos = 0;   // in order[]
     std::string_view key;
     for (;;) {
         Reader::Step m;
-        if (hint < n) {
+        if (pos < n) {
+            const std::size_t want = order[pos];
             Scalar s;
             Kind vk;
-            m = r.next_member(key, names_of<T>[hint], Table::kind[hint], s, vk);
+            key = {};
+            try {
+                m = r.next_member(key, names_of<T>[want], Table::kind[want], s, vk);
+            } catch (CodecError& e) {   // key == want: the key was read, its value failed
+                if (key == names_of<T>[want]) e.prepend_field(key);
+                throw;
+            }
             if (m == Reader::Step::value) {
-                Table::by_order[hint](r, vk, s, v);
-                ++hint;
+                Table::by_order[want](r, vk, s, v);
+                ++pos;
                 continue;
             }
         } else {
@@ -407,9 +439,9 @@ void read_struct(Reader& r, Kind k, T& v) {
         }
         if (m == Reader::Step::end) break;
         bool found = false;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (Table::by_name[i](r, v, key)) {
-                hint = i + 1;
+        for (std::size_t j = 0; j < n; ++j) {
+            if (Table::by_name[order[j]](r, v, key)) {
+                pos = j + 1;
                 found = true;
                 break;
             }
@@ -487,7 +519,8 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
             throw_mismatch("a number", k);
         }
         if constexpr (std::is_same_v<T, float>) {
-            if (std::isfinite(d) && std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
+            if (std::isfinite(d) &&
+                std::fabs(d) > static_cast<double>(std::numeric_limits<float>::max()))
                 throw_float_range(d);
             v = static_cast<float>(d);
         } else {
@@ -502,7 +535,8 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
             v.vector().assign(p, p + s.string.size());
         } else if (k == Kind::string) {   // how JSON carries bytes
             std::string raw;
-            if (!base64_decode(s.string, raw)) throw CodecError("invalid base64 text for a byte string");
+            if (!base64_decode(s.string, raw))
+                throw CodecError("invalid base64 text for a byte string");
             v = Bytes(std::string_view(raw));
         } else {
             throw_mismatch("a byte string", k);

@@ -54,30 +54,23 @@ public:
     using Array = std::vector<Value>;
     using Object = std::vector<Member>;
 
-    Value() noexcept = default;   // null
-    Value(std::nullptr_t) noexcept {}
-    Value(bool b) noexcept : v_(b) {}
+    // The constructors are defined below, once Member is complete (clang needs it).
+    Value() noexcept;   // null
+    Value(std::nullptr_t) noexcept;
+    Value(bool b) noexcept;
     template <std::integral I>
         requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
                  !std::same_as<I, char8_t> && !std::same_as<I, char16_t> &&
                  !std::same_as<I, char32_t>)
-    Value(I i) noexcept {
-        if constexpr (std::is_signed_v<I>) {
-            v_ = static_cast<std::int64_t>(i);
-        } else if (static_cast<std::uint64_t>(i) <= 0x7fffffffffffffffULL) {
-            v_ = static_cast<std::int64_t>(i);
-        } else {
-            v_ = static_cast<std::uint64_t>(i);
-        }
-    }
-    Value(double d) noexcept : v_(d) {}
-    Value(float f) noexcept : v_(static_cast<double>(f)) {}
-    Value(std::string s) noexcept : v_(std::move(s)) {}
-    Value(std::string_view s) : v_(std::string(s)) {}
-    Value(const char* s) : v_(std::string(s)) {}
-    Value(Bytes b) noexcept : v_(std::move(b)) {}
-    Value(Array a) noexcept : v_(std::move(a)) {}
-    Value(Object o) noexcept : v_(std::move(o)) {}
+    Value(I i) noexcept;
+    Value(double d) noexcept;
+    Value(float f) noexcept;
+    Value(std::string s) noexcept;
+    Value(std::string_view s);
+    Value(const char* s);
+    Value(Bytes b) noexcept;
+    Value(Array a) noexcept;
+    Value(Object o) noexcept;
 
     static Value array(std::initializer_list<Value> items = {});
     static Value object(std::initializer_list<Member> members = {});
@@ -147,5 +140,29 @@ struct Member {
     Value value;
     friend bool operator==(const Member&, const Member&) = default;
 };
+
+inline Value::Value() noexcept = default;
+inline Value::Value(std::nullptr_t) noexcept {}
+inline Value::Value(bool b) noexcept : v_(b) {}
+template <std::integral I>
+    requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
+             !std::same_as<I, char8_t> && !std::same_as<I, char16_t> && !std::same_as<I, char32_t>)
+inline Value::Value(I i) noexcept {
+    if constexpr (std::is_signed_v<I>) {
+        v_ = static_cast<std::int64_t>(i);
+    } else if (static_cast<std::uint64_t>(i) <= 0x7fffffffffffffffULL) {
+        v_ = static_cast<std::int64_t>(i);
+    } else {
+        v_ = static_cast<std::uint64_t>(i);
+    }
+}
+inline Value::Value(double d) noexcept : v_(d) {}
+inline Value::Value(float f) noexcept : v_(static_cast<double>(f)) {}
+inline Value::Value(std::string s) noexcept : v_(std::move(s)) {}
+inline Value::Value(std::string_view s) : v_(std::string(s)) {}
+inline Value::Value(const char* s) : v_(std::string(s)) {}
+inline Value::Value(Bytes b) noexcept : v_(std::move(b)) {}
+inline Value::Value(Array a) noexcept : v_(std::move(a)) {}
+inline Value::Value(Object o) noexcept : v_(std::move(o)) {}
 
 }  // namespace eskit

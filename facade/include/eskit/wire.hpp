@@ -7,8 +7,6 @@
 // way out.
 #pragma once
 
-#include <eskit/error.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +17,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <eskit/error.hpp>
+
 namespace eskit {
 
 // Arrays and objects nest at most this deep, in every codec, when encoding and when decoding.
@@ -26,7 +26,9 @@ inline constexpr std::size_t max_depth = 128;
 
 // The kind of a value on the wire (and of an eskit::Value). uint64 is used only for integers
 // above INT64_MAX; every other integer is an int64.
-enum class Kind : std::uint8_t { null, boolean, int64, uint64, float64, string, bytes, array, object };
+enum class Kind : std::uint8_t {
+    null, boolean, int64, uint64, float64, string, bytes, array, object
+};
 
 // "null", "a boolean", "an integer", "a floating-point number", "a string", "a byte string",
 // "an array", "an object": the words error messages use.
@@ -110,14 +112,19 @@ public:
     virtual bool next_key(std::string_view& key) = 0;
     virtual void skip() = 0;
 
+    // True when objects are expected in CBOR key order (shorter first, then bytewise) rather
+    // than declaration order: the typed machinery then expects fields in that order. A hint.
+    virtual bool sorted_keys() const noexcept { return false; }
+
     // Typed structs: next_key(), and when the key is `want`, also the value's read_expecting(
     // out, want_kind) in the same call -- one virtual call per field that arrives in the
     // expected order. Returns Step::end (no more keys), Step::key (key read, its value not
     // yet) or Step::value (key == want, value read: `kind` and `out` are set). The default
-    // composes the calls above; codecs override it to save a call.
+    // composes the calls above; codecs override it to save a call. `want` is a field name:
+    // never empty, without '"', '\\' or control characters (ESKIT_FIELDS checks this).
     enum class Step : std::uint8_t { end, key, value };
     virtual Step next_member(std::string_view& key, std::string_view want, Kind want_kind,
-                               Scalar& out, Kind& kind) {
+                             Scalar& out, Kind& kind) {
         if (!next_key(key)) return Step::end;
         if (key != want) return Step::key;
         kind = read_expecting(out, want_kind);
