@@ -731,6 +731,40 @@ class TestArchiveErasure(Base):
         self.assertEqual(one(self.c, "PRAGMA integrity_check"), "ok")
         self.assertEqual(one(self.c, "PRAGMA cold.integrity_check"), "ok")
 
+    def test_swapped_archive_under_the_recorded_alias(self):
+        # Changed in schema 3: archives are known by identity, not by their ATTACH name. Another
+        # store's archive attached under the recorded alias 'cold' (holding a stream of the
+        # same name) is not ours: es_restore refuses and writes nothing anywhere, es_tombstone
+        # works in main and never writes that file, and our copy is erased once the real
+        # archive is attached (under any name).
+        s = "user-5"
+        self.prepare(s)
+        self.detach()
+        theirs = os.path.join(self.tmp, "theirs.db")
+        their_cold = os.path.join(self.tmp, "theirs-cold.db")
+        o = connect(theirs)
+        append(o, s, 0, [{"type": "Theirs", "data": {"n": i}} for i in range(7)])
+        o.execute("ATTACH ? AS cold", (their_cold,))
+        self.assertEqual(one(o, "SELECT es_archive(?, 'cold')", (s,)), 7)
+        o.close()
+        self.attach(path=their_cold)  # under the alias main recorded
+        before_main, before_cold = self.everything(), self.everything(schema="cold")
+        msg = self.assert_error(sqlite3.OperationalError, "invalid_argument:",
+                                "SELECT es_restore(?, 'cold')", (s,))
+        self.assertEqual(msg, "invalid_argument: es_restore(): stream '%s' is archived in another "
+                              "database (attached as 'cold' when it moved), not in 'cold'" % s)
+        self.assertEqual((self.everything(), self.everything(schema="cold")),
+                         (before_main, before_cold))
+        self.assertEqual(one(self.c, "SELECT es_tombstone(?, 'gdpr')", (s,)), 0)
+        self.assertEqual(self.everything(schema="cold"), before_cold, "their archive was written")
+        self.assertEqual(cleanups(self.c), [(self.cold_id, s, self.move_id, "cold")])
+        self.maintain(erased=0, pending=1)  # our archive is not attached
+        self.detach()
+        self.attach(alias="ours", path=self.cold_path)
+        self.maintain(erased=50, pending=0)
+        self.assert_erased_in_cold(s, alias="ours")
+        self.assert_tombstoned(s)
+
 
 class TestCrashAtomicity(Base):
     """A process killed (SIGKILL) while es_archive(s, 'cold') or es_restore(s, 'cold') runs,
