@@ -34,7 +34,8 @@ whose events are in cold take effect in main at once; with cold attached (autoco
 is erased in the same call; with cold detached, or inside the caller's transaction, the copy is
 recorded in main's es_cleanups, cold's file is not touched, and es_maintain() erases it once
 cold is attached. Attached backups (byte copies of main and of cold) and another store are
-never written.
+never written; another store's archive attached under the recorded alias is not taken for
+ours (archives are known by identity).
 
 Crash atomicity (TestCrashAtomicity): the mover process is SIGKILLed before every statement of
 es_archive(s, 'cold') and of es_restore(s, 'cold') in turn (and at random moments); after each
