@@ -29,3 +29,37 @@ def connect(path, load=True, wal=True, **kw):
 def one(conn, sql, args=()):
     """The first column of the first row."""
     return conn.execute(sql, args).fetchone()[0]
+
+
+# The category of a stream id (SPEC 1: the part before the first '-', the whole id without one)
+# in plain SQL over a stream_id column, for reading es_events (which has no category column
+# since schema 3) on connections with or without eskit.
+CATEGORY_SQL = ("CASE WHEN instr(stream_id, '-') > 0 "
+                "THEN substr(stream_id, 1, instr(stream_id, '-') - 1) ELSE stream_id END")
+
+
+def kill_at_statement(conn, k, log=None):
+    """Makes this process SIGKILL itself just before conn runs its k-th statement (1-based).
+
+    Counts every statement SQLite starts on conn (sqlite3_trace_v2 through
+    set_trace_callback): the caller's own, the ones eskit prepares and steps inside its SQL
+    functions (traced with a '-- ' prefix, BEGIN and COMMIT included) and trigger programs.
+    A run of the same text (a trigger firing once per row) counts once, so the points are
+    "before statement n" for every statement of an eskit call. k = 0 only counts; log(n, sql)
+    is called for each point. Returns a dict whose "n" is the number of points seen so far.
+    """
+    import signal
+    seen = {"n": 0, "last": None}
+
+    def trace(sql):
+        if sql == seen["last"]:
+            return
+        seen["last"] = sql
+        seen["n"] += 1
+        if log is not None:
+            log(seen["n"], sql)
+        if seen["n"] == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    conn.set_trace_callback(trace)
+    return seen

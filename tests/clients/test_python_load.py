@@ -5,8 +5,11 @@ Checks: loading with enable_load_extension/load_extension; es_version(); appends
 streams read back through es_stream and es_all with every column and its Python type; the
 error contract (exception class, message prefix, sqlite_errorcode/sqlite_errorname, nothing
 written); the append-only triggers as seen by a connection that never loaded eskit (writes
-fail to prepare with "no such function: ..."; reads, user indexes and integrity_check work);
-and the rule that es_append joins the caller's transaction.
+fail to prepare with "no such function: ..."; reads, user indexes and integrity_check work),
+also on the bookkeeping tables of schema 3 (es_meta, es_lifecycle, es_postings, es_event_ids,
+es_reserved_ids, es_cleanups); the schema 3 shape as a client sees it (no category column in
+es_events, es_streams a view, es_category(), schema_version 3 and a UUID v4 store_id); and the
+rule that es_append joins the caller's transaction.
 
 Run: ES_EXT=/path/to/eskit.so /usr/bin/python3 tests/clients/test_python_load.py
 """
@@ -31,6 +34,8 @@ def connect(path, load=True, **kw):
 COLUMNS = ["seq", "stream_id", "category", "version", "type", "data", "metadata", "codec",
            "schema_version", "event_id", "idempotency_key", "created_at"]
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# A store's identity (es_meta 'store_id'): a random UUID, version 4.
+STORE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 # Primary result codes (sqlite3.h); Python 3.11 exposes them on exceptions.
 SQLITE_ERROR = 1
@@ -78,11 +83,15 @@ class Base(unittest.TestCase):
         has = conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'es_events'")
         if has.fetchone()[0] == 0:
             return ("no schema",)
-        # es_meta holds schema_version and the seq_floor es_head() reads; sqlite_schema shows
-        # that no table, index or trigger appeared or went away.
+        # es_meta holds schema_version and the seq_floor es_head() reads; the other bookkeeping
+        # tables of schema 3 (lifecycle, index blocks, id lists, clean-ups) are eskit's too;
+        # sqlite_schema shows that no table, index or trigger appeared or went away.
         return (conn.execute("SELECT * FROM es_events ORDER BY seq").fetchall(),
                 conn.execute("SELECT * FROM es_streams ORDER BY stream_id").fetchall(),
                 conn.execute("SELECT * FROM es_meta ORDER BY key").fetchall(),
+                [conn.execute("SELECT * FROM %s ORDER BY 1, 2" % t).fetchall()
+                 for t in ("es_lifecycle", "es_postings", "es_event_ids", "es_reserved_ids",
+                           "es_cleanups")],
                 conn.execute("SELECT type, name, sql FROM sqlite_schema ORDER BY name").fetchall())
 
     def assert_sqlite_error(self, exc_type, code, name, prefix, fn, *args):
@@ -199,6 +208,16 @@ class TestAppendRead(Base):
         st = c.execute("SELECT stream_id, category, version, state FROM es_streams "
                        "ORDER BY stream_id").fetchall()
         self.assertEqual(st, [("cart", "cart", 1, "active"), ("order-17", "order", 3, "active")])
+        # Schema 3: es_events keeps no category column; the category is computed from the id
+        # (es_category(), and the category column of es_all/es_stream/es_streams).
+        self.assertNotIn("category", [r[1] for r in c.execute("PRAGMA table_info(es_events)")])
+        self.assertEqual(c.execute("SELECT type FROM sqlite_schema WHERE name = 'es_streams'"
+                                   ).fetchone(), ("view",))
+        self.assertEqual(c.execute("SELECT count(*) FROM es_all() "
+                                   "WHERE category IS NOT es_category(stream_id)").fetchone(),
+                         (0,))
+        self.assertEqual(c.execute("SELECT es_category('order-17-x'), es_category('cart')"
+                                   ).fetchone(), ("order", "cart"))
         # Unknown stream: no rows.
         self.assertEqual(c.execute("SELECT count(*) FROM es_stream('nope')").fetchone()[0], 0)
 
@@ -344,8 +363,8 @@ class TestErrors(Base):
 
 
 TRIGGER_CASES = [
-    ("INSERT INTO es_events(stream_id, category, version, type, data, event_id, created_at) "
-     "VALUES ('order-17', 'order', 6, 'X', '{}', 'forged', 1)",
+    ("INSERT INTO es_events(stream_id, version, type, data, event_id, created_at) "
+     "VALUES ('order-17', 6, 'X', '{}', 'forged', 1)",
      "es_events is append-only: add events with es_append()"),
     ("UPDATE es_events SET data = '{\"hacked\":1}' WHERE version = 1",
      "es_events is append-only: events cannot be updated"),
@@ -359,6 +378,22 @@ TRIGGER_CASES = [
      "es_tombstone()"),
     ("DELETE FROM es_streams",
      "es_streams is maintained by eskit: remove streams with es_delete()"),
+    # Schema 3's bookkeeping tables are guarded the same way (es_meta always has rows, so its
+    # UPDATE and DELETE triggers fire; the others are empty here, so an INSERT shows theirs).
+    ("UPDATE es_meta SET value = 0 WHERE key = 'seq_floor' OR key = 'indexed_upto'",
+     "es_meta is maintained by eskit"),
+    ("DELETE FROM es_meta", "es_meta is maintained by eskit"),
+    ("INSERT INTO es_meta(key, value) VALUES ('forged', 1)", "es_meta is maintained by eskit"),
+    ("INSERT INTO es_lifecycle(stream_id, state, version, created_at, updated_at) "
+     "VALUES ('order-17', 'tombstoned', 2, 1, 1)", "es_lifecycle is maintained by eskit"),
+    ("INSERT INTO es_postings(kind, key, last_seq, seqs) VALUES (1, 'order', 9, x'09')",
+     "es_postings is maintained by eskit"),
+    ("INSERT INTO es_event_ids(event_id, seq) VALUES ('forged', 1)",
+     "es_event_ids is maintained by eskit"),
+    ("INSERT INTO es_reserved_ids(event_id, stream_id) VALUES ('forged', 'x')",
+     "es_reserved_ids is maintained by eskit"),
+    ("INSERT INTO es_cleanups(store_id, stream_id, move_id) VALUES ('s', 'order-17', 'm')",
+     "es_cleanups is maintained by eskit"),
 ]
 
 
@@ -428,7 +463,9 @@ class TestAppendOnly(Base):
         self.assertEqual(plain.execute("SELECT value FROM es_meta WHERE key = 'seq_floor'"
                                        ).fetchone(), (head,))
         self.assertEqual(plain.execute("SELECT value FROM es_meta WHERE key = 'schema_version'"
-                                       ).fetchone(), (2,))
+                                       ).fetchone(), (3,))
+        self.assertRegex(plain.execute("SELECT value FROM es_meta WHERE key = 'store_id'"
+                                       ).fetchone()[0], STORE_ID_RE)
         self.assertEqual(plain.execute("SELECT type FROM es_events "
                                        "WHERE json_extract(data, '$.n') = 9").fetchone(), ("G",))
         self.assertEqual(self.state(plain), self.snap)
@@ -450,8 +487,19 @@ class TestAppendOnly(Base):
 
     def test_loaded_connection_is_refused_too(self):
         self.check_refused(self.c)
-        # The writer function exists here, and says "no" outside an eskit call.
-        self.assertEqual(self.c.execute('SELECT "%s"()' % WRITER_FUNCTION).fetchone(), (0,))
+        # The writer function exists here, with the three arities the triggers use (store),
+        # (store, seq) and (store, op, stream), and says "no" outside an eskit call, also for
+        # this store's own identity and the seq the next append would take.
+        store = self.c.execute("SELECT value FROM es_meta WHERE key = 'store_id'").fetchone()[0]
+        f = '"%s"' % WRITER_FUNCTION
+        self.assertEqual(self.c.execute(
+            "SELECT %s(?), %s(?, 3), %s(?, 'delete', 'order-17'), %s(?, 'update', 'order-17')"
+            % (f, f, f, f), (store,) * 4).fetchone(), (0, 0, 0, 0))
+        for args in ("", "1, 2, 3, 4"):
+            with self.assertRaises(sqlite3.OperationalError) as cm:
+                self.c.execute("SELECT %s(%s)" % (f, args))
+            self.assertEqual(str(cm.exception),
+                             "wrong number of arguments to function %s()" % WRITER_FUNCTION)
 
     def test_writer_flag_does_not_leak_into_the_callers_transaction(self):
         c = self.c
@@ -514,14 +562,14 @@ class TestTransactions(Base):
         e.enable_load_extension(True)
         e.load_extension(EXT)
         e.execute("BEGIN")
-        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 2)
+        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 3)
         e.execute("ROLLBACK")
         self.assertEqual(e.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0], 0)
-        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 2)
+        self.assertEqual(e.execute("SELECT es_init()").fetchone()[0], 3)
         self.assertEqual(e.execute("SELECT count(*) FROM sqlite_schema WHERE name IN "
                                    "('es_events', 'es_streams', 'es_meta')").fetchone()[0], 3)
         self.assertEqual(e.execute("SELECT value FROM es_meta WHERE key = 'schema_version'"
-                                   ).fetchone(), (2,))
+                                   ).fetchone(), (3,))
 
     def test_commit_keeps_both(self):
         c = self.c

@@ -6,17 +6,24 @@
 **
 ** Operations: (a) es_append of a batch with an idempotency key to an existing stream,
 ** (b) es_archive in place and es_tombstone, (c) es_archive(s, 'cold') and es_restore(s, 'cold')
-** moving the stream into and out of an ATTACHed database.
+** moving the stream into and out of an ATTACHed database (every step of schema 3's moves:
+** archive = A intent in main, B copy into cold, C delete in main; restore = A copy back and a
+** clean-up record in main, B erase in cold, C drop the record), (d) es_tombstone and es_delete
+** of a stream archived in cold (main at once, then the recorded clean-up of cold's copy).
 **
-** After each faulted call (variant "reopen"): the call reported an error with a real message,
-** the connection is back in autocommit, it closes; a fresh connection without faults finds
-** integrity_check ok, every stream in exactly one consistent state (contiguous versions where
-** es_streams says the events are, an orphan copy in the archive only if identical, es_head equal
-** to the high-water mark: max(seq) or es_meta's seq_floor), nothing partial of the faulted call, the other streams
-** untouched; then the same call retried succeeds (or gives the README's documented answer for
-** the state it finds) and leaves the expected final state.
-** Variant "same connection": the fault clears at once and the very next call, on the same
-** connection, must succeed and leave the final state (checked there and after reopening).
+** After each faulted call (variant "reopen": on a fresh connection; variant "same connection":
+** on the faulted one, the fault cleared): the call reported an error with a real message, the
+** connection is back in autocommit; integrity_check is ok; every stream is in exactly one
+** consistent state (contiguous versions where main's record says the events are, a copy in
+** cold only as main recorded it: the intent's move id or a clean-up's, never partial, identical
+** to main's events where main still has them; the index answers as plain SQL; es_head equal to
+** the high-water mark: max(seq) or es_meta's seq_floor); the stream is entirely before the call,
+** entirely after it, or in one of the recorded states between its steps (Where), nothing
+** partial, the other streams untouched. Then the same call retried gives the one answer the
+** README's lifecycle table gives for that state (retry_answer: a move interrupted after its
+** intent is finished by es_archive, a restore's interrupted clean-up by es_restore, a
+** tombstone's or delete's by es_maintain()) and leaves the final state, checked again after
+** reopening. Every state between steps must have been found at least once.
 */
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -314,9 +321,10 @@ int64_t num(sqlite3* db, const std::string& sql, const std::string& arg = {}) {
 enum class Mode { Wal, Rollback };
 const char* mode_name(Mode m) { return m == Mode::Wal ? "WAL" : "rollback"; }
 
-enum class Op { Append, ArchiveInPlace, Tombstone, ArchiveCold, RestoreCold };
-const Op kOps[] = {Op::Append, Op::ArchiveInPlace, Op::Tombstone, Op::ArchiveCold,
-                   Op::RestoreCold};
+enum class Op { Append, ArchiveInPlace, Tombstone, ArchiveCold, RestoreCold, TombstoneCold,
+                DeleteCold };
+const Op kOps[] = {Op::Append,      Op::ArchiveInPlace, Op::Tombstone, Op::ArchiveCold,
+                   Op::RestoreCold, Op::TombstoneCold,  Op::DeleteCold};
 const char* op_name(Op o) {
     switch (o) {
         case Op::Append: return "(a) es_append batch+key";
@@ -324,6 +332,8 @@ const char* op_name(Op o) {
         case Op::Tombstone: return "(b) es_tombstone";
         case Op::ArchiveCold: return "(c) es_archive(s,'cold')";
         case Op::RestoreCold: return "(c) es_restore(s,'cold')";
+        case Op::TombstoneCold: return "(d) es_tombstone of archived";
+        case Op::DeleteCold: return "(d) es_delete of archived";
     }
     return "?";
 }
@@ -355,6 +365,8 @@ std::string op_sql(Op o) {
         case Op::Tombstone: return "SELECT es_tombstone('order-1', 'gdpr')";
         case Op::ArchiveCold: return "SELECT es_archive('order-1', 'cold')";
         case Op::RestoreCold: return "SELECT es_restore('order-1', 'cold')";
+        case Op::TombstoneCold: return "SELECT es_tombstone('order-1', 'gdpr')";
+        case Op::DeleteCold: return "SELECT es_delete('order-1')";
     }
     return {};
 }
@@ -394,8 +406,8 @@ void open_db(Db& d, const fs::path& main, const fs::path& cold, const char* vfs)
 }
 
 // Builds the starting databases for (op, mode): order-1 with 3 events and a snapshot, order-2
-// with 2 events, cold.db with a table of its own (no eskit tables yet); for RestoreCold order-1
-// has already been moved to cold.
+// with 2 events, cold.db with a table of its own (no eskit tables yet); for RestoreCold,
+// TombstoneCold and DeleteCold order-1 has already been moved to cold.
 void make_template(Op op, Mode mode) {
     remove_db(g_paths.tmpl_main);
     remove_db(g_paths.tmpl_cold);
@@ -414,7 +426,9 @@ void make_template(Op op, Mode mode) {
                "\"data\":{}},{\"type\":\"Paid\",\"id\":\"o2-2\",\"data\":{}}]',"
                "'{\"timestamp\":1600000000000001}')");
     exec(d.db, "SELECT es_snapshot_save('order-1', 3, '{\"paid\":true}')");
-    if (op == Op::RestoreCold) exec(d.db, "SELECT es_archive('order-1', 'cold')");
+    if (op == Op::RestoreCold || op == Op::TombstoneCold || op == Op::DeleteCold) {
+        exec(d.db, "SELECT es_archive('order-1', 'cold')");
+    }
     REQUIRE(rows(d.db, "PRAGMA main.journal_mode") == std::string(mode == Mode::Wal ? "wal\n"
                                                                                  : "delete\n"));
     d.close();
@@ -432,8 +446,8 @@ void fresh_run_files() {
 // State as seen by a fault-free connection.
 
 const char* kEventDigest =
-    "SELECT seq, stream_id, category, version, type, quote(data), quote(metadata), codec, "
-    "schema_version, event_id, quote(idempotency_key), created_at FROM %s.es_events "
+    "SELECT seq, stream_id, es_category(stream_id), version, type, quote(data), quote(metadata), "
+    "codec, schema_version, event_id, quote(idempotency_key), created_at FROM %s.es_events "
     "WHERE stream_id = ?1 ORDER BY seq";
 const char* kSnapDigest =
     "SELECT stream_id, version, schema_version, codec, quote(state), created_at FROM "
@@ -449,37 +463,77 @@ bool cold_has_tables(sqlite3* db) {
     return num(db, "SELECT count(*) FROM cold.sqlite_schema WHERE name = 'es_events'") > 0;
 }
 
+// What a test can compare between runs: everything but timestamps of lifecycle changes, move
+// ids (random per move) and cold's identity (random when the move creates cold's tables); they
+// are shown by what they match instead: "=cold" for cold's identity, 1/0 for "the copy in cold
+// is the one main's intent or clean-up record names".
 struct View {
     std::string status;       // es_status
     std::string stream_row;   // main.es_streams: version|state|archived_to|reason
+    std::string life;         // main.es_lifecycle: state|archive_store|alias|moved_*|prior|reason
     std::string main_events;  // digest of the stream's events in main
     std::string cold_events;  // ... in cold ("" when cold has no eskit tables)
     std::string cold_row;     // cold.es_streams row: version|state
+    std::string cold_life;    // cold.es_lifecycle: state|origin|moved_count|same move as main's
+    std::string cleanups;     // main.es_cleanups: store|stream|names cold's copy|alias
+    std::string reserved;     // main.es_reserved_ids of the stream: count
     std::string main_snap, cold_snap;
     std::string others;       // every other stream's events and rows, main and cold
     int64_t head = 0;
+
+    std::string all() const {
+        return status + "#" + stream_row + "#" + life + "#" + main_events + "#" + cold_events +
+               "#" + cold_row + "#" + cold_life + "#" + cleanups + "#" + reserved + "#" +
+               main_snap + "#" + cold_snap + "#" + others + "#" + std::to_string(head);
+    }
+    std::string describe() const {
+        return "status=" + status + " row=" + stream_row + " life=" + life + " cold_life=" +
+               cold_life + " cleanups=" + cleanups + " reserved=" + reserved + "\nmain events:\n" +
+               main_events + "cold events:\n" + cold_events + "head=" + std::to_string(head);
+    }
 };
 
 View view(sqlite3* db) {
     View v;
+    const bool cold = cold_has_tables(db);
     v.status = rows(db, "SELECT es_status(?1)", kStream);
     v.stream_row = rows(db, "SELECT version, state, archived_to, tombstone_reason FROM "
                             "main.es_streams WHERE stream_id = ?1", kStream);
+    const std::string store = cold ? "CASE WHEN %s IS (SELECT value FROM cold.es_meta WHERE key "
+                                     "= 'store_id') THEN '=cold' ELSE %s END"
+                                   : "%s";
+    char expr[256];
+    std::snprintf(expr, sizeof expr, store.c_str(), "archive_store", "archive_store");
+    v.life = rows(db, std::string("SELECT state, ") + expr + ", archive_alias, version, "
+                      "moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, prior_state, "
+                      "tombstone_reason FROM main.es_lifecycle WHERE stream_id = ?1", kStream);
     v.main_events = rows(db, fmt(kEventDigest, "main"), kStream);
     v.main_snap = rows(db, fmt(kSnapDigest, "main"), kStream);
+    v.reserved = rows(db, "SELECT count(*) FROM main.es_reserved_ids WHERE stream_id = ?1",
+                      kStream);
     v.head = num(db, "SELECT es_head()");
     v.others = rows(db, "SELECT seq, stream_id, version, type, quote(data), event_id FROM "
                         "main.es_events WHERE stream_id <> ?1 ORDER BY seq", kStream) +
                rows(db, "SELECT stream_id, version, state FROM main.es_streams "
                         "WHERE stream_id <> ?1 ORDER BY stream_id", kStream) +
                rows(db, "SELECT * FROM cold.notes");
-    if (cold_has_tables(db)) {
+    if (cold) {
         v.cold_events = rows(db, fmt(kEventDigest, "cold"), kStream);
         v.cold_snap = rows(db, fmt(kSnapDigest, "cold"), kStream);
         v.cold_row = rows(db, "SELECT version, state FROM cold.es_streams WHERE stream_id = ?1",
                           kStream);
+        v.cold_life = rows(db,
+            "SELECT c.state, c.origin_store, c.moved_count, c.move_id IS (SELECT move_id FROM "
+            "main.es_lifecycle WHERE stream_id = ?1) FROM cold.es_lifecycle c "
+            "WHERE c.stream_id = ?1", kStream);
+        std::snprintf(expr, sizeof expr, store.c_str(), "k.store_id", "k.store_id");
+        v.cleanups = rows(db, std::string("SELECT ") + expr + ", k.stream_id, k.move_id IS "
+                              "(SELECT move_id FROM cold.es_lifecycle WHERE stream_id = "
+                              "k.stream_id), k.alias FROM main.es_cleanups k ORDER BY 1, 2, 3");
         v.others += rows(db, "SELECT seq, stream_id FROM cold.es_events WHERE stream_id <> ?1",
                          kStream);
+    } else {
+        v.cleanups = rows(db, "SELECT store_id, stream_id, NULL, alias FROM main.es_cleanups");
     }
     return v;
 }
@@ -496,53 +550,86 @@ void check_invariants(sqlite3* db) {
                           "coalesce((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), "
                           "0))"));
     CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM main.es_events"));
-    // A version 2 store: no AUTOINCREMENT bookkeeping, no guard table.
+    // A version 3 store with an identity; no AUTOINCREMENT bookkeeping, no guard table.
+    CHECK(num(db, "SELECT value FROM main.es_meta WHERE key = 'schema_version'") == 3);
+    const std::string main_id = rows(db, "SELECT value FROM main.es_meta WHERE key = 'store_id'");
+    CHECK(main_id.size() == 37);  // a UUID and the row's newline
     CHECK(num(db, "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
                   "('sqlite_sequence', 'es_guard')") == 0);
-    const bool cold = cold_has_tables(db);
-    if (cold) {
-        CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM cold.es_events"));
+    // The index of categories and types answers what plain SQL answers, and trails the log.
+    CHECK(num(db, "SELECT value FROM main.es_meta WHERE key = 'indexed_upto'") <= head);
+    for (const char* q : {"category = 'order'", "type = 'Paid'", "type = 'ItemAdded'"}) {
+        INFO(q);
+        const std::string plain = std::string(q).replace(0, 8, "es_category(stream_id)");
+        CHECK(rows(db, std::string("SELECT seq FROM es_all(0) WHERE ") + q) ==
+              rows(db, std::string("SELECT seq FROM main.es_events WHERE ") +
+                           (q[0] == 'c' ? plain : std::string(q)) + " ORDER BY seq"));
     }
-    // Per stream: versions contiguous 1..version exactly where es_streams says they are.
+    // Per stream: versions contiguous 1..version exactly where main's record says they are
+    // (in main unless tombstoned or archived into another store; 'archiving' keeps them here).
     const std::string bad_main = rows(db,
-        "SELECT s.stream_id, s.state, s.archived_to, s.version, count(e.seq), min(e.version), "
-        "max(e.version) FROM main.es_streams s LEFT JOIN main.es_events e USING (stream_id) "
-        "GROUP BY s.stream_id HAVING CASE "
-        "WHEN s.state = 'tombstoned' OR s.archived_to IS NOT NULL THEN count(e.seq) <> 0 "
-        "ELSE count(e.seq) <> s.version OR min(e.version) IS NOT 1 "
+        "SELECT s.stream_id, s.state, l.state, s.version, count(e.seq), min(e.version), "
+        "max(e.version) FROM main.es_streams s LEFT JOIN main.es_lifecycle l USING (stream_id) "
+        "LEFT JOIN main.es_events e USING (stream_id) GROUP BY s.stream_id HAVING CASE "
+        "WHEN l.state = 'tombstoned' OR (l.state = 'archived' AND l.archive_store IS NOT NULL) "
+        "THEN count(e.seq) <> 0 ELSE count(e.seq) <> s.version OR min(e.version) IS NOT 1 "
         "OR max(e.version) IS NOT s.version END");
     CHECK_MESSAGE(bad_main.empty(), "streams inconsistent in main: " << bad_main);
-    CHECK(num(db, "SELECT count(*) FROM main.es_events e WHERE NOT EXISTS (SELECT 1 FROM "
-                  "main.es_streams s WHERE s.stream_id = e.stream_id)") == 0);
+    const bool cold = cold_has_tables(db);
     if (!cold) {
-        CHECK(num(db, "SELECT count(*) FROM main.es_streams WHERE archived_to IS NOT NULL") == 0);
+        CHECK(num(db, "SELECT count(*) FROM main.es_lifecycle WHERE archive_store IS NOT NULL") ==
+              0);
+        CHECK(num(db, "SELECT count(*) FROM main.es_cleanups") == 0);
         return;
     }
-    const std::string bad_cold = rows(db,
-        "SELECT s.stream_id, s.version, count(e.seq), min(e.version), max(e.version) "
-        "FROM main.es_streams s LEFT JOIN cold.es_events e USING (stream_id) "
-        "WHERE s.archived_to = 'cold' GROUP BY s.stream_id HAVING count(e.seq) <> s.version "
-        "OR min(e.version) IS NOT 1 OR max(e.version) IS NOT s.version");
-    CHECK_MESSAGE(bad_cold.empty(), "streams archived to cold are incomplete there: " << bad_cold);
-    CHECK(num(db, "SELECT count(*) FROM main.es_streams s WHERE archived_to = 'cold' AND NOT "
-                  "EXISTS (SELECT 1 FROM cold.es_streams c WHERE c.stream_id = s.stream_id)") ==
+    CHECK(num(db, "SELECT value FROM cold.es_meta WHERE key = 'schema_version'") == 3);
+    const std::string cold_id = rows(db, "SELECT value FROM cold.es_meta WHERE key = 'store_id'");
+    CHECK(cold_id.size() == 37);
+    CHECK(cold_id != main_id);
+    CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM cold.es_events"));
+    // Moves name cold by its identity (the only other store here), and say what left.
+    CHECK(num(db, "SELECT count(*) FROM main.es_lifecycle WHERE archive_store IS NOT NULL AND "
+                  "(archive_store IS NOT (SELECT value FROM cold.es_meta WHERE key = "
+                  "'store_id') OR archive_alias IS NOT 'cold' OR moved_count IS NOT version)") ==
           0);
-    // Anything else in cold is an orphan of an interrupted move: identical to main, row by row.
-    const std::string orphan_diff = rows(db,
-        "SELECT a.seq, a.stream_id FROM cold.es_events a JOIN main.es_streams s USING "
-        "(stream_id) WHERE s.archived_to IS NOT 'cold' AND NOT EXISTS (SELECT 1 FROM "
-        "main.es_events m WHERE m.seq = a.seq AND m.stream_id = a.stream_id AND m.category = "
-        "a.category AND m.version = a.version AND m.type = a.type AND m.data IS a.data AND "
-        "m.metadata IS a.metadata AND m.codec = a.codec AND m.schema_version = "
-        "a.schema_version AND m.event_id = a.event_id AND m.idempotency_key IS "
-        "a.idempotency_key AND m.created_at = a.created_at)");
-    CHECK_MESSAGE(orphan_diff.empty(), "orphan rows in cold differ from main: " << orphan_diff);
-    const std::string orphan_count = rows(db,
-        "SELECT c.stream_id FROM cold.es_streams c JOIN main.es_streams s USING (stream_id) "
-        "WHERE s.archived_to IS NOT 'cold' AND (SELECT count(*) FROM cold.es_events a WHERE "
-        "a.stream_id = c.stream_id) NOT IN (0, (SELECT count(*) FROM main.es_events m WHERE "
-        "m.stream_id = c.stream_id))");
-    CHECK_MESSAGE(orphan_count.empty(), "orphan copy in cold is partial: " << orphan_count);
+    CHECK(num(db, "SELECT count(*) FROM main.es_cleanups WHERE store_id IS NOT (SELECT value "
+                  "FROM cold.es_meta WHERE key = 'store_id') OR alias IS NOT 'cold'") == 0);
+    // Streams archived into cold are complete there, tagged with the recorded move, their ids
+    // reserved in main.
+    const std::string bad_cold = rows(db,
+        "SELECT l.stream_id, l.version, count(e.seq), min(e.version), max(e.version) "
+        "FROM main.es_lifecycle l LEFT JOIN cold.es_events e USING (stream_id) "
+        "WHERE l.state = 'archived' AND l.archive_store IS NOT NULL GROUP BY l.stream_id "
+        "HAVING count(e.seq) <> l.version OR min(e.version) IS NOT 1 OR max(e.version) IS NOT "
+        "l.version OR NOT EXISTS (SELECT 1 FROM cold.es_lifecycle c WHERE c.stream_id = "
+        "l.stream_id AND c.move_id = l.move_id AND c.origin_store = (SELECT value FROM "
+        "main.es_meta WHERE key = 'store_id')) OR (SELECT count(*) FROM main.es_reserved_ids r "
+        "WHERE r.stream_id = l.stream_id) <> l.moved_count");
+    CHECK_MESSAGE(bad_cold.empty(), "streams archived to cold are incomplete there: " << bad_cold);
+    // Any other copy in cold is one main recorded: the copy of a move in progress (the
+    // intent's move id) or one to erase (a clean-up names its move id); never partial, and
+    // identical to main's events where main still has them.
+    const std::string unrecorded = rows(db,
+        "SELECT c.stream_id, c.move_id FROM cold.es_lifecycle c WHERE NOT EXISTS (SELECT 1 FROM "
+        "main.es_lifecycle l WHERE l.stream_id = c.stream_id AND l.move_id = c.move_id AND "
+        "l.state IN ('archived', 'archiving') AND l.archive_store IS NOT NULL) AND NOT EXISTS "
+        "(SELECT 1 FROM main.es_cleanups k WHERE k.stream_id = c.stream_id AND k.move_id = "
+        "c.move_id)");
+    CHECK_MESSAGE(unrecorded.empty(), "a copy in cold that main did not record: " << unrecorded);
+    CHECK(num(db, "SELECT count(*) FROM cold.es_events e WHERE NOT EXISTS (SELECT 1 FROM "
+                  "cold.es_lifecycle c WHERE c.stream_id = e.stream_id)") == 0);
+    const std::string partial = rows(db,
+        "SELECT c.stream_id FROM cold.es_lifecycle c WHERE c.moved_count IS NOT (SELECT count(*) "
+        "FROM cold.es_events e WHERE e.stream_id = c.stream_id)");
+    CHECK_MESSAGE(partial.empty(), "a partial copy in cold: " << partial);
+    const std::string diff = rows(db,
+        "SELECT a.seq, a.stream_id FROM cold.es_events a WHERE EXISTS (SELECT 1 FROM "
+        "main.es_events m WHERE m.stream_id = a.stream_id) AND NOT EXISTS (SELECT 1 FROM "
+        "main.es_events m WHERE m.seq = a.seq AND m.stream_id = a.stream_id AND m.version = "
+        "a.version AND m.type = a.type AND m.data IS a.data AND m.metadata IS a.metadata AND "
+        "m.codec = a.codec AND m.schema_version = a.schema_version AND m.event_id = a.event_id "
+        "AND m.idempotency_key IS a.idempotency_key AND m.created_at = a.created_at)");
+    CHECK_MESSAGE(diff.empty(), "a copy in cold differs from main's events: " << diff);
 }
 
 // The states a stream may be in before and after the call, from fault-free runs.
@@ -552,52 +639,83 @@ struct Expect {
     int64_t result = 0;
 };
 
-bool same_events(const View& a, const View& b) {
-    return a.main_events == b.main_events && a.cold_events == b.cold_events &&
-           a.main_snap == b.main_snap && a.cold_snap == b.cold_snap && a.others == b.others &&
-           a.head == b.head && a.status == b.status;
+// Where a faulted call left the stream. Before / After: entirely as without the call / as after
+// a fault-free one. The others lie between the steps of a multi-step call, as main recorded
+// them (ext/moves.h):
+//   Intent        es_archive(s, 'cold') after step A: main holds the events and the intent,
+//                 cold nothing of the stream or the intent's complete copy (after step B)
+//   CopyRecorded  es_restore after A, es_tombstone/es_delete after their main step: main is
+//                 done, cold's copy is still there and a clean-up record names it
+//   RecordOnly    the copy is erased (step B) but the clean-up record is not dropped yet
+enum class Where { Before, After, Intent, CopyRecorded, RecordOnly, Unknown };
+
+const char* where_name(Where w) {
+    switch (w) {
+        case Where::Before: return "before";
+        case Where::After: return "after";
+        case Where::Intent: return "intent recorded";
+        case Where::CopyRecorded: return "main done, copy recorded for erasure";
+        case Where::RecordOnly: return "main done, copy erased, record left";
+        case Where::Unknown: return "unknown";
+    }
+    return "?";
 }
 
-// Is `v` entirely the "before" or entirely the "after" state of the call? Returns 0 / 1, or
-// -1 for anything else. Orphans (an identical copy left in cold) are allowed where the README
-// allows them; updated_at and the like are not compared.
-int which_state(Op op, const View& v, const Expect& e) {
-    auto state = [](const View& x) { return x.stream_row; };
-    auto orphan_ok = [&](const View& x, const View& full) {
-        // cold holds nothing of the stream, or an identical copy of it
-        return (x.cold_events.empty() && x.cold_row.empty() && x.cold_snap.empty()) ||
-               (x.cold_events == full.main_events && x.cold_snap == full.main_snap);
-    };
+// Main's half of the call is done (as after), its clean-up of cold is not.
+Where cleanup_state(const View& v, const Expect& e) {
+    if (v.status != e.after.status || v.stream_row != e.after.stream_row ||
+        v.life != e.after.life || v.main_events != e.after.main_events ||
+        v.main_snap != e.after.main_snap || v.reserved != e.after.reserved ||
+        v.others != e.after.others || v.head != e.after.head) {
+        return Where::Unknown;
+    }
+    // The record: cold's identity, the stream, whether its move id is the copy's, the alias.
+    const std::string record = "=cold|order-1|";
+    if (v.cold_events == e.before.cold_events && v.cold_snap == e.before.cold_snap &&
+        v.cold_row == e.before.cold_row && !v.cold_events.empty()) {
+        if (v.cleanups == record + "1|cold\n") return Where::CopyRecorded;
+    } else if (v.cold_events.empty() && v.cold_snap.empty() && v.cold_life.empty() &&
+               v.cold_row.empty()) {
+        if (v.cleanups == record + "0|cold\n") return Where::RecordOnly;
+    }
+    return Where::Unknown;
+}
+
+Where which_state(Op op, const View& v, const Expect& e) {
+    if (v.all() == e.before.all()) return Where::Before;
+    if (v.all() == e.after.all()) return Where::After;
     switch (op) {
         case Op::Append:
         case Op::ArchiveInPlace:
         case Op::Tombstone:
-            if (same_events(v, e.before) && state(v) == state(e.before)) return 0;
-            if (same_events(v, e.after) && state(v) == state(e.after)) return 1;
-            return -1;
+            return Where::Unknown;
         case Op::ArchiveCold: {
-            // before: active in main, maybe an orphan in cold; after: moved to cold.
-            if (v.main_events == e.before.main_events && v.main_snap == e.before.main_snap &&
-                state(v) == state(e.before) && v.status == e.before.status &&
-                v.others == e.before.others && v.head == e.before.head && orphan_ok(v, e.before))
-                return 0;
-            if (same_events(v, e.after) && state(v) == state(e.after)) return 1;
-            return -1;
+            // Main as before but for the intent; cold: nothing, or the intent's whole copy.
+            const bool main_as_before =
+                v.main_events == e.before.main_events && v.main_snap == e.before.main_snap &&
+                v.others == e.before.others && v.head == e.before.head &&
+                v.reserved == e.before.reserved && v.cleanups.empty();
+            const bool intent = v.status == "archived\n" &&
+                                v.stream_row == e.after.stream_row &&
+                                v.life.rfind("archiving|", 0) == 0 &&
+                                e.after.life.rfind("archived|", 0) == 0 &&
+                                v.life.substr(10) == e.after.life.substr(9);
+            const bool no_copy = v.cold_events.empty() && v.cold_snap.empty() &&
+                                 v.cold_life.empty();
+            const bool its_copy = v.cold_events == e.after.cold_events &&
+                                  v.cold_snap == e.after.cold_snap &&
+                                  v.cold_row == e.after.cold_row &&
+                                  v.cold_life == e.after.cold_life;  // same move as main's
+            if (main_as_before && intent && (no_copy || its_copy)) return Where::Intent;
+            return Where::Unknown;
         }
-        case Op::RestoreCold: {
-            if (same_events(v, e.before) && state(v) == state(e.before)) return 0;
-            if (v.main_events == e.after.main_events && v.main_snap == e.after.main_snap &&
-                state(v) == state(e.after) && v.status == e.after.status &&
-                v.others == e.after.others && v.head == e.after.head && orphan_ok(v, e.after))
-                return 1;
-            return -1;
-        }
+        case Op::RestoreCold:
+        case Op::TombstoneCold:
+        case Op::DeleteCold:
+            return cleanup_state(v, e);
     }
-    return -1;
+    return Where::Unknown;
 }
-
-// The final state after a retry: the fault-free "after", with an orphan allowed for restore.
-bool is_final(Op op, const View& v, const Expect& e) { return which_state(op, v, e) == 1; }
 
 struct Call {
     int rc = SQLITE_OK;
@@ -627,30 +745,70 @@ Call call(sqlite3* db, const std::string& sql, const Kind* k, int nth) {
     return c;
 }
 
-bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+// The one answer a retry of the call must give in the state it finds (README's lifecycle
+// table): from Before, the call's own result; a move interrupted after its intent finishes
+// (es_archive returns the events it moves); a restore whose clean-up was interrupted finishes
+// it and returns 0, as does a completed archive move or in-place archive retried; a
+// completed restore retried is invalid_argument (active x es_restore(s, X)); a tombstone or
+// delete whose main step is done answers tombstoned / not_found (es_maintain() then finishes
+// the clean-up); a completed keyed append is a replay returning its version.
+struct Answer {
+    int rc;
+    int64_t value;       // with SQLITE_ROW
+    const char* message;  // else: the exact message
+};
 
-// The answer of a retry. `was` is the state found before it (0 before, 1 after, -1: unknown,
-// the same-connection variant accepts either). The README's table: retrying a completed
-// tombstone is `tombstoned`, a completed archive move a no-op (0), a completed in-place archive
-// a no-op (0); a restore from cold whose second step was lost finishes with 0 (it removes the
-// identical leftover copy), one that completed is `invalid_argument` (active x es_restore(s, X));
-// a completed append with the same key is a replay returning the version.
-bool retry_ok(Op op, const Call& r, const Expect& e, int was) {
-    const bool fresh = r.rc == SQLITE_ROW && r.value == e.result;
-    bool done = false;
+Answer retry_answer(Op op, Where was, const Expect& e) {
+    if (was == Where::Before) return {SQLITE_ROW, e.result, nullptr};
     switch (op) {
-        case Op::Append: done = r.rc == SQLITE_ROW && r.value == e.result; break;
-        case Op::ArchiveInPlace: done = r.rc == SQLITE_ROW && r.value == 0; break;
-        case Op::Tombstone: done = r.rc == SQLITE_CONSTRAINT && starts_with(r.msg, "tombstoned:"); break;
-        case Op::ArchiveCold: done = r.rc == SQLITE_ROW && r.value == 0; break;
+        case Op::Append: return {SQLITE_ROW, e.result, nullptr};
+        case Op::ArchiveInPlace: return {SQLITE_ROW, 0, nullptr};
+        case Op::Tombstone:
+        case Op::TombstoneCold:
+            return {SQLITE_CONSTRAINT, 0,
+                    "tombstoned: stream 'order-1' is tombstoned (reason: 'gdpr')"};
+        case Op::DeleteCold: return {SQLITE_ERROR, 0, "not_found: stream 'order-1' does not exist"};
+        case Op::ArchiveCold: return {SQLITE_ROW, was == Where::Intent ? e.result : 0, nullptr};
         case Op::RestoreCold:
-            done = (r.rc == SQLITE_ROW && r.value == 0) ||
-                   (r.rc == SQLITE_ERROR && starts_with(r.msg, "invalid_argument:"));
-            break;
+            if (was == Where::After) {
+                return {SQLITE_ERROR, 0, "invalid_argument: es_restore(): stream 'order-1' is not "
+                                         "archived in database 'cold'"};
+            }
+            // CopyRecorded, RecordOnly: finish the clean-up. SUSPECTED BUG: in RecordOnly the
+            // extension answers "invalid_argument: ... is not archived in database 'cold'" and
+            // leaves the record (minimal repro: tests/clients/test_archive.py,
+            // test_BUG_retried_restore_after_its_erasure).
+            return {SQLITE_ROW, 0, nullptr};
     }
-    if (was == 0) return fresh;
-    if (was == 1) return done;
-    return fresh || done;
+    return {SQLITE_ROW, 0, nullptr};
+}
+
+void check_retry(Op op, const Call& r, Where was, const Expect& e) {
+    const Answer a = retry_answer(op, was, e);
+    INFO("retry in state '" << std::string(where_name(was)) << "': rc=" << r.rc
+                             << " value=" << r.value << ": " << r.msg);
+    CHECK(r.rc == a.rc);
+    if (a.rc == SQLITE_ROW) {
+        CHECK(r.value == a.value);
+    } else {
+        CHECK(r.msg == a.message);
+    }
+    CHECK(r.autocommit);
+}
+
+// Tombstone and delete leave an interrupted clean-up to es_maintain(): it must erase exactly
+// what is left (the copy's events, or nothing when only the record is left) and find nothing
+// pending afterwards. Other calls have nothing left for it.
+void finish_with_maintain(sqlite3* db, Op op, Where was, const Expect& e) {
+    const int64_t tail = num(db, "SELECT count(*) FROM main.es_events WHERE seq > (SELECT "
+                                 "value FROM main.es_meta WHERE key = 'indexed_upto')");
+    int64_t erased = 0;
+    if ((op == Op::TombstoneCold || op == Op::DeleteCold) && was == Where::CopyRecorded) {
+        erased = e.result;
+    }
+    const std::string want = "{\"indexed\":" + std::to_string(tail) + ",\"erased\":" +
+                             std::to_string(erased) + ",\"pending\":0}\n";
+    CHECK(rows(db, "SELECT es_maintain()") == want);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,9 +822,8 @@ struct Figures {
     int reopen_checks = 0;     // reopen + invariant checks passed through
     int same_conn_checks = 0;  // next call on the same connection checked
     int applied_despite_error = 0;   // error reported, yet the call's effect is durable
-    int partial_moves = 0;           // a move stopped between its two steps (orphan left)
-    int restore_retry_invalid = 0;   // retry of a completed restore answered invalid_argument
     std::map<std::string, int> points;  // op/mode/kind -> fault points reached
+    std::map<std::string, int> between;  // op / state between steps -> times found
     std::set<std::string> messages;
     std::map<std::string, int> absorbed_by;  // kind + file -> count
     std::map<std::string, int> durable_by;   // op/mode/kind -> error reported, effect durable
@@ -712,23 +869,32 @@ void sweep(Op op, Mode mode, const Kind& k, const Expect& e, bool same_connectio
             Db r;
             open_db(r, g_paths.main, g_paths.cold, nullptr);
             check_invariants(r.db);
-            CHECK(is_final(op, view(r.db), e));
+            CHECK(which_state(op, view(r.db), e) == Where::After);
             return;
         }
         ++g_fig.runs;
         ++g_fig.injected;
         INFO("call returned rc=" << c.rc << " (extended " << c.ext << "): " << c.msg
                                   << "; fault hit " << g_fault.where);
+        // A tombstone or delete finds the archive by reading its identity; an attached
+        // database it cannot read at that moment (locked, failing) is not one it may write
+        // (ext/schema.h find_store), so the call succeeds in main and leaves the copy recorded
+        // for es_maintain(), returning the events removed in main: 0 here.
+        const bool deferred = (op == Op::TombstoneCold || op == Op::DeleteCold) &&
+                              c.rc == SQLITE_ROW && c.value == 0 && g_fault.where == "cold.db" &&
+                              (k.point == Point::Lock || k.point == Point::ShmLock ||
+                               k.point == Point::ShmMap);
         if (c.rc == SQLITE_ROW) {
             // SQLite handled the fault itself (e.g. retried a lock); must then be complete.
             ++g_fig.absorbed;
-            ++g_fig.absorbed_by[std::string(k.name) + " on " + g_fault.where];
+            ++g_fig.absorbed_by[std::string(k.name) + " on " + g_fault.where +
+                                (deferred ? " (archive unreadable: clean-up deferred)" : "")];
             // Retried locks and a failed delete of an already committed journal may be
             // handled inside SQLite; a failed write, sync, truncate or open must be reported.
             CHECK_MESSAGE((k.point == Point::Lock || k.point == Point::ShmLock ||
                            k.point == Point::ShmMap || k.point == Point::Delete),
                           "an injected " << std::string(k.name) << " fault was not reported");
-            CHECK(c.value == e.result);
+            if (!deferred) CHECK(c.value == e.result);
         } else {
             ++g_fig.errors;
             CHECK(c.rc != SQLITE_DONE);
@@ -739,59 +905,51 @@ void sweep(Op op, Mode mode, const Kind& k, const Expect& e, bool same_connectio
         }
         CHECK_MESSAGE(c.autocommit, "connection left inside a transaction after the fault");
 
-        if (same_connection) {
-            // The fault cleared at once: the very next call on this connection must work.
-            const Call r = call(d.db, sql, nullptr, 0);
-            INFO("retry on the same connection: rc=" << r.rc << " value=" << r.value << ": "
-                                                     << r.msg);
-            if (c.rc == SQLITE_ROW) {
-                CHECK(retry_ok(op, r, e, 1));
-            } else {
-                CHECK(retry_ok(op, r, e, -1));
-            }
-            CHECK(r.autocommit);
-            {
-                const View v = view(d.db);
-                CHECK_MESSAGE(is_final(op, v, e), "same connection does not see the final state");
-            }
-            d.close();
-            Db r2;
-            open_db(r2, g_paths.main, g_paths.cold, nullptr);
-            check_invariants(r2.db);
-            CHECK_MESSAGE(is_final(op, view(r2.db), e), "final state not durable after reopen");
-            ++g_fig.same_conn_checks;
-            continue;
+        // Where the call left the stream: read on the same connection (as its user would,
+        // the fault cleared) or after reopening (recovery of the journal or WAL).
+        Db reopened;
+        sqlite3* db = d.db;
+        if (!same_connection) {
+            REQUIRE(sqlite3_close(d.db) == SQLITE_OK);  // nothing left unfinalized
+            d.db = nullptr;
+            open_db(reopened, g_paths.main, g_paths.cold, nullptr);
+            db = reopened.db;
         }
-
-        REQUIRE(sqlite3_close(d.db) == SQLITE_OK);  // nothing left unfinalized
-        d.db = nullptr;
-        Db r;
-        open_db(r, g_paths.main, g_paths.cold, nullptr);
-        check_invariants(r.db);
-        const View v = view(r.db);
-        const int was = which_state(op, v, e);
-        CHECK_MESSAGE(was >= 0, "partial state after the fault: status=" << v.status
-                                    << " row=" << v.stream_row << " main events:\n"
-                                    << v.main_events << "cold events:\n" << v.cold_events
-                                    << "head=" << v.head);
-        if (was == 1 && c.rc != SQLITE_ROW) {
+        check_invariants(db);
+        const View v = view(db);
+        const Where was = which_state(op, v, e);
+        CHECK_MESSAGE(was != Where::Unknown, "partial state after the fault: " << v.describe());
+        if (was != Where::Before && was != Where::After) {
+            ++g_fig.between[std::string(op_name(op)) + " / " + where_name(was)];
+        }
+        if (was == Where::After && c.rc != SQLITE_ROW) {
             ++g_fig.applied_despite_error;
             ++g_fig.durable_by[std::string(op_name(op)) + " / " + mode_name(mode) + " / " +
                                k.name];
         }
-        if ((op == Op::ArchiveCold && was == 0 && !v.cold_events.empty()) ||
-            (op == Op::RestoreCold && was == 1 && !v.cold_events.empty())) {
-            ++g_fig.partial_moves;
+        if (c.rc == SQLITE_ROW) CHECK(was == (deferred ? Where::CopyRecorded : Where::After));
+        // The retry, without the fault, gives the one answer for that state and reaches the
+        // final state (with es_maintain() for a tombstone's or delete's clean-up).
+        const Call r = call(db, sql, nullptr, 0);
+        check_retry(op, r, was, e);
+        finish_with_maintain(db, op, was, e);
+        check_invariants(db);
+        {
+            const View f = view(db);
+            CHECK_MESSAGE(which_state(op, f, e) == Where::After,
+                          "the retry did not reach the final state: " << f.describe());
         }
-        if (c.rc == SQLITE_ROW) CHECK(was == 1);
-        ++g_fig.reopen_checks;
-        // Retry without the fault.
-        const Call r2 = call(r.db, sql, nullptr, 0);
-        INFO("retry after reopen: rc=" << r2.rc << " value=" << r2.value << ": " << r2.msg);
-        CHECK(retry_ok(op, r2, e, was));
-        if (op == Op::RestoreCold && was == 1 && r2.rc != SQLITE_ROW) ++g_fig.restore_retry_invalid;
-        check_invariants(r.db);
-        CHECK_MESSAGE(is_final(op, view(r.db), e), "retry did not reach the final state");
+        if (same_connection) {
+            d.close();
+            Db r2;
+            open_db(r2, g_paths.main, g_paths.cold, nullptr);
+            check_invariants(r2.db);
+            CHECK_MESSAGE(which_state(op, view(r2.db), e) == Where::After,
+                          "final state not durable after reopen");
+            ++g_fig.same_conn_checks;
+        } else {
+            ++g_fig.reopen_checks;
+        }
     }
 }
 
@@ -815,9 +973,11 @@ struct TempDir {
     }
 };
 
-}  // namespace
+double g_seconds = 0;
+int g_sweeps = 0;
 
-TEST_CASE("I/O faults at every write, sync and lock point leave nothing partial") {
+// Every sweep of one operation, in both journal modes.
+void sweep_op(Op op) {
     install_vfs();
     TempDir tmp;
     g_paths.dir = tmp.path;
@@ -825,28 +985,47 @@ TEST_CASE("I/O faults at every write, sync and lock point leave nothing partial"
     g_paths.tmpl_cold = tmp.path / "tmpl-cold.db";
     g_paths.main = tmp.path / "main.db";
     g_paths.cold = tmp.path / "cold.db";
-
     const auto t0 = std::chrono::steady_clock::now();
-    int sweeps = 0;
     for (Mode mode : {Mode::Wal, Mode::Rollback}) {
-        for (Op op : kOps) {
-            make_template(op, mode);
-            const Expect e = expectations(op);
-            CAPTURE(op_name(op));
-            CAPTURE(mode_name(mode));
-            for (const Kind& k : kKinds) {
-                if (k.wal_only && mode != Mode::Wal) continue;
-                sweep(op, mode, k, e, false);
-                sweep(op, mode, k, e, true);
-                ++sweeps;
-            }
+        make_template(op, mode);
+        const Expect e = expectations(op);
+        const std::string op_label = op_name(op), mode_label = mode_name(mode);
+        CAPTURE(op_label);
+        CAPTURE(mode_label);
+        for (const Kind& k : kKinds) {
+            if (k.wal_only && mode != Mode::Wal) continue;
+            sweep(op, mode, k, e, false);
+            sweep(op, mode, k, e, true);
+            ++g_sweeps;
         }
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    g_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
+}  // namespace
+
+// One test case per operation, so that a failure names it; the last one prints the figures.
+TEST_CASE("I/O faults: (a) es_append batch+key") { sweep_op(Op::Append); }
+TEST_CASE("I/O faults: (b) es_archive in place") { sweep_op(Op::ArchiveInPlace); }
+TEST_CASE("I/O faults: (b) es_tombstone") { sweep_op(Op::Tombstone); }
+TEST_CASE("I/O faults: (c) es_archive(s,'cold'), every step of the move") {
+    sweep_op(Op::ArchiveCold);
+}
+TEST_CASE("I/O faults: (c) es_restore(s,'cold'), every step of the move") {
+    sweep_op(Op::RestoreCold);
+}
+TEST_CASE("I/O faults: (d) es_tombstone of a stream archived in cold, then es_maintain()") {
+    sweep_op(Op::TombstoneCold);
+}
+TEST_CASE("I/O faults: (d) es_delete of a stream archived in cold, then es_maintain()") {
+    sweep_op(Op::DeleteCold);
+}
+
+TEST_CASE("I/O faults: figures") {
     std::printf("faults: fault points reached per operation / mode / kind:\n");
     for (const auto& [label, n] : g_fig.points) std::printf("  %-60s %4d\n", label.c_str(), n);
+    std::printf("faults: calls stopped between their steps (state found, times):\n");
+    for (const auto& [what, n] : g_fig.between) std::printf("  %-70s %4d\n", what.c_str(), n);
     std::printf("faults: faults absorbed by SQLite (call succeeded, final state verified):\n");
     for (const auto& [what, n] : g_fig.absorbed_by) std::printf("  %-60s %4d\n", what.c_str(), n);
     std::printf("faults: error reported but the call's effect found durable after reopen:\n");
@@ -855,13 +1034,23 @@ TEST_CASE("I/O faults at every write, sync and lock point leave nothing partial"
     for (const auto& m : g_fig.messages) std::printf("  %s\n", m.c_str());
     std::printf("faults: %zu ops x 2 modes, %d sweeps x 2 variants, %d faults injected "
                 "(%d reported as errors, %d absorbed by SQLite), %d reopen recoveries checked, "
-                "%d same-connection retries checked, %d durable despite the error, "
-                "%d moves stopped between steps (identical orphan), %d restore retries answered "
-                "invalid_argument, %.1f s\n",
-                std::size(kOps), sweeps, g_fig.injected, g_fig.errors, g_fig.absorbed,
+                "%d same-connection retries checked, %d durable despite the error, %.1f s\n",
+                std::size(kOps), g_sweeps, g_fig.injected, g_fig.errors, g_fig.absorbed,
                 g_fig.reopen_checks, g_fig.same_conn_checks, g_fig.applied_despite_error,
-                g_fig.partial_moves, g_fig.restore_retry_invalid, secs);
+                g_seconds);
     std::fflush(stdout);
+    // 11 kinds in WAL mode, the 8 that are not WAL-only in rollback mode, for every operation.
+    CHECK(g_sweeps == static_cast<int>(std::size(kOps)) * (11 + 8));
     CHECK(g_fig.injected > 0);
     CHECK(g_fig.reopen_checks + g_fig.same_conn_checks == g_fig.injected);
+    // Every window between the steps of the moves and clean-ups was hit by some fault.
+    for (const char* w : {"(c) es_archive(s,'cold') / intent recorded",
+                          "(c) es_restore(s,'cold') / main done, copy recorded for erasure",
+                          "(c) es_restore(s,'cold') / main done, copy erased, record left",
+                          "(d) es_tombstone of archived / main done, copy recorded for erasure",
+                          "(d) es_tombstone of archived / main done, copy erased, record left",
+                          "(d) es_delete of archived / main done, copy recorded for erasure",
+                          "(d) es_delete of archived / main done, copy erased, record left"}) {
+        CHECK_MESSAGE(g_fig.between.count(w) == 1, "never stopped in: " << std::string(w));
+    }
 }

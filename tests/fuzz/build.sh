@@ -36,9 +36,14 @@ tmp="$out/gen/version.h.tmp"
 sed -e "s|@VERSION@|$version|" -e "s|@BUILD_FLAGS@|$build_flags|" "$root/ext/version.h.in" > "$tmp"
 if cmp -s "$tmp" "$out/gen/version.h"; then rm -f "$tmp"; else mv "$tmp" "$out/gen/version.h"; fi
 
-# current.sql (the layout of a new store) first, then the numbered files (see embed_sql.py).
+# current.sql (the layout of a new store) first, then the numbered files and the files they
+# include (v3_objects.sql; see embed_sql.py), as sql/meson.build passes them.
+schema_files=()
+for f in "$root"/sql/schema/*.sql; do
+    [[ "$(basename "$f")" == current.sql ]] || schema_files+=("$f")
+done
 python3 "$root/tools/embed_sql.py" "$out/gen/migrations.h.tmp" "$root/sql/schema/current.sql" \
-    "$root"/sql/schema/[0-9]*.sql
+    "${schema_files[@]}"
 if cmp -s "$out/gen/migrations.h.tmp" "$out/gen/migrations.h"; then
     rm -f "$out/gen/migrations.h.tmp"
 else

@@ -153,51 +153,103 @@ inline void check_integrity(sqlite3* db) {
     FUZZ_CHECK(all == "ok\n", "integrity_check: " + all);
 }
 
+// True when the schema holds a table or a view of that name (es_streams is a view since
+// schema 3; the harnesses ask for it like for a table).
 inline bool table_exists(sqlite3* db, const char* schema, const char* table) {
     const std::string sql = std::string("SELECT count(*) FROM \"") + schema +
-                            "\".sqlite_master WHERE type='table' AND name='" + table + "'";
+                            "\".sqlite_master WHERE type IN ('table', 'view') AND name='" +
+                            table + "'";
     return query_int(db, sql.c_str()) > 0;
 }
 
-// Storage invariants of main (README: Concepts, Tables, lifecycle):
-//  - every active or in-place-archived stream holds exactly versions 1..es_streams.version;
-//  - a stream moved to an archive or tombstoned has no events left in main;
-//  - every event belongs to a stream row; es_head() is max(seq) or es_meta's seq_floor,
-//    whichever is higher; the store is at schema version 2;
+// The category of a stream id in plain SQL (SPEC 1: the part before the first '-', the whole
+// id without one): the reference for es_all/es_stream's category column, which es_events no
+// longer stores (schema 3).
+#define FUZZ_CATEGORY_SQL                                                                   \
+    "(CASE WHEN instr(stream_id, '-') > 0 THEN substr(stream_id, 1, instr(stream_id, '-') " \
+    "- 1) ELSE stream_id END)"
+
+// The bound on the index tail (ext/postings.h kTailBound): after every statement fewer events
+// than this are newer than es_meta 'indexed_upto'.
+inline constexpr int64_t kTailBound = 256;
+
+// Storage invariants of main (schema 3; README: Concepts, Tables, lifecycle):
+//  - every stream whose events are in main (active, archived in place, being archived) holds
+//    exactly versions 1..N, and a lifecycle row of such a stream records N;
+//  - a stream moved to an archive or tombstoned has no events left in main; the ids of a
+//    moved stream stay reserved (as many as left), and only those are reserved;
+//  - every event belongs to a stream row of the es_streams view; es_head() is max(seq) or
+//    es_meta's seq_floor, whichever is higher;
+//  - the store is at schema version 3 with a UUID v4 identity, no category column, no
+//    AUTOINCREMENT bookkeeping or v1 guard table;
+//  - the category index trails the log by fewer than kTailBound events and never passes
+//    es_head(); es_all's category and es_category() are the id's prefix;
 //  - json events hold valid JSON, metadata is NULL or a JSON object.
-inline void check_storage(sqlite3* db) {
+// The checks that scan every event (categories, JSON) run only with full (a store of a few
+// hundred events would make every step of fuzz_calls slow); the others use indexes.
+inline void check_storage(sqlite3* db, bool full = true) {
     if (!table_exists(db, "main", "es_events")) return;
+    const std::string tail_sql =
+        "SELECT count(*) >= " + std::to_string(kTailBound) + " FROM es_events WHERE seq > "
+        "(SELECT value FROM es_meta WHERE key = 'indexed_upto')";
     const char* bad_sql[] = {
-        // streams whose events are not exactly 1..version
-        "SELECT count(*) FROM es_streams s WHERE (s.state = 'active' OR (s.state = 'archived' "
-        "AND s.archived_to IS NULL)) AND ((SELECT count(*) FROM es_events e WHERE "
-        "e.stream_id = s.stream_id) != s.version OR coalesce((SELECT max(version) FROM "
-        "es_events e WHERE e.stream_id = s.stream_id), 0) != s.version OR (SELECT "
-        "min(version) FROM es_events e WHERE e.stream_id = s.stream_id) != 1)",
+        // streams in main whose events are not exactly 1..N
+        "SELECT count(*) FROM (SELECT stream_id, count(*) AS c, min(version) AS mn, "
+        "max(version) AS mx FROM es_events GROUP BY stream_id) WHERE mn != 1 OR mx != c",
+        // ... or whose lifecycle row (archived in place, being moved) records another version
+        "SELECT count(*) FROM es_lifecycle l WHERE ((l.state = 'archived' AND l.archive_store "
+        "IS NULL) OR l.state = 'archiving') AND l.version IS NOT (SELECT max(version) FROM "
+        "es_events e WHERE e.stream_id = l.stream_id)",
+        "SELECT count(*) FROM es_lifecycle l WHERE l.state = 'archiving' AND l.moved_count IS "
+        "NOT (SELECT count(*) FROM es_events e WHERE e.stream_id = l.stream_id)",
         // moved or tombstoned streams with events left in main
-        "SELECT count(*) FROM es_streams s WHERE (s.state = 'tombstoned' OR s.archived_to IS "
-        "NOT NULL) AND EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = s.stream_id)",
+        "SELECT count(*) FROM es_lifecycle l WHERE (l.state = 'tombstoned' OR (l.state = "
+        "'archived' AND l.archive_store IS NOT NULL)) AND EXISTS (SELECT 1 FROM es_events e "
+        "WHERE e.stream_id = l.stream_id)",
+        // a moved stream's ids reserved, as many as left; no other ids reserved
+        "SELECT count(*) FROM es_lifecycle l WHERE l.state = 'archived' AND l.archive_store IS "
+        "NOT NULL AND (SELECT count(*) FROM es_reserved_ids r WHERE r.stream_id = l.stream_id) "
+        "IS NOT l.moved_count",
+        "SELECT count(*) FROM es_reserved_ids r WHERE NOT EXISTS (SELECT 1 FROM es_lifecycle l "
+        "WHERE l.stream_id = r.stream_id AND l.state = 'archived' AND l.archive_store IS NOT "
+        "NULL)",
         // events without a stream row
         "SELECT count(*) FROM es_events e WHERE NOT EXISTS (SELECT 1 FROM es_streams s WHERE "
         "s.stream_id = e.stream_id)",
-        // category stored consistently
-        "SELECT count(*) FROM es_events WHERE category != CASE WHEN instr(stream_id, '-') > 0 "
-        "THEN substr(stream_id, 1, instr(stream_id, '-') - 1) ELSE stream_id END",
-        // json data must be valid JSON text, metadata a JSON object or NULL
-        "SELECT count(*) FROM es_events WHERE (codec = 'json' AND (typeof(data) != 'text' OR "
-        "NOT json_valid(data))) OR (metadata IS NOT NULL AND (NOT json_valid(metadata) OR "
-        "json_type(metadata) != 'object'))",
         // es_head() is not the stored high-water mark: max(seq), or the seq_floor that every
         // delete of events records first, whichever is higher (so no seq is ever reused)
         "SELECT es_head() != max(coalesce((SELECT max(seq) FROM es_events), 0), "
         "coalesce((SELECT value FROM es_meta WHERE key = 'seq_floor'), 0))",
-        // a store eskit created is at schema version 2: no AUTOINCREMENT bookkeeping
-        // (sqlite_sequence) and no v1 guard table
+        // the index: never ahead of the log, at most kTailBound - 1 events behind it
+        "SELECT (SELECT value FROM es_meta WHERE key = 'indexed_upto') IS NULL OR "
+        "(SELECT value FROM es_meta WHERE key = 'indexed_upto') > es_head()",
+        tail_sql.c_str(),
+        // a store eskit created is at schema version 3 with an identity: no AUTOINCREMENT
+        // bookkeeping (sqlite_sequence), no v1 guard table, no category column
         "SELECT count(*) FROM sqlite_schema WHERE name IN ('sqlite_sequence', 'es_guard')",
-        "SELECT (SELECT value FROM es_meta WHERE key = 'schema_version') IS NOT 2",
+        "SELECT (SELECT value FROM es_meta WHERE key = 'schema_version') IS NOT 3",
+        "SELECT (SELECT length(value) = 36 AND value GLOB '*-*-4*-*-*' FROM es_meta WHERE key = "
+        "'store_id') IS NOT 1",
+        "SELECT count(*) FROM pragma_table_info('es_events') WHERE name = 'category'",
+        "SELECT (SELECT type FROM sqlite_schema WHERE name = 'es_streams') IS NOT 'view'",
         "SELECT count(*) FROM es_events WHERE schema_version < 1",
     };
+    const char* scans[] = {
+        // categories: es_all's column, es_category() and the view's are the id's prefix
+        "SELECT count(*) FROM es_all() WHERE category IS NOT " FUZZ_CATEGORY_SQL,
+        "SELECT count(*) FROM es_events WHERE es_category(stream_id) IS NOT " FUZZ_CATEGORY_SQL,
+        "SELECT count(*) FROM es_streams WHERE category IS NOT " FUZZ_CATEGORY_SQL,
+        // json data must be valid JSON text, metadata a JSON object or NULL
+        "SELECT count(*) FROM es_events WHERE (codec = 'json' AND (typeof(data) != 'text' OR "
+        "NOT json_valid(data))) OR (metadata IS NOT NULL AND (NOT json_valid(metadata) OR "
+        "json_type(metadata) != 'object'))",
+    };
     for (const char* q : bad_sql) {
+        const int64_t n = query_int(db, q);
+        FUZZ_CHECK(n == 0, std::string("storage invariant: ") + q + " gave " + std::to_string(n));
+    }
+    if (!full) return;
+    for (const char* q : scans) {
         const int64_t n = query_int(db, q);
         FUZZ_CHECK(n == 0, std::string("storage invariant: ") + q + " gave " + std::to_string(n));
     }

@@ -14,8 +14,9 @@
 #
 # smoke: the committed corpus (tests/fuzz/corpus/<target>/) is copied to a scratch directory so
 # the repository is never written; first every file of tests/fuzz/regressions/<target>/ and of
-# the corpus is executed once (a fixed bug must stay fixed), then libFuzzer mutates for the
-# given time. Any crash, sanitizer report or violated invariant makes the script exit non-zero;
+# the corpus is executed once (a fixed bug must stay fixed; for fuzz_calls the seeds must also
+# reach every shape of the category/type index: tail empty, partly full, at the bound, across a
+# fold — ESKIT_FUZZ_STATS), then libFuzzer mutates for the given time. Any crash, sanitizer report or violated invariant makes the script exit non-zero;
 # the failing input is saved under BUILD_DIR/artifacts/<target>/. Figures (executions, exec/s,
 # corpus size, time) are printed per target.
 #
@@ -63,10 +64,26 @@ replay() {  # target
     local n_reg
     n_reg=$(find "$here/regressions/$t" -type f ! -name '.*' ! -name 'README*' 2>/dev/null | wc -l)
     echo "-- $t: replaying $n_reg regression file(s) and $(( ${#files[@]} - n_reg )) corpus file(s)"
-    if ! "$out/$t" -runs=1 "${files[@]}" >"$out/logs/$t.replay.log" 2>&1; then
+    if ! ESKIT_FUZZ_STATS=1 "$out/$t" -runs=1 "${files[@]}" >"$out/logs/$t.replay.log" 2>&1; then
         tail -n 60 "$out/logs/$t.replay.log"
         echo "FAIL: $t crashed on a regression or corpus file (log: $out/logs/$t.replay.log)"
         return 1
+    fi
+    if [[ "$t" == fuzz_calls ]]; then
+        # The differential reads of categories and types must meet the index (schema 3) in
+        # every shape, deterministically, from the committed seeds: the tail empty after a
+        # fold, partly full, at the bound (255 of 256), and reads before and after a fold.
+        local stats k v
+        stats=$(grep -h 'fuzz_calls stats:' "$out/logs/$t.replay.log" | tail -n 1)
+        echo "   $stats"
+        for k in tail_empty tail_partial tail_bound across_fold; do
+            v=$(sed -n "s/.* $k=\([0-9]*\).*/\1/p" <<<"$stats")
+            if [[ -z "$v" || "$v" -eq 0 ]]; then
+                echo "FAIL: $t: no category/type read compared with the index in shape '$k'" \
+                     "(the seeds in $(corpus_of "$t") no longer reach it)"
+                return 1
+            fi
+        done
     fi
 }
 

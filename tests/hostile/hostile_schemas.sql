@@ -1,9 +1,14 @@
+-- db: file
 -- hostile_schemas: es_archive/es_restore into ATTACHed databases with hostile names
 -- (reliability issue, item 5). Each name is attached, a stream with a snapshot is moved there
 -- and back; the rows must come back byte-identical, the archive must hold exactly the eskit
 -- objects, and main must be unchanged. Drafted by a small generator over the list of names
 -- (SQLite allows 10 attached databases, so most are detached after their round).
+-- Schema 3: an archive must be a file that outlives the connection, so each hostile name is
+-- an ATTACH alias of a file next to main (plain file names: the hostile part is the alias);
+-- an in-memory database under a hostile name is refused with the name quoted.
 
+CREATE TEMP TABLE dir AS SELECT file AS path FROM pragma_database_list WHERE name = 'main';
 SELECT es_init();
 CREATE TABLE sentinel(x TEXT);
 INSERT INTO sentinel VALUES ('untouched');
@@ -11,7 +16,7 @@ CREATE TEMP TABLE schema_before AS SELECT type, name, tbl_name, sql FROM main.sq
 CREATE TEMP TABLE eskit_objects AS SELECT type, name, tbl_name FROM main.sqlite_schema WHERE name NOT IN ('sentinel');
 
 -- echo: == 1: double quote and semicolon
-ATTACH ':memory:' AS "we""ird; DROP";
+ATTACH (SELECT path FROM temp.dir) || '-h1' AS "we""ird; DROP";
 SELECT count(*) FROM pragma_database_list WHERE name = 'we"ird; DROP';
 SELECT es_append('s-1', 0, '[{"type":"A","data":{"n":1},"id":"s-1-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"1"}}'), es_snapshot_save('s-1', 2, '{"n":2}');
 CREATE TEMP TABLE before_1 AS SELECT * FROM es_events WHERE stream_id = 's-1';
@@ -35,7 +40,7 @@ SELECT version, state FROM es_snapshots WHERE stream_id = 's-1';
 PRAGMA "we""ird; DROP".integrity_check;
 
 -- echo: == 2: single quote
-ATTACH ':memory:' AS "it's";
+ATTACH (SELECT path FROM temp.dir) || '-h2' AS "it's";
 SELECT count(*) FROM pragma_database_list WHERE name = 'it''s';
 SELECT es_append('s-2', 0, '[{"type":"A","data":{"n":1},"id":"s-2-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"2"}}'), es_snapshot_save('s-2', 2, '{"n":2}');
 CREATE TEMP TABLE before_2 AS SELECT * FROM es_events WHERE stream_id = 's-2';
@@ -57,7 +62,7 @@ PRAGMA "it's".integrity_check;
 DETACH "it's";
 
 -- echo: == 3: identifier injection
-ATTACH ':memory:' AS "x""; DROP TABLE main.es_events; --";
+ATTACH (SELECT path FROM temp.dir) || '-h3' AS "x""; DROP TABLE main.es_events; --";
 SELECT count(*) FROM pragma_database_list WHERE name = 'x"; DROP TABLE main.es_events; --';
 SELECT es_append('s-3', 0, '[{"type":"A","data":{"n":1},"id":"s-3-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"3"}}'), es_snapshot_save('s-3', 2, '{"n":2}');
 CREATE TEMP TABLE before_3 AS SELECT * FROM es_events WHERE stream_id = 's-3';
@@ -81,7 +86,7 @@ SELECT version, state FROM es_snapshots WHERE stream_id = 's-3';
 PRAGMA "x""; DROP TABLE main.es_events; --".integrity_check;
 
 -- echo: == 4: string injection
-ATTACH ':memory:' AS "x'); DELETE FROM es_meta; --";
+ATTACH (SELECT path FROM temp.dir) || '-h4' AS "x'); DELETE FROM es_meta; --";
 SELECT count(*) FROM pragma_database_list WHERE name = 'x''); DELETE FROM es_meta; --';
 SELECT es_append('s-4', 0, '[{"type":"A","data":{"n":1},"id":"s-4-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"4"}}'), es_snapshot_save('s-4', 2, '{"n":2}');
 CREATE TEMP TABLE before_4 AS SELECT * FROM es_events WHERE stream_id = 's-4';
@@ -105,7 +110,7 @@ SELECT version, state FROM es_snapshots WHERE stream_id = 's-4';
 PRAGMA "x'); DELETE FROM es_meta; --".integrity_check;
 
 -- echo: == 5: brackets and backticks
-ATTACH ':memory:' AS "a]b`c[d";
+ATTACH (SELECT path FROM temp.dir) || '-h5' AS "a]b`c[d";
 SELECT count(*) FROM pragma_database_list WHERE name = 'a]b`c[d';
 SELECT es_append('s-5', 0, '[{"type":"A","data":{"n":1},"id":"s-5-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"5"}}'), es_snapshot_save('s-5', 2, '{"n":2}');
 CREATE TEMP TABLE before_5 AS SELECT * FROM es_events WHERE stream_id = 's-5';
@@ -127,7 +132,7 @@ PRAGMA "a]b`c[d".integrity_check;
 DETACH "a]b`c[d";
 
 -- echo: == 6: printf directives
-ATTACH ':memory:' AS "%s%n%Q%w%z";
+ATTACH (SELECT path FROM temp.dir) || '-h6' AS "%s%n%Q%w%z";
 SELECT count(*) FROM pragma_database_list WHERE name = '%s%n%Q%w%z';
 SELECT es_append('s-6', 0, '[{"type":"A","data":{"n":1},"id":"s-6-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"6"}}'), es_snapshot_save('s-6', 2, '{"n":2}');
 CREATE TEMP TABLE before_6 AS SELECT * FROM es_events WHERE stream_id = 's-6';
@@ -152,7 +157,7 @@ PRAGMA "%s%n%Q%w%z".integrity_check;
 DETACH "%s%n%Q%w%z";
 
 -- echo: == 7: backslashes
-ATTACH ':memory:' AS "C:\back\slash\";
+ATTACH (SELECT path FROM temp.dir) || '-h7' AS "C:\back\slash\";
 SELECT count(*) FROM pragma_database_list WHERE name = 'C:\back\slash\';
 SELECT es_append('s-7', 0, '[{"type":"A","data":{"n":1},"id":"s-7-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"7"}}'), es_snapshot_save('s-7', 2, '{"n":2}');
 CREATE TEMP TABLE before_7 AS SELECT * FROM es_events WHERE stream_id = 's-7';
@@ -174,7 +179,7 @@ PRAGMA "C:\back\slash\".integrity_check;
 DETACH "C:\back\slash\";
 
 -- echo: == 8: unicode
-ATTACH ':memory:' AS "ünï cødé 🎉";
+ATTACH (SELECT path FROM temp.dir) || '-h8' AS "ünï cødé 🎉";
 SELECT count(*) FROM pragma_database_list WHERE name = 'ünï cødé 🎉';
 SELECT es_append('s-8', 0, '[{"type":"A","data":{"n":1},"id":"s-8-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"8"}}'), es_snapshot_save('s-8', 2, '{"n":2}');
 CREATE TEMP TABLE before_8 AS SELECT * FROM es_events WHERE stream_id = 's-8';
@@ -199,7 +204,7 @@ PRAGMA "ünï cødé 🎉".integrity_check;
 DETACH "ünï cødé 🎉";
 
 -- echo: == 9: one space
-ATTACH ':memory:' AS " ";
+ATTACH (SELECT path FROM temp.dir) || '-h9' AS " ";
 SELECT count(*) FROM pragma_database_list WHERE name = ' ';
 SELECT es_append('s-9', 0, '[{"type":"A","data":{"n":1},"id":"s-9-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"9"}}'), es_snapshot_save('s-9', 2, '{"n":2}');
 CREATE TEMP TABLE before_9 AS SELECT * FROM es_events WHERE stream_id = 's-9';
@@ -221,7 +226,7 @@ PRAGMA " ".integrity_check;
 DETACH " ";
 
 -- echo: == 10: dotted
-ATTACH ':memory:' AS "cold.es_events";
+ATTACH (SELECT path FROM temp.dir) || '-h10' AS "cold.es_events";
 SELECT count(*) FROM pragma_database_list WHERE name = 'cold.es_events';
 SELECT es_append('s-10', 0, '[{"type":"A","data":{"n":1},"id":"s-10-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"10"}}'), es_snapshot_save('s-10', 2, '{"n":2}');
 CREATE TEMP TABLE before_10 AS SELECT * FROM es_events WHERE stream_id = 's-10';
@@ -243,7 +248,7 @@ PRAGMA "cold.es_events".integrity_check;
 DETACH "cold.es_events";
 
 -- echo: == 11: 1100 bytes
-ATTACH ':memory:' AS "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
+ATTACH (SELECT path FROM temp.dir) || '-h11' AS "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";
 SELECT count(*) FROM pragma_database_list WHERE name = 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn';
 SELECT es_append('s-11', 0, '[{"type":"A","data":{"n":1},"id":"s-11-a"},{"type":"B","codec":"raw","data":"AAE="}]', '{"timestamp":1000,"metadata":{"m":"11"}}'), es_snapshot_save('s-11', 2, '{"n":2}');
 CREATE TEMP TABLE before_11 AS SELECT * FROM es_events WHERE stream_id = 's-11';
@@ -274,6 +279,11 @@ SELECT es_tombstone('s-3', 'x''); DELETE FROM es_meta; --');
 SELECT (SELECT count(*) FROM "x""; DROP TABLE main.es_events; --".es_events), es_status('s-3'), tombstone_reason = 'x''); DELETE FROM es_meta; --' FROM es_streams WHERE stream_id = 's-3';
 SELECT es_delete('s-4');
 SELECT (SELECT count(*) FROM "x'); DELETE FROM es_meta; --".es_events), es_status('s-4');
+-- echo: == an in-memory database under a hostile name is refused, quoted; nothing is written
+ATTACH ':memory:' AS "mem'); DROP TABLE es_events; --";
+SELECT es_archive('s-2', 'mem''); DROP TABLE es_events; --');
+SELECT es_status('s-2'), count(*) FROM "mem'); DROP TABLE es_events; --".sqlite_schema;
+DETACH "mem'); DROP TABLE es_events; --";
 -- echo: == names that are not attached are refused, quoted
 SELECT es_archive('s-1', 'nope"; DROP TABLE es_events; --');
 SELECT es_archive('s-1', 'it''s not');

@@ -130,6 +130,11 @@ def test_roundtrip(t):
         c.close()
 
 
+# The tables of a schema 3 store (es_streams is a view over es_events and es_lifecycle).
+V3_TABLES = sorted(["es_checkpoints", "es_cleanups", "es_event_ids", "es_events", "es_lifecycle",
+                    "es_meta", "es_postings", "es_reserved_ids", "es_snapshots"])
+
+
 def test_schemas(t):
     names = ['we"ird; DROP', "it's", 'x"; DROP TABLE main.es_events; --', "x'); DROP TABLE es_events; --",
              "%s%n%Q", "a]b`c", "ünï 🎉", "n" * 2000]
@@ -146,6 +151,12 @@ def test_schemas(t):
             q = '"' + name.replace('"', '""') + '"'
             t.check("moved %d" % i, c.execute("SELECT * FROM %s.es_events" % q).fetchall() == rows)
             t.check("archived_to %d" % i, one(c, "SELECT archived_to FROM es_streams WHERE stream_id = ?", (s,)) == name)
+            # Main recorded the archive by its identity (and the alias, byte for byte).
+            t.check("recorded %d" % i, c.execute(
+                "SELECT archive_store = (SELECT value FROM %s.es_meta WHERE key = 'store_id'), "
+                "archive_alias = ?, archive_store <> (SELECT value FROM main.es_meta WHERE key = "
+                "'store_id') FROM es_lifecycle WHERE stream_id = ?" % q, (name, s)).fetchone()
+                == (1, 1, 1))
             expect_error(t, "read archived %d" % i, c, "SELECT * FROM es_stream(?)", (s,), "SQLITE_CONSTRAINT",
                          lambda m, name=name, s=s, q=q: m == "archived: stream '%s' was moved to archive database "
                          "'%s'; read it from %s.es_events or es_restore('%s', '%s')"
@@ -156,11 +167,12 @@ def test_schemas(t):
             t.check("main schema as before %d" % i,
                     c.execute("SELECT * FROM main.sqlite_schema ORDER BY name").fetchall() == main_before)
             t.check("archive integrity %d" % i, one(c, "PRAGMA %s.integrity_check" % q) == "ok")
-            t.check("archive tables %d" % i, sorted(fingerprint(c, name)[1]) == sorted(
-                ["es_checkpoints", "es_events", "es_meta", "es_snapshots", "es_streams"]), repr(fingerprint(c, name)[1]))
+            t.check("archive tables %d" % i, sorted(fingerprint(c, name)[1]) == V3_TABLES,
+                    repr(fingerprint(c, name)[1]))
+            t.check("archive es_streams view %d" % i, one(
+                c, "SELECT type FROM %s.sqlite_schema WHERE name = 'es_streams'" % q) == "view")
             c.execute("DETACH \"%s\"" % name.replace('"', '""'))
-        t.check("main tables", sorted(fingerprint(c)[1]) == sorted(
-            ["es_checkpoints", "es_events", "es_meta", "es_snapshots", "es_streams"]), repr(fingerprint(c)[1]))
+        t.check("main tables", sorted(fingerprint(c)[1]) == V3_TABLES, repr(fingerprint(c)[1]))
         t.check("main integrity", one(c, "PRAGMA integrity_check") == "ok")
         t.check("main events", one(c, "SELECT count(*) FROM es_events") == 2 * len(names))
 

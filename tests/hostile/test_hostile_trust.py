@@ -4,7 +4,10 @@ default and OFF, every use is refused with "unsafe use of es_...()" and changes 
 readers (es_head, es_status, es_checkpoint(c), es_version, es_stream, es_all) work in views of
 the file even with trusted_schema=OFF. Last, CHECK constraints: SQLite 3.40 does not apply
 SQLITE_DIRECTONLY there; eskit's own guards refuse writers and es_wait inside a writing
-statement, so such a CHECK makes the INSERT fail at once instead of stalling it."""
+statement, so such a CHECK makes the INSERT fail at once instead of stalling it. (Since schema 3
+es_snapshot_invalidate with nothing to remove answers 0 without writing, also on a read-only
+connection; so the CHECK store holds a snapshot for it to refuse removing, and the no-op case
+is checked on its own: it writes nothing of eskit's.)"""
 import os
 import tempfile
 import time
@@ -96,8 +99,10 @@ def test_check_constraints(t):
         c = connect(path)
         c.execute("SELECT es_append('s-1', 0, '{\"type\":\"A\",\"data\":1}')")
         c.execute("SELECT es_checkpoint('c', 1)")
+        c.execute("SELECT es_snapshot_save('s-1', 1, '{}')")  # something to invalidate
         for name, (expr, _) in WRITERS.items():
             c.execute("CREATE TABLE k_%s(x CHECK ((%s) IS NOT NULL))" % (name, expr))
+        c.execute("CREATE TABLE k_noop(x CHECK (es_snapshot_invalidate('nope-1') = 0))")
         c.close()
         for trusted in (None, "OFF"):
             c = connect(path)
@@ -119,7 +124,17 @@ def test_check_constraints(t):
                         "got %r" % (got,))
             t.check("%s CHECK: nothing changed" % tag, fingerprint(c)[0] == before)
             t.check("%s CHECK: store unchanged" % tag, c.execute(
-                "SELECT es_head(), es_status('s-1'), es_checkpoint('c')").fetchall() == [(1, "active", 1)])
+                "SELECT es_head(), es_status('s-1'), es_checkpoint('c'), "
+                "(SELECT count(*) FROM es_snapshots)").fetchall() == [(1, "active", 1, 1)])
+            # Nothing to remove: a no-op that writes nothing of eskit's, so the user's row goes in.
+            eskit_before = [c.execute("SELECT * FROM %s" % tb).fetchall() for tb in (
+                "es_events", "es_meta", "es_snapshots", "es_checkpoints", "es_lifecycle")]
+            c.execute("INSERT INTO k_noop VALUES (1)")
+            t.check("%s CHECK no-op invalidate" % tag, one(c, "SELECT count(*) FROM k_noop") == 1)
+            t.check("%s CHECK no-op invalidate wrote nothing of eskit's" % tag, eskit_before == [
+                c.execute("SELECT * FROM %s" % tb).fetchall() for tb in (
+                    "es_events", "es_meta", "es_snapshots", "es_checkpoints", "es_lifecycle")])
+            c.execute("DELETE FROM k_noop")
             c.close()
 
 
