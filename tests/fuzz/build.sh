@@ -71,6 +71,13 @@ compile() {  # src obj
     "$CXX" "${flags[@]}" -c "$src" -o "$obj"
 }
 
+# Objects of sources that no longer exist would be linked in with the others.
+for obj in "$out"/obj/ext_*.o; do
+    [[ -e "$obj" ]] || continue
+    name="$(basename "$obj" .o)"
+    [[ -f "$root/ext/${name#ext_}.cpp" ]] || rm -f "$obj"
+done
+
 pids=()
 fail=0
 codec_srcs=()
