@@ -333,7 +333,7 @@ void write_events(Conn& c, const StreamState& st, const Request& r, int64_t ts, 
 // Caller-given ids that do not carry their seq are listed (event_ids.h); only such appends pay.
 void list_given_ids(Conn& c, const StreamState& st, const Request& r, const AppendRecord& rec) {
     if (!r.any_id) return;
-    PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+    BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     Stmt s = c.use(kListId);
     for (size_t i = 0; i < r.events->size(); ++i) {
         const int64_t seq = rec.first_seq + static_cast<int64_t>(i);

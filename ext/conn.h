@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -105,6 +106,9 @@ class Conn {
     std::vector<bool> row_has_metadata;
     bool main_schema_checked = false;  // main's eskit schema known current on this connection
     bool in_write = false;             // inside a WriteScope (eskit writes do not nest)
+    // Schemas whose bookkeeping tables were found free of user triggers, with the schema
+    // cookies (the schema's, temp's) they were checked at (check_bookkeeping_triggers).
+    std::map<std::string, std::pair<int64_t, int64_t>, std::less<>> bookkeeping_checked;
 
     // es_wait's state (wait.cpp): an inotify descriptor and a private read-only connection to
     // the same database, both kept for the connection's lifetime.

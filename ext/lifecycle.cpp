@@ -18,6 +18,7 @@
 */
 #include "args.h"
 #include "boundary.h"
+#include "json.h"
 #include "moves.h"
 #include "postings.h"
 #include "streams.h"
@@ -43,7 +44,7 @@ int64_t archive_in_place(Conn& c, std::string_view stream) {
     if (st.state() == State::None) raise_not_found(stream);
     if (st.state() == State::Tombstoned) raise_tombstoned(st);
     if (st.state() == State::Active) {
-        PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+        BookkeepingScope permit(c, Schema::main_db(), st.store_id);
         c.use(std::string("INSERT INTO main.es_lifecycle(stream_id, state, version, created_at, "
                           "updated_at) VALUES (?1, 'archived', ?2, (SELECT created_at FROM "
                           "main.es_events WHERE stream_id = ?1 ORDER BY version LIMIT 1), ?3)"))
@@ -72,8 +73,11 @@ int64_t restore_in_place(Conn& c, std::string_view stream) {
         case State::Archiving:
             raise(Code::Archived, Context{st.stream}, "stream %Q is being moved to database %Q; "
                   "es_archive(%Q, %Q) finishes that move", id, where, id, where);
+        case State::Held:
+            require_own(st, "es_restore()");
+            break;
         case State::Archived: {
-            PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+            BookkeepingScope permit(c, Schema::main_db(), st.store_id);
             c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1"))
                 .bind(1, stream)
                 .step_done();
@@ -118,7 +122,7 @@ int64_t erase_in_main(Conn& c, std::string_view stream, const std::optional<std:
     const StreamState st = read_stream(c, stream);
     if (st.state() == State::None) raise_not_found(stream);
     if (st.state() == State::Tombstoned && tombstone) raise_tombstoned(st);
-    PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+    BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     if (st.state() == State::ArchivedElsewhere || st.state() == State::Archiving) {
         if (st.life.archive_store.empty()) {
             elsewhere.legacy_alias = st.life.archive_alias;
@@ -158,7 +162,7 @@ int64_t erase_stream(Conn& c, std::string_view stream, const std::optional<std::
     if (!elsewhere.legacy_alias.empty()) {
         removed += erase_legacy_copy(c, stream, elsewhere.legacy_alias, fn);
     }
-    return removed + run_cleanups(c, stream, fn);
+    return removed + run_cleanups(c, stream, fn).erased;
 }
 
 void tombstoneFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -188,12 +192,29 @@ void deleteFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 // es_maintain() -> JSON {"indexed": N, "erased": N, "pending": N}: folds the index tail of main
-// and runs the recorded clean-ups whose archive is attached (outside a transaction only).
+// and runs the recorded clean-ups whose archive is attached (outside a transaction only). A
+// clean-up that failed stays pending and its error is listed ("failed": [...]).
+std::string maintain_json(int64_t indexed, const CleanupReport& r) {
+    std::string out = format("{\"indexed\":%lld,\"erased\":%lld,\"pending\":%lld",
+                             static_cast<long long>(indexed), static_cast<long long>(r.erased),
+                             static_cast<long long>(r.pending));
+    if (!r.failures.empty()) {
+        out += ",\"failed\":[";
+        for (size_t i = 0; i < r.failures.size(); ++i) {
+            if (i) out += ',';
+            json_quote(r.failures[i], out);
+        }
+        out += ']';
+    }
+    return out + '}';
+}
+
 void maintainFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, [&](Conn& c) {
         const char* fn = "es_maintain()";
         const bool outside = sqlite3_get_autocommit(c.db) != 0;
-        int64_t indexed = 0, erased = 0, pending = 0;
+        int64_t indexed = 0;
+        CleanupReport report;
         if (has_schema(c)) {
             {
                 WriteScope scope(c, fn);
@@ -201,16 +222,13 @@ void maintainFunc(sqlite3_context* ctx, int, sqlite3_value**) {
                 scope.commit();
             }
             if (outside) {
-                erased = run_cleanups(c, {}, fn, &pending);
+                report = run_cleanups(c, {}, fn);
             } else {
                 Stmt n = c.use(std::string("SELECT count(*) FROM main.es_cleanups"));
-                pending = n.step_row() ? n.int64(0) : 0;
+                report.pending = n.step_row() ? n.int64(0) : 0;
             }
         }
-        const std::string out = format("{\"indexed\":%lld,\"erased\":%lld,\"pending\":%lld}",
-                                       static_cast<long long>(indexed),
-                                       static_cast<long long>(erased),
-                                       static_cast<long long>(pending));
+        const std::string out = maintain_json(indexed, report);
         sqlite3_result_text(ctx, out.c_str(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
     });
 }

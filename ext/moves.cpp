@@ -1,8 +1,11 @@
 #include "moves.h"
 
+#include <algorithm>
+
 #include "args.h"
 #include "conn.h"
 #include "event_ids.h"
+#include "ids.h"
 #include "postings.h"
 #include "streams.h"
 #include "write_scope.h"
@@ -64,6 +67,16 @@ Copy read_copy(Conn& c, const Schema& x, std::string_view stream) {
 
 bool is_legacy(const Lifecycle& life) { return life.archive_store.empty(); }
 
+// The seq values of stream's events in `from`, ascending: what a copy of it may insert.
+std::vector<int64_t> stream_seqs(Conn& c, const Schema& from, std::string_view stream) {
+    std::vector<int64_t> seqs;
+    Stmt s = c.use(format("SELECT seq FROM %s.es_events WHERE stream_id = ?1 ORDER BY seq",
+                          from.quoted().c_str()));
+    s.bind(1, stream);
+    while (s.step_row()) seqs.push_back(s.int64(0));
+    return seqs;
+}
+
 // The copy is what the recorded move took out of main.
 bool matches(const Copy& copy, const Lifecycle& life) {
     if (is_legacy(life)) {  // a version 2 move recorded only the last version
@@ -73,6 +86,16 @@ bool matches(const Copy& copy, const Lifecycle& life) {
     return copy.has_row && copy.move_id == life.move_id && copy.count == life.moved_count &&
            copy.last_version == life.version && copy.last_id == life.moved_last_id &&
            copy.seq_lo == life.moved_seq_lo && copy.seq_hi == life.moved_seq_hi;
+}
+
+// The moves whose copies of stream in store main has recorded for erasure.
+std::vector<std::string> recorded_moves(Conn& c, const std::string& store, std::string_view stream) {
+    Stmt s = c.use(std::string("SELECT move_id FROM main.es_cleanups WHERE store_id = ?1 AND "
+                               "stream_id = ?2"));
+    s.bind(1, store).bind(2, stream);
+    std::vector<std::string> moves;
+    while (s.step_row()) moves.push_back(s.str(0));
+    return moves;
 }
 
 bool cleanup_recorded(Conn& c, const std::string& store, std::string_view stream,
@@ -94,10 +117,17 @@ void keep_head(Conn& c, const Schema& s) {
 }  // namespace
 
 int64_t erase_stream_rows(Conn& c, const Schema& s, const std::string& store, std::string_view stream) {
-    const char* q = s.quoted().c_str();
     keep_head(c, s);
+    return remove_stream_rows(c, s, store, stream);
+}
+
+int64_t remove_stream_rows(Conn& c, const Schema& s, const std::string& store, std::string_view stream) {
+    const char* q = s.quoted().c_str();
     unlist_stream_ids(c, s, stream);
-    c.prepare(format("DELETE FROM %s.es_snapshots WHERE stream_id = ?1", q)).bind(1, stream).step_done();
+    {
+        PermitScope none(c.guard, no_permit());  // es_snapshots is not eskit's: no permit
+        c.prepare(format("DELETE FROM %s.es_snapshots WHERE stream_id = ?1", q)).bind(1, stream).step_done();
+    }
     PermitScope permit(c.guard, delete_permit(store, std::string(stream)));
     Stmt d = c.prepare(format("DELETE FROM %s.es_events WHERE stream_id = ?1", q));
     d.bind(1, stream).step_done();
@@ -106,21 +136,51 @@ int64_t erase_stream_rows(Conn& c, const Schema& s, const std::string& store, st
 
 namespace {
 
+std::optional<int64_t> erase_copy_of(Conn& c, const Schema& x, std::string_view stream,
+                                     const std::string& move_id, const char* fn, bool undo);
+
+// The note erase_copy leaves in x (bookkeeping permit of x held): move_id's copy is gone.
+void note_erased(Conn& c, const Schema& x, const std::string& move_id, std::string_view stream) {
+    if (move_id.empty()) return;  // a version 2 move: nothing recorded to match it
+    c.prepare(format("INSERT OR REPLACE INTO %s.es_meta(key, value) VALUES (?1, ?2)",
+                     x.quoted().c_str()))
+        .bind(1, "erased " + move_id)
+        .bind(2, stream)
+        .step_done();
+}
+
 // Erases the copy that move_id left of stream in x, in a transaction on x (upgrading an archive
-// of an older eskit first); 0 when x holds no copy of that move (already erased, or a later
-// move's).
-int64_t erase_copy(Conn& c, const Schema& x, std::string_view stream, const std::string& move_id,
-                   const char* fn) {
+// of an older eskit first), and leaves a note of it there (es_meta 'erased <move_id>'), so that
+// a later look can tell "erased already" from "not in this database" (a stale backup of x has
+// x's identity but neither the copy nor the note). Returns the events erased, or nullopt when x
+// holds neither this move's copy nor its note: the clean-up is not done.
+std::optional<int64_t> erase_copy(Conn& c, const Schema& x, std::string_view stream,
+                                  const std::string& move_id, const char* fn) {
+    return erase_copy_of(c, x, stream, move_id, fn, /*undo=*/false);
+}
+
+// undo: the move that made the copy is being given up (it never happened): x is put back as it
+// was, without a note and without keeping a head its own events never reached.
+std::optional<int64_t> erase_copy_of(Conn& c, const Schema& x, std::string_view stream,
+                                     const std::string& move_id, const char* fn, bool undo) {
     WriteScope scope(c, fn, x);
     const Copy copy = read_copy(c, x, stream);
-    int64_t erased = 0;
+    const std::string note = "erased " + move_id;
+    std::optional<int64_t> erased;
     if (copy.has_row && copy.move_id == move_id) {
         const std::string x_store = store_id(c, x);
-        PermitScope permit(c.guard, bookkeeping_permit(x_store));
-        erased = erase_stream_rows(c, x, x_store, stream);
+        BookkeepingScope permit(c, x, x_store);
+        erased = undo ? remove_stream_rows(c, x, x_store, stream)
+                      : erase_stream_rows(c, x, x_store, stream);
         c.prepare(format("DELETE FROM %s.es_lifecycle WHERE stream_id = ?1", x.quoted().c_str()))
             .bind(1, stream)
             .step_done();
+        // A move given up because a tombstone or delete overtook it: that recorded the erasure.
+        if (!undo || cleanup_recorded(c, x_store, stream, move_id)) note_erased(c, x, move_id, stream);
+    } else if (!move_id.empty()) {
+        Stmt n = c.prepare(format("SELECT 1 FROM %s.es_meta WHERE key = ?1", x.quoted().c_str()));
+        n.bind(1, note);
+        if (n.step_row()) erased = 0;
     }
     scope.commit();
     return erased;
@@ -130,7 +190,7 @@ void drop_cleanup(Conn& c, const std::string& store, std::string_view stream,
                   const std::string& move_id) {
     WriteScope scope(c, "es_maintain()");
     const std::string main_store = store_id(c, Schema::main_db());
-    PermitScope permit(c.guard, bookkeeping_permit(main_store));
+    BookkeepingScope permit(c, Schema::main_db(), main_store);
     c.use(std::string("DELETE FROM main.es_cleanups WHERE store_id = ?1 AND stream_id = ?2 AND "
                       "move_id = ?3"))
         .bind(1, store)
@@ -163,6 +223,11 @@ struct Move {
     Lifecycle intent;   // main's record of the move
 };
 
+[[noreturn]] void raise_ids_taken_in(const Schema& x, const std::string& stream, const char* fn) {
+    raise(Code::DuplicateEvent, Context{stream}, "%s: event ids of stream %Q already exist in "
+          "archive database %Q", fn, stream.c_str(), x.name().c_str());
+}
+
 void check_room_in(Conn& c, const Schema& x, std::string_view stream, const char* fn) {
     const char* q = x.quoted().c_str();
     const std::string id(stream);
@@ -178,20 +243,39 @@ void check_room_in(Conn& c, const Schema& x, std::string_view stream, const char
                             "m.event_id) OR EXISTS (SELECT 1 FROM %s.es_reserved_ids AS r WHERE "
                             "r.event_id = m.event_id))", q, q));
     ids.bind(1, stream);
-    if (ids.step_row() && ids.int64(0) > 0) {
-        raise(Code::DuplicateEvent, Context{id}, "%s: event ids of stream %Q already exist in "
-              "archive database %Q", fn, id.c_str(), x.name().c_str());
+    if (ids.step_row() && ids.int64(0) > 0) raise_ids_taken_in(x, id, fn);
+    // Ids x generated itself are not listed there: they are found at the seq they carry.
+    Stmt mine = c.use(std::string("SELECT event_id FROM main.es_events WHERE stream_id = ?1"));
+    mine.bind(1, stream);
+    while (mine.step_row()) {
+        const std::optional<int64_t> seq = seq_in_id(mine.text(0));
+        if (!seq) continue;
+        Stmt at = c.use(format("SELECT 1 FROM %s.es_events WHERE seq = ?1 AND event_id = ?2", q));
+        at.bind(1, *seq).bind(2, mine.text(0));
+        if (at.step_row()) raise_ids_taken_in(x, id, fn);
     }
+}
+
+[[noreturn]] void raise_foreign_copy(const Schema& x, std::string_view stream, const char* fn) {
+    const std::string id(stream);
+    raise(Code::Conflict, Context{id}, "%s: archive database %Q already holds a stream %Q", fn,
+          x.name().c_str(), id.c_str());
 }
 
 // A copy of the stream that x holds and main has not recorded as a leftover of its own.
 void refuse_foreign_copy(Conn& c, const Schema& x, const std::string& x_store,
                          std::string_view stream, const Copy& copy, const char* fn) {
     if ((copy.count > 0 || copy.has_row) && !cleanup_recorded(c, x_store, stream, copy.move_id)) {
-        const std::string id(stream);
-        raise(Code::Conflict, Context{id}, "%s: archive database %Q already holds a stream %Q", fn,
-              x.name().c_str(), id.c_str());
+        raise_foreign_copy(x, stream, fn);
     }
+}
+
+// x has main's own identity: a copy of this store, or its file attached twice.
+void refuse_self(const Schema& x, const std::string& x_store, const StreamState& st,
+                 const char* fn) {
+    if (x_store != st.store_id) return;
+    raise(Code::InvalidArgument, "%s: database %Q is this store (the same identity: a copy of it, "
+          "or the file attached twice); archive into another eskit store", fn, x.name().c_str());
 }
 
 // Step A of archive_to.
@@ -206,6 +290,9 @@ Move record_intent(Conn& c, std::string_view stream, const Schema& x, const std:
             raise_not_found(stream);
         case State::Tombstoned:
             raise_tombstoned(st);
+        case State::Held:
+            require_own(st, fn);
+            break;
         case State::ArchivedElsewhere:
             if (st.life.archive_store == x_store) {
                 m.done = true;
@@ -228,11 +315,7 @@ Move record_intent(Conn& c, std::string_view stream, const Schema& x, const std:
         case State::Archived:
             break;
     }
-    if (x_store == st.store_id) {
-        raise(Code::InvalidArgument, "%s: database %Q is this store (the same identity: a copy of "
-              "it, or the file attached twice); archive into another eskit store", fn,
-              x.name().c_str());
-    }
+    refuse_self(x, x_store, st, fn);
     refuse_foreign_copy(c, x, x_store, stream, read_copy(c, x, stream), fn);
     const Copy leaving = read_copy(c, Schema::main_db(), stream);
     Lifecycle& l = m.intent;
@@ -245,7 +328,7 @@ Move record_intent(Conn& c, std::string_view stream, const Schema& x, const std:
     l.moved_last_id = leaving.last_id;
     l.moved_seq_lo = leaving.seq_lo;
     l.moved_seq_hi = leaving.seq_hi;
-    PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+    BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     c.use(std::string(
             "INSERT OR REPLACE INTO main.es_lifecycle(stream_id, state, version, created_at, "
             "updated_at, archive_store, archive_alias, move_id, moved_count, moved_last_id, "
@@ -274,7 +357,13 @@ void copy_into(Conn& c, std::string_view stream, const Schema& x, const std::str
     WriteScope scope(c, fn, x);
     const StreamState st = read_stream(c, stream);  // main, as of now
     if (st.state() != State::Archiving || st.life.move_id != intent.move_id) {
-        scope.commit();  // finished or overtaken meanwhile: step C tells which
+        // Finished or overtaken meanwhile: step C tells which. A tombstone or delete that
+        // overtook the move recorded the erasure of a copy that now never comes: x is told.
+        if (cleanup_recorded(c, x_store, stream, intent.move_id)) {
+            BookkeepingScope bookkeeping(c, x, x_store);
+            note_erased(c, x, intent.move_id, stream);
+        }
+        scope.commit();
         return;
     }
     const Copy copy = read_copy(c, x, stream);
@@ -284,22 +373,26 @@ void copy_into(Conn& c, std::string_view stream, const Schema& x, const std::str
     }
     refuse_foreign_copy(c, x, x_store, stream, copy, fn);
     const char* q = x.quoted().c_str();
-    PermitScope bookkeeping(c.guard, bookkeeping_permit(x_store));
+    BookkeepingScope bookkeeping(c, x, x_store);
     if (copy.count > 0 || copy.has_row) {  // our own leftover, recorded for erasure: replace it
         erase_stream_rows(c, x, x_store, stream);
+        note_erased(c, x, copy.move_id, stream);  // so that its recorded clean-up finds it done
     }
     check_room_in(c, x, stream, fn);
     {
-        PermitScope permit(c.guard, insert_permit(x_store, intent.moved_seq_lo, intent.moved_seq_hi));
+        PermitScope permit(c.guard, insert_permit(x_store, stream_seqs(c, Schema::main_db(), stream)));
         c.prepare(format("INSERT INTO %s.es_events(%s) SELECT %s FROM main.es_events WHERE "
                          "stream_id = ?1 ORDER BY seq", q, kEventCols, kEventCols))
             .bind(1, stream)
             .step_done();
     }
-    c.prepare(format("INSERT OR REPLACE INTO %s.es_snapshots(%s) SELECT %s FROM main.es_snapshots "
-                     "WHERE stream_id = ?1", q, kSnapshotCols, kSnapshotCols))
-        .bind(1, stream)
-        .step_done();
+    {
+        PermitScope none(c.guard, no_permit());
+        c.prepare(format("INSERT OR REPLACE INTO %s.es_snapshots(%s) SELECT %s FROM "
+                         "main.es_snapshots WHERE stream_id = ?1", q, kSnapshotCols, kSnapshotCols))
+            .bind(1, stream)
+            .step_done();
+    }
     c.prepare(format("INSERT OR REPLACE INTO %s.es_lifecycle(stream_id, state, version, created_at, "
                      "updated_at, move_id, moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, "
                      "origin_store) SELECT stream_id, 'archived', version, created_at, ?2, move_id, "
@@ -321,7 +414,7 @@ void abandon(Conn& c, std::string_view stream, const Lifecycle& intent) {
     WriteScope scope(c, "es_archive()");
     const StreamState st = read_stream(c, stream);
     if (st.state() == State::Archiving && st.life.move_id == intent.move_id) {
-        PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+        BookkeepingScope permit(c, Schema::main_db(), st.store_id);
         c.use(std::string("UPDATE main.es_lifecycle SET state = 'archived', archive_store = NULL, "
                           "archive_alias = NULL, move_id = NULL, moved_count = NULL, "
                           "moved_last_id = NULL, moved_seq_lo = NULL, moved_seq_hi = NULL, "
@@ -334,6 +427,15 @@ void abandon(Conn& c, std::string_view stream, const Lifecycle& intent) {
             .step_done();
     }
     scope.commit();
+}
+
+// After a failed step of a move, best effort: the step's own error is what the caller gets,
+// and what these leave undone a retry of es_archive(s, x) finishes.
+void give_up(Conn& c, std::string_view stream, const Lifecycle& intent) noexcept {
+    try {
+        abandon(c, stream, intent);
+    } catch (...) {
+    }
 }
 
 // Step C of archive_to: the events leave main, their ids stay taken.
@@ -356,7 +458,7 @@ int64_t finish_archive(Conn& c, std::string_view stream, const Schema& x, const 
               "what is leaving this store; es_archive(%Q, %Q) copies it again", fn, id,
               x.name().c_str(), id, x.name().c_str());
     }
-    PermitScope permit(c.guard, bookkeeping_permit(st.store_id));
+    BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     c.use(std::string("INSERT OR REPLACE INTO main.es_reserved_ids(event_id, stream_id) SELECT "
                       "event_id, stream_id FROM main.es_events WHERE stream_id = ?1"))
         .bind(1, stream)
@@ -378,6 +480,7 @@ struct Return {
     int64_t moved = 0;
     bool leftover = false;  // only an earlier restore's clean-up was left to do
     std::string move_id;    // of the copy in x, to erase after the copy back
+    bool adopted = false;   // a stream of another store: x's copy is not main's to erase
 };
 
 [[noreturn]] void raise_not_in(const StreamState& st, const Schema& x, const char* fn) {
@@ -421,20 +524,27 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
     switch (st.state()) {
         case State::Tombstoned:
             raise_tombstoned(st);
+        case State::Held:
+            require_own(st, fn);
+            break;
         case State::Archiving:
             raise(Code::Conflict, Context{st.stream}, "%s: stream %Q is being moved to database %Q; "
                   "es_archive(%Q, %Q) finishes that move", fn, id, st.life.archive_alias.c_str(),
                   id, st.life.archive_alias.c_str());
         case State::Archived:
             raise_not_in(st, x, fn);
-        case State::Active:
-            // The restore happened and only the erasure of x's copy was interrupted.
-            if (!copy.has_row || !cleanup_recorded(c, x_store, stream, copy.move_id)) {
-                raise_not_in(st, x, fn);
-            }
+        case State::Active: {
+            // The restore happened and only the erasure of x's copy (or the removal of its
+            // record after it) was interrupted: finish that and answer 0, as the first call.
+            const std::vector<std::string> recorded = recorded_moves(c, x_store, stream);
+            const bool copy_recorded =
+                std::find(recorded.begin(), recorded.end(), copy.move_id) != recorded.end();
+            if (recorded.empty() || (copy.has_row && !copy_recorded)) raise_not_in(st, x, fn);
             r.leftover = true;
+            r.move_id = copy.has_row ? copy.move_id : recorded.front();
             scope.commit();
             return r;
+        }
         case State::ArchivedElsewhere:
             if (!is_recorded_archive(st, x, x_store)) {
                 raise(Code::InvalidArgument, Context{st.stream}, "%s: stream %Q is archived in "
@@ -451,8 +561,19 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
             }
             break;
         case State::None:
-            // A stream of another store, archived into x: adopted with new positions.
-            if (!copy.has_row || copy.count == 0 ||
+            // A stream another store archived into x: adopted with new positions, as a copy
+            // (x keeps it for the store that moved it there). Nothing else in x is an archive
+            // copy to take: x's own streams, or a copy main left there and erases.
+            if (copy.has_row && copy.origin == st.store_id &&
+                !cleanup_recorded(c, x_store, stream, copy.move_id)) {
+                // An old copy of main's own (a backup of an archive): the stream was restored or
+                // erased since, and what was erased stays erased.
+                raise(Code::NotFound, Context{st.stream}, "stream %Q does not exist in database %Q "
+                      "(it holds an old copy of this store's stream, which was restored or "
+                      "removed since)", id, x.name().c_str());
+            }
+            if (!copy.has_row || copy.count == 0 || copy.state != "archived" ||
+                copy.origin.empty() || copy.move_id.empty() ||
                 cleanup_recorded(c, x_store, stream, copy.move_id)) {
                 raise(Code::NotFound, Context{st.stream}, "stream %Q does not exist in database %Q",
                       id, x.name().c_str());
@@ -464,9 +585,10 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
     const char* q = x.quoted().c_str();
     const int64_t lo = adopt ? st.head + 1 : copy.seq_lo;
     const int64_t hi = adopt ? st.head + copy.count : copy.seq_hi;
-    PermitScope bookkeeping(c.guard, bookkeeping_permit(st.store_id));
+    BookkeepingScope bookkeeping(c, Schema::main_db(), st.store_id);
     {
-        PermitScope permit(c.guard, insert_permit(st.store_id, lo, hi));
+        PermitScope permit(c.guard, adopt ? insert_permit(st.store_id, lo, hi)
+                                          : insert_permit(st.store_id, stream_seqs(c, x, stream)));
         // An adopted stream's events get the positions after the head, in their order, so a
         // consumer reading es_all from its checkpoint sees them.
         Stmt ins = c.prepare(format("INSERT INTO main.es_events(%s) SELECT %s%s FROM %s.es_events "
@@ -478,16 +600,23 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
         ins.step_done();
         r.moved = ins.changes();
     }
-    c.prepare(format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM %s.es_snapshots "
-                     "WHERE stream_id = ?1", kSnapshotCols, kSnapshotCols, q))
-        .bind(1, stream)
-        .step_done();
+    {
+        PermitScope none(c.guard, no_permit());
+        c.prepare(format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM "
+                         "%s.es_snapshots WHERE stream_id = ?1", kSnapshotCols, kSnapshotCols, q))
+            .bind(1, stream)
+            .step_done();
+    }
     c.use(std::string("DELETE FROM main.es_reserved_ids WHERE stream_id = ?1")).bind(1, stream).step_done();
     c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1")).bind(1, stream).step_done();
     list_stream_ids(c, Schema::main_db(), stream);
     index_stream(c, Schema::main_db(), st.store_id, stream);
     fold_pending(c, Schema::main_db(), st.store_id, kTailBound);
-    record_cleanup(c, st.store_id, x_store, x.name(), stream, copy.move_id);
+    if (adopt) {
+        r.adopted = true;  // x's copy stays: it is its origin store's
+    } else {
+        record_cleanup(c, st.store_id, x_store, x.name(), stream, copy.move_id);
+    }
     scope.commit();
     return r;
 }
@@ -496,7 +625,7 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
 
 void record_cleanup(Conn& c, const std::string& main_store, const std::string& store,
                     const std::string& alias, std::string_view stream, const std::string& move_id) {
-    PermitScope permit(c.guard, bookkeeping_permit(main_store));
+    BookkeepingScope permit(c, Schema::main_db(), main_store);
     c.use(std::string("INSERT OR IGNORE INTO main.es_cleanups(store_id, stream_id, move_id, alias) "
                       "VALUES (?1, ?2, ?3, ?4)"))
         .bind(1, store)
@@ -506,7 +635,7 @@ void record_cleanup(Conn& c, const std::string& main_store, const std::string& s
         .step_done();
 }
 
-int64_t run_cleanups(Conn& c, std::string_view stream, const char* fn, int64_t* pending) {
+CleanupReport run_cleanups(Conn& c, std::string_view stream, const char* fn) {
     struct Cleanup {
         std::string store, stream, move_id, alias;
     };
@@ -520,18 +649,27 @@ int64_t run_cleanups(Conn& c, std::string_view stream, const char* fn, int64_t* 
         if (!stream.empty()) s.bind(1, stream);
         while (s.step_row()) todo.push_back({s.str(0), s.str(1), s.str(2), s.str(3)});
     }
-    int64_t erased = 0, left = 0;
+    CleanupReport report;
     for (const Cleanup& k : todo) {
         const std::optional<Schema> x = find_store(c, k.store, k.alias);
-        if (!x) {
-            ++left;  // not attached (or attached twice): erased when it can be told apart
+        if (!x || is_readonly(c, *x)) {
+            ++report.pending;  // not attached (or not told apart, or read-only): later
             continue;
         }
-        erased += erase_copy(c, *x, k.stream, k.move_id, fn);
-        drop_cleanup(c, k.store, k.stream, k.move_id);
+        try {
+            const std::optional<int64_t> erased = erase_copy(c, *x, k.stream, k.move_id, fn);
+            if (!erased) {
+                ++report.pending;  // an older copy of that store (a backup): not the one to erase
+                continue;
+            }
+            report.erased += *erased;
+            drop_cleanup(c, k.store, k.stream, k.move_id);
+        } catch (const Error& e) {
+            ++report.pending;
+            report.failures.push_back(e.message);
+        }
     }
-    if (pending) *pending = left;
-    return erased;
+    return report;
 }
 
 int64_t erase_legacy_copy(Conn& c, std::string_view stream, const std::string& alias,
@@ -540,9 +678,15 @@ int64_t erase_legacy_copy(Conn& c, std::string_view stream, const std::string& a
         if (sqlite3_stricmp(name, alias.c_str()) != 0) continue;
         const Schema x = Schema::named(name);
         if (schema_version(c, x) == 0) return 0;
-        return erase_copy(c, x, stream, std::string(), fn);
+        return erase_copy(c, x, stream, std::string(), fn).value_or(0);
     }
     return 0;
+}
+
+// The copy is the one a concurrent call is moving there right now (main read again: its
+// first read came before that call's step A).
+bool is_current_move(Conn& c, std::string_view stream, const Copy& copy) {
+    return !copy.move_id.empty() && read_stream(c, stream).life.move_id == copy.move_id;
 }
 
 // The checks of step A that need no write, so that a call that fails leaves x untouched (x
@@ -554,6 +698,7 @@ void precheck_archive(Conn& c, std::string_view stream, const Schema& x, const c
     switch (st.state()) {
         case State::None: raise_not_found(stream);
         case State::Tombstoned: raise_tombstoned(st);
+        case State::Held: require_own(st, fn); return;
         case State::ArchivedElsewhere:
         case State::Archiving:
             if (x_store.empty() || st.life.archive_store != x_store) {
@@ -563,9 +708,31 @@ void precheck_archive(Conn& c, std::string_view stream, const Schema& x, const c
             }
             return;
         case State::Active:
-        case State::Archived:
-            if (!x_store.empty()) refuse_foreign_copy(c, x, x_store, stream, read_copy(c, x, stream), fn);
+        case State::Archived: {
+            if (x_store.empty()) return;
+            refuse_self(x, x_store, st, fn);
+            // main's record first, then x: a restore erases x's copy before it drops the
+            // record, so in this order a copy being erased is never taken for a foreign one.
+            const std::vector<std::string> recorded = recorded_moves(c, x_store, stream);
+            const Copy copy = read_copy(c, x, stream);
+            if ((copy.count > 0 || copy.has_row) &&
+                std::find(recorded.begin(), recorded.end(), copy.move_id) == recorded.end() &&
+                !is_current_move(c, stream, copy)) {
+                raise_foreign_copy(x, stream, fn);
+            }
             return;
+        }
+    }
+}
+
+// Step C failed: x's copy goes first (a crash in between leaves the intent without a copy,
+// which a retry copies again), then the intent.
+void give_up_after_copy(Conn& c, std::string_view stream, const Schema& x, const Lifecycle& intent,
+                        const char* fn) noexcept {
+    try {
+        erase_copy_of(c, x, stream, intent.move_id, fn, /*undo=*/true);
+        abandon(c, stream, intent);
+    } catch (...) {
     }
 }
 
@@ -578,12 +745,20 @@ int64_t archive_to(Conn& c, std::string_view stream, const Schema& x, bool outsi
     if (m.done) return 0;
     try {
         copy_into(c, stream, x, x_store, m.intent, fn);
-    } catch (const Error& e) {
-        // Another store's stream of that name reached x after step A: give the move up.
-        if (e.code == Code::Conflict || e.code == Code::DuplicateEvent) abandon(c, stream, m.intent);
+    } catch (const Error&) {
+        // Nothing reached x (its transaction rolled back): give the move up, so that the
+        // stream is as it was and the call changes nothing. A crash here leaves the intent,
+        // which the next es_archive(s, x) finishes.
+        give_up(c, stream, m.intent);
         throw;
     }
-    return finish_archive(c, stream, x, m.intent, fn);
+    try {
+        return finish_archive(c, stream, x, m.intent, fn);
+    } catch (const Error&) {
+        // main refused the last step: take the copy back out of x, then the intent.
+        give_up_after_copy(c, stream, x, m.intent, fn);
+        throw;
+    }
 }
 
 int64_t restore_from(Conn& c, std::string_view stream, const Schema& x, bool outside) {
@@ -595,9 +770,11 @@ int64_t restore_from(Conn& c, std::string_view stream, const Schema& x, bool out
               x.name().c_str());
     }
     const Return r = copy_back(c, stream, x, fn);
-    const std::string x_store = store_id(c, x);
-    erase_copy(c, x, stream, r.move_id, fn);
-    drop_cleanup(c, x_store, stream, r.move_id);
+    if (!r.adopted) {
+        // The stream is back in main: the copy's erasure runs now, or (recorded in main) by
+        // es_maintain when x cannot be written right now.
+        run_cleanups(c, stream, fn);
+    }
     return r.leftover ? 0 : r.moved;
 }
 

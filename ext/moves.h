@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "schema.h"
 #include "sqlite.h"
@@ -43,6 +44,9 @@ class Conn;
 // Returns the events deleted.
 int64_t erase_stream_rows(Conn& c, const Schema& s, const std::string& store,
                           std::string_view stream);
+// The same without recording the head: only for undoing a copy that never counted.
+int64_t remove_stream_rows(Conn& c, const Schema& s, const std::string& store,
+                           std::string_view stream);
 
 int64_t archive_to(Conn& c, std::string_view stream, const Schema& x, bool outside);
 int64_t restore_from(Conn& c, std::string_view stream, const Schema& x, bool outside);
@@ -51,9 +55,18 @@ int64_t restore_from(Conn& c, std::string_view stream, const Schema& x, bool out
 // in the store with identity store must be erased.
 void record_cleanup(Conn& c, const std::string& main_store, const std::string& store,
                     const std::string& alias, std::string_view stream, const std::string& move_id);
+// What run_cleanups did: events erased, clean-ups left recorded (their store not attached, or
+// read-only, or its erasure failed), and the errors of those that failed.
+struct CleanupReport {
+    int64_t erased = 0;
+    int64_t pending = 0;
+    std::vector<std::string> failures;
+};
 // Runs the recorded clean-ups (for one stream, or all when stream is empty) whose store is
-// attached, each in its own transactions; returns the events erased. Needs autocommit.
-int64_t run_cleanups(Conn& c, std::string_view stream, const char* fn, int64_t* pending = nullptr);
+// attached and writable, each in its own transactions. A clean-up that fails stays recorded
+// (es_maintain retries it): the call that led to it has taken effect in main already, and its
+// caller is told so rather than given an error for a change that happened. Needs autocommit.
+CleanupReport run_cleanups(Conn& c, std::string_view stream, const char* fn);
 // A stream moved by a version 2 store (recorded by alias only): erases its copy in the database
 // attached under that alias, if that holds a copy of such a move. Returns the events erased.
 int64_t erase_legacy_copy(Conn& c, std::string_view stream, const std::string& alias,

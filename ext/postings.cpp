@@ -233,7 +233,7 @@ class Groups {
 }  // namespace
 
 int64_t fold_tail(Conn& c, const Schema& s, const std::string& store, int64_t upto, int64_t head) {
-    PermitScope permit(c.guard, bookkeeping_permit(store));
+    BookkeepingScope permit(c, s, store);
     int64_t folded = 0;
     for (int64_t from = upto; from < head;) {
         Groups categories, types;
@@ -336,7 +336,7 @@ void index_stream(Conn& c, const Schema& s, const std::string& store, std::strin
         }
     }
     if (groups.empty()) return;
-    PermitScope permit(c.guard, bookkeeping_permit(store));
+    BookkeepingScope permit(c, s, store);
     groups.write(c, s);
 }
 

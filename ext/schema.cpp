@@ -212,7 +212,7 @@ int migrate(Conn& c, const Schema& s) {
     if (current == kLatest) return kLatest;
     std::string store = current >= 3 ? store_id(c, s) : std::string();
     if (store.empty()) store = new_identity();
-    PermitScope permit(c.guard, bookkeeping_permit(store));
+    BookkeepingScope permit(c, s, store);
     if (current == 0) {
         // A new store gets the latest layout directly; the numbered files are upgrades.
         exec_script(c, substitute(es_current_sql, s, store), "current.sql");

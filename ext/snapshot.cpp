@@ -78,6 +78,9 @@ void check_snapshottable(const StreamState& st, int64_t version, const char* fn)
         case State::Archiving:
             raise(Code::Archived, Context{st.stream}, "stream %Q was moved to archive database %Q",
                   id, st.life.archive_alias.c_str());
+        case State::Held:
+            raise(Code::Archived, Context{st.stream}, "stream %Q is an archive copy held here for "
+                  "store %s", id, st.life.origin_store.c_str());
         case State::Active:
         case State::Archived:
             break;

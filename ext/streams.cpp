@@ -35,6 +35,7 @@ State StreamState::state() const {
     if (life.exists) {
         if (life.state == "tombstoned") return State::Tombstoned;
         if (life.state == "archiving") return State::Archiving;
+        if (!life.origin_store.empty()) return State::Held;
         return life.archive_alias.empty() && life.archive_store.empty() ? State::Archived
                                                                           : State::ArchivedElsewhere;
     }
@@ -121,10 +122,22 @@ void require_appendable(const StreamState& s) {
             raise(Code::Archived, Context{s.stream},
                   "stream %Q is being moved to archive database %Q and accepts no appends", id,
                   where);
+        case State::Held:
+            raise(Code::Archived, Context{s.stream},
+                  "stream %Q is an archive copy held here for store %s and accepts no appends",
+                  id, s.life.origin_store.c_str());
         case State::None:
         case State::Active:
             return;
     }
+}
+
+void require_own(const StreamState& s, const char* fn) {
+    if (s.state() != State::Held) return;
+    raise(Code::InvalidArgument, Context{s.stream},
+          "%s: stream %Q is an archive copy held here for store %s: only that store moves or "
+          "restores it (es_restore(%Q, <this database>) there)",
+          fn, s.stream.c_str(), s.life.origin_store.c_str(), s.stream.c_str());
 }
 
 void require_readable(const StreamState& s) {
@@ -146,7 +159,8 @@ const char* status_name(State s) {
         case State::Tombstoned: return "tombstoned";
         case State::Archived:
         case State::Archiving:
-        case State::ArchivedElsewhere: return "archived";
+        case State::ArchivedElsewhere:
+        case State::Held: return "archived";
     }
     return "none";
 }

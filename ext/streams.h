@@ -10,6 +10,9 @@
 **   Archiving          the intent of a move to another store is recorded: events still in
 **                      main (readable), appends refused until the move ends
 **   ArchivedElsewhere  the events are in another store (archive_store), not in main
+**   Held               this database is an archive, and the stream a copy another store
+**                      (origin_store) moved here: readable, but moved or restored only by
+**                      that store (restoring or moving it from here would strand its record)
 **   Tombstoned         events erased, the row kept with its reason
 */
 #pragma once
@@ -23,7 +26,7 @@ namespace eskit::ext {
 
 class Conn;
 
-enum class State { None, Active, Archived, Archiving, ArchivedElsewhere, Tombstoned };
+enum class State { None, Active, Archived, Archiving, ArchivedElsewhere, Held, Tombstoned };
 
 // The stream's es_lifecycle row, when it has one.
 struct Lifecycle {
@@ -66,6 +69,9 @@ StreamState read_lifecycle(Conn& c, std::string_view stream);
 
 // es_head() of main (the eskit tables must exist).
 int64_t read_head(Conn& c);
+
+// Refuses to move or restore a Held stream from this database (names its origin store).
+void require_own(const StreamState& s, const char* fn);
 
 // The append rules on state: tombstoned, archived (in place, elsewhere, being moved).
 void require_appendable(const StreamState& s);

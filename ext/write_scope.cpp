@@ -80,6 +80,11 @@ void WriteScope::open_transaction(const char* fn, const Schema& target) {
     } else {
         c_.use(own_ ? kBegin : kSavepoint).step_done();
         open_ = true;
+        // A write to an archive locks main first, so every eskit write takes the two locks in
+        // one order: a move that held the archive and waited for main while another held main
+        // and waited for the archive would deadlock in rollback-journal mode (both waiting out
+        // the busy timeout).
+        if (!target.is_main()) lock(Schema::main_db());
         lock(target);
     }
     ensure_schema(target);

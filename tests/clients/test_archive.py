@@ -898,7 +898,7 @@ class TestCrashAtomicity(Base):
                 got = one(self.c, "SELECT es_restore('big-1', 'cold')")
             except sqlite3.Error as e:
                 self.fail("%s: the retried es_restore failed: %s%s" % (
-                    where, e, " (see test_BUG_retried_restore_after_its_erasure)"
+                    where, e, " (see test_retried_restore_after_its_erasure)"
                     if where == "active+record" else ""))
             self.assertEqual(got, want, where)
             self.assertEqual(self.locate("after the retried restore (%s)" % where), "active")
@@ -935,12 +935,10 @@ class TestCrashAtomicity(Base):
         # Before A's commit, between A and B, between B and C.
         self.assertEqual(set(seen), {"archived", "active+leftover", "active+record"})
 
-    def test_BUG_retried_restore_after_its_erasure(self):
-        """SUSPECTED BUG (ext/moves.cpp restore_from/copy_back): es_restore killed after its
-        step B (cold's copy erased) and before step C (main drops the clean-up record). The
-        retried es_restore(s, 'cold') must finish that clean-up (return 0 and leave no record),
-        as it does when killed between A and B; it fails with "invalid_argument: es_restore():
-        stream 'big-1' is not archived in database 'cold'" and the record stays."""
+    def test_retried_restore_after_its_erasure(self):
+        """es_restore killed after its step B (cold's copy erased) and before step C (main drops
+        the clean-up record): the retried es_restore(s, 'cold') finishes that clean-up (returns
+        0 and leaves no record), as it does when killed between A and B."""
         self.fill(10)
         self.assertEqual(one(self.c, "SELECT es_archive('big-1', 'cold')"), 10)
         self.assertTrue(self.run_mover("restore", kill_at=("commit", 2)))

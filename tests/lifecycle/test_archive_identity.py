@@ -134,22 +134,22 @@ def stale_archive_copy(t):
     t.ok("stale: tombstone meanwhile is fine and does not erase in the old copy", m,
          "SELECT es_tombstone('s-1', 'r')", want=[(0,)])
     t.eq("stale: the old copy keeps its rows", _lc.rows(m, "SELECT count(*) FROM arch.es_events"), [(2,)])
-    # FINDING (stale copy drops the clean-up): the old copy has the archive's identity but not
+    # (stale copy drops the clean-up): the old copy has the archive's identity but not
     # the recorded move's copy; the tombstone must keep the clean-up of the real copy recorded.
-    t.eq("stale: FINDING the clean-up of the real archive's copy stays recorded",
+    t.eq("stale: the clean-up of the real archive's copy stays recorded",
          _lc.rows(m, "SELECT count(*) FROM es_cleanups WHERE stream_id = 's-1'"), [(1,)])
     m.execute("DETACH arch")
     m.execute("ATTACH ? AS arch", (tmp("x1.db"),))
     got = _lc.attempt(m, "SELECT es_maintain()")
-    t.check("stale: FINDING es_maintain erases the tombstoned stream's copy in the real archive",
+    t.check("stale: es_maintain erases the tombstoned stream's copy in the real archive",
             got[0] == "ok" and json.loads(got[1][0][0])["erased"] == 3, repr(got))
-    t.eq("stale: FINDING the real archive no longer holds the tombstoned events",
+    t.eq("stale: the real archive no longer holds the tombstoned events",
          _lc.rows(m, "SELECT count(*) FROM arch.es_events WHERE stream_id = 's-1'"), [(0,)])
     t.ok("stale: delete of the tombstoned stream", m, "SELECT es_delete('s-1')")
-    t.error("stale: FINDING the deleted stream cannot be brought back from the archive", m,
+    t.error("stale: the deleted stream cannot be brought back from the archive", m,
             "SELECT es_restore('s-1', 'arch')", (), "SQLITE_ERROR",
             "not_found: stream 's-1' does not exist in database 'arch'")
-    t.eq("stale: FINDING main holds none of the erased events",
+    t.eq("stale: main holds none of the erased events",
          _lc.rows(m, "SELECT count(*) FROM es_events WHERE stream_id = 's-1'"), [(0,)])
     m.close()
     tmp.cleanup()
@@ -335,9 +335,9 @@ def finding_failed_copy_wedges_stream(t):
     before = _lc.fingerprint(m, "main")
     t.error("frozen: es_archive fails with the archive's own message", m, "SELECT es_archive('s-1', 'x')", (),
             "SQLITE_CONSTRAINT_TRIGGER", "archive is frozen")
-    t.eq("frozen: FINDING the failed es_archive changed nothing in main", _lc.fingerprint(m, "main"), before)
-    t.eq("frozen: FINDING the stream is active", _lc.one(m, "SELECT es_status('s-1')"), "active")
-    t.ok("frozen: FINDING the stream accepts appends", m, "SELECT es_append('s-1', 2, ?)",
+    t.eq("frozen: the failed es_archive changed nothing in main", _lc.fingerprint(m, "main"), before)
+    t.eq("frozen: the stream is active", _lc.one(m, "SELECT es_status('s-1')"), "active")
+    t.ok("frozen: the stream accepts appends", m, "SELECT es_append('s-1', 2, ?)",
          (ev([("B", 0, None)]),), want=[(3,)])
     m.close()
     tmp.cleanup()
@@ -362,12 +362,12 @@ def finding_duplicate_generated_id_in_archive(t):
     t.ok("dup id: main accepts the id (it is not in main)", m, "SELECT es_append('c-1', -1, ?)",
          (ev([("C", 1, gen)]),), want=[(1,)])
     x_fp = _lc.fingerprint(m, "x")
-    t.error("dup id: FINDING archiving it into X, which holds that id", m, "SELECT es_archive('c-1', 'x')", (),
+    t.error("dup id: archiving it into X, which holds that id", m, "SELECT es_archive('c-1', 'x')", (),
             "SQLITE_CONSTRAINT", "duplicate_event: es_archive(): event ids of stream 'c-1' already exist "
             "in archive database 'x'")
-    t.eq("dup id: FINDING X holds the id once", _lc.rows(m, "SELECT count(*) FROM x.es_events WHERE event_id = ?",
+    t.eq("dup id: X holds the id once", _lc.rows(m, "SELECT count(*) FROM x.es_events WHERE event_id = ?",
                                                          (gen,)), [(1,)])
-    t.eq("dup id: FINDING X unchanged", _lc.fingerprint(m, "x"), x_fp)
+    t.eq("dup id: X unchanged", _lc.fingerprint(m, "x"), x_fp)
     m.close()
     tmp.cleanup()
 
@@ -389,14 +389,14 @@ def finding_archive_copy_used_as_own_stream(t):
     fp = _lc.fingerprint(x, "main")
     for sql in ("SELECT es_restore('s-1')", "SELECT es_archive('s-2', 'y')"):
         got = _lc.attempt(x, sql)
-        t.check("copy as own: FINDING %s in the archive is refused with a stable code" % sql,
+        t.check("copy as own: %s in the archive is refused with a stable code" % sql,
                 got[0] == "error" and _lc.stable(got[1], got[2]), repr(got))
-    t.eq("copy as own: FINDING the archive's copies unchanged", _lc.fingerprint(x, "main"), fp)
+    t.eq("copy as own: the archive's copies unchanged", _lc.fingerprint(x, "main"), fp)
     x.close()
     m = _lc.connect(tmp("m.db"))
     m.execute("ATTACH ? AS x", (tmp("x.db"),))
-    t.ok("copy as own: FINDING main restores s-1", m, "SELECT es_restore('s-1', 'x')", want=[(1,)])
-    t.ok("copy as own: FINDING main restores s-2", m, "SELECT es_restore('s-2', 'x')", want=[(1,)])
+    t.ok("copy as own: main restores s-1", m, "SELECT es_restore('s-1', 'x')", want=[(1,)])
+    t.ok("copy as own: main restores s-2", m, "SELECT es_restore('s-2', 'x')", want=[(1,)])
     m.close()
     tmp.cleanup()
 

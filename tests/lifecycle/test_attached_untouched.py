@@ -266,11 +266,11 @@ def finding_restore_steals_from_another_store(t, journal):
     m.execute("SELECT es_init()")
     m.execute("ATTACH ? AS other", (tmp("other.db"),))
     got = _lc.attempt(m, "SELECT es_restore('inv-1', 'other')")
-    t.check("%s: FINDING es_restore from a store main never archived into is refused" % j,
+    t.check("%s: es_restore from a store main never archived into is refused" % j,
             got[0] == "error" and _lc.stable(got[1], got[2]), repr(got))
-    t.eq("%s: FINDING main took nothing" % j, _lc.one(m, "SELECT count(*) FROM main.es_events"), 0)
+    t.eq("%s: main took nothing" % j, _lc.one(m, "SELECT count(*) FROM main.es_events"), 0)
     m.close()
-    t.eq("%s: FINDING the other store was not written" % j, _lc.file_digest(tmp("other.db")), before)
+    t.eq("%s: the other store was not written" % j, _lc.file_digest(tmp("other.db")), before)
     tmp.cleanup()
 
 

@@ -283,6 +283,9 @@ def check(t, d, journal, streams, starts, acked_setup, logs, label):
          archiving, [])
     pending_before = _lc.one(conn, "SELECT count(*) FROM main.es_cleanups")
     maint = json.loads(_lc.one(conn, "SELECT es_maintain()"))
+    if maint["pending"]:
+        print("%s: es_maintain answered %s; still recorded: %s" % (
+            label, maint, _lc.rows(conn, "SELECT * FROM main.es_cleanups")))
     t.eq("%s: es_maintain leaves nothing pending" % label, maint["pending"], 0)
     t.eq("%s: es_cleanups empty after es_maintain (had %d)" % (label, pending_before),
          _lc.one(conn, "SELECT count(*) FROM main.es_cleanups"), 0)
@@ -309,6 +312,10 @@ def check(t, d, journal, streams, starts, acked_setup, logs, label):
         if not good:
             odd.setdefault((rec["op"], rec["errorname"], msg), []).append(rec["stream"])
     for (op, name, msg), where in sorted(odd.items()):
+        if os.environ.get("ESKIT_RACE_DEBUG"):
+            for rec in sorted(by_stream[where[0]], key=lambda r: r["t0"]):
+                print("  %.4f-%.4f w%d %s %s" % (rec["t0"], rec["t1"], rec["w"], rec["op"],
+                                              rec.get("result") if rec["ok"] else rec["message"]))
         t.check("%s: %s failed with a stable, expected error" % (label, op), False,
                 "%s %r (%d times, e.g. %s)" % (name, msg, len(where), where[0]))
 

@@ -153,7 +153,8 @@ SELECT es_restore('order-9', 'other');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 DETACH other;
 
--- echo: adopt: restore a stream that exists only in the archive
+-- echo: an old copy of this store's own stream (a backup of the archive taken while it was
+-- echo: there) is not brought back: what was restored or removed since stays so (not_found)
 SELECT es_append('order-3', 0,
   '[{"type":"Placed","data":{"total":3},"id":"o3-1"},{"type":"Paid","data":3,"id":"o3-2"}]',
   '{"timestamp":1700000000000005}');
@@ -165,35 +166,19 @@ SELECT es_delete('order-3');
 SELECT es_status('order-3'), es_head();
 ATTACH (SELECT path FROM temp.dir) || '-export' AS export;
 SELECT seq, stream_id, version, event_id FROM export.es_events ORDER BY seq;
--- echo: duplicate_event: the event ids are used in main by another stream
-SELECT es_append('order-4', 0, '{"type":"Placed","data":{},"id":"o3-2"}',
-  '{"timestamp":1700000000000006}');
 INSERT OR REPLACE INTO saved VALUES (1, (SELECT w FROM world));
 SELECT es_restore('order-3', 'export');
 SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
-SELECT count(*) FROM export.es_events;
-SELECT es_status('order-3');
-SELECT es_delete('order-4');
--- echo: without the collision it is adopted with its version and snapshot, at new positions
--- echo: after the head (a consumer reading es_all from its checkpoint must see it)
-SELECT es_restore('order-3', 'export');
-SELECT es_status('order-3');
-SELECT seq, stream_id, version, event_id, created_at FROM es_events WHERE stream_id = 'order-3';
-SELECT stream_id, category, version, state, archived_to, created_at FROM es_streams
-WHERE stream_id = 'order-3';
-SELECT stream_id, version, state FROM es_snapshots WHERE stream_id = 'order-3';
-SELECT (SELECT count(*) FROM export.es_events), (SELECT count(*) FROM export.es_streams),
-       (SELECT count(*) FROM export.es_snapshots);
-SELECT es_append('order-3', 2, '{"type":"Shipped","data":{}}');
--- echo: a stream that is active in main is not restored from an archive (invalid_argument)
-SELECT es_restore('order-3', 'export');
+SELECT es_status('order-3'), (SELECT count(*) FROM export.es_events);
 -- echo: not_found: the archive does not hold the stream (or has no eskit tables)
 SELECT es_restore('order-404', 'export');
 SELECT es_restore('order-404', 'y');
 DETACH export;
 
--- echo: an adopted stream from another store whose seq values are used here gets new positions
--- echo: (the other store is simulated by writing the archive's tables past its insert triggers)
+-- echo: a stream another store archived (origin_store) is adopted as a copy: new positions after
+-- echo: the head (a consumer reading es_all from its checkpoint sees it), the archive keeps
+-- echo: its copy for its own store (the other store is simulated by writing the archive's
+-- echo: tables past its insert triggers)
 ATTACH (SELECT path FROM temp.dir) || '-foreign' AS foreign_db;
 SELECT es_append('tmp-1', 0, '{"type":"T","data":0}');
 SELECT es_archive('tmp-1', 'foreign_db');

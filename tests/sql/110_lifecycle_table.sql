@@ -79,7 +79,8 @@ SELECT 'unchanged', w = (SELECT w FROM saved) FROM world;
 SELECT es_status('n-rest');
 
 -- echo: none x es_restore(s, X)
--- echo:   X = export holds the stream: it is adopted (events moved back)
+-- echo:   X = export holds an old copy of this store's own stream: not_found (only another
+-- echo:   store's archive copy is adopted: 105_archive_attached.sql)
 SELECT es_restore('n-restx', 'export');
 SELECT es_status('n-restx');
 SELECT stream_id, version, state, archived_to, tombstone_reason FROM es_streams WHERE stream_id = 'n-restx';
