@@ -22,7 +22,10 @@ exclusive            locking_mode=EXCLUSIVE (WAL and rollback journal): a 100 ms
 finding_lock_held    rollback journal, another process holds the write lock (BEGIN EXCLUSIVE):
                      with busy_timeout 1 s, es_wait(head, 5000) returns the new head when the
                      holder commits after 3 s (no bare "database is locked" after 1 s); with
-                     busy_timeout 10 s, es_wait(head, 1000) returns within its own timeout
+                     busy_timeout 10 s, es_wait(head, 1000) returns within its own timeout;
+                     es_wait(head, 0) returns at once; a connection whose first call is es_wait
+                     (nothing read yet) keeps to its timeout too; the caller's busy timeout is
+                     its own again afterwards
 """
 import os
 import sqlite3
@@ -249,6 +252,22 @@ def finding_lock_held(t):
     got, dt = timed(c, "SELECT es_wait(?, 1000)", (head,))
     t.check("lock held 4 s, busy_timeout 10 s: es_wait(head, 1000) returns within its timeout",
             got == ("ok", [(head,)]) and dt < 1.8, "%r after %.2f s" % (got, dt))
+    got, dt = timed(c, "SELECT es_wait(?, 0)", (head,))
+    t.check("lock held, busy_timeout 10 s: es_wait(head, 0) returns at once",
+            got == ("ok", [(head,)]) and dt < 0.3, "%r after %.2f s" % (got, dt))
+    # the caller's busy handler is untouched: its own read still waits for the holder
+    got, dt = timed(c, "SELECT es_head()")
+    t.check("lock held: the caller's own read still waits out the lock with its busy timeout",
+            got == ("ok", [(head,)]) and dt > 1.0, "%r after %.2f s" % (got, dt))
+    p.wait()
+    c.close()
+    # a connection that has read nothing yet (no schema loaded, no statement prepared)
+    p = later(path, 0.0, hold=3.0, exclusive=True, append=False)
+    time.sleep(0.5)
+    c = _lc.connect(path, wal=False, timeout=10.0)
+    got, dt = timed(c, "SELECT es_wait(?, 500)", (head,))
+    t.check("lock held, es_wait the first call of a connection: returns within its timeout",
+            got == ("ok", [(head,)]) and dt < 1.2, "%r after %.2f s" % (got, dt))
     p.wait()
     c.close()
     tmp.cleanup()
