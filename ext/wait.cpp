@@ -6,7 +6,8 @@
 ** Every check of the head is a short read transaction on a private read-only connection to
 ** the caller's own database file — same VFS, same URI parameters — so commits of other
 ** connections and processes become visible even when the calling statement or transaction
-** holds an older snapshot (SPEC: "even though it is called from inside a statement").
+** holds an older snapshot (SPEC: "even though it is called from inside a statement"). A shared
+** memdb database ("file:/name?vfs=memdb") is watched the same way.
 **
 ** LOCKS
 ** A database locked by another connection or process means no news yet, not an error: the
@@ -18,7 +19,7 @@
 ** answer is after_seq (or 0): nothing newer was seen.
 **
 ** Where a second connection cannot see the caller's database — ":memory:", a temp database,
-** memdb and deserialized databases, or locking_mode=EXCLUSIVE (which keeps every other
+** private memdb and deserialized databases, or locking_mode=EXCLUSIVE (which keeps every other
 ** connection out) — the only writers it could wait for commit through this process, and each
 ** check reads the caller's own connection instead; that needs autocommit (a transaction's
 ** snapshot never shows new commits), else the call is refused.
@@ -85,9 +86,23 @@ bool is_exclusive(sqlite3* db) {
     return exclusive;
 }
 
+// memdb shares a database between the connections of a process that open the same name, when
+// that name starts with a slash; any other memdb database is private to its connection.
+bool is_shared_memdb(sqlite3* db) {
+    char* vfs = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFSNAME, &vfs) != SQLITE_OK || !vfs) {
+        return false;
+    }
+    const bool memdb = std::strstr(vfs, "memdb") != nullptr;
+    sqlite3_free(vfs);
+    const char* name = sqlite3_db_filename(db, "main");
+    return memdb && name && (name[0] == '/' || name[0] == '\\') && name[1] != '\0';
+}
+
 // A second connection would see the caller's database.
 bool side_can_see(Conn& c) {
-    return outlives_connection(c, Schema::main_db()) && !is_exclusive(c.db);
+    if (is_exclusive(c.db)) return false;
+    return outlives_connection(c, Schema::main_db()) || is_shared_memdb(c.db);
 }
 
 void percent_encode(std::string_view s, std::string& out) {
@@ -184,8 +199,8 @@ int64_t read_own_head(Conn& c) {
 class DirWatch {
   public:
     explicit DirWatch(Conn& c) : c_(c) {
+        if (!outlives_connection(c, Schema::main_db())) return;  // memdb's name is no file
         const char* path = sqlite3_db_filename(c.db, "main");
-        if (!path || !*path) return;
         const std::string file(path);
         const size_t slash = file.rfind('/');
         const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
