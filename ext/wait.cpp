@@ -119,14 +119,18 @@ void percent_encode(std::string_view s, std::string& out) {
 }
 
 // The caller's database as a URI: its path and every URI parameter it was opened with but the
-// access mode (the side connection is read-only) and the VFS (passed by name).
+// access mode (the side connection is read-only), the VFS (passed by name) and the cache (a
+// shared cache would share the caller's snapshot too).
 std::string same_file_uri(sqlite3* db) {
     const char* file = sqlite3_db_filename(db, "main");
     std::string uri = "file:";
     percent_encode(file, uri);
     char sep = '?';
     for (int i = 0; const char* key = sqlite3_uri_key(file, i); ++i) {
-        if (std::strcmp(key, "mode") == 0 || std::strcmp(key, "vfs") == 0) continue;
+        if (std::strcmp(key, "mode") == 0 || std::strcmp(key, "vfs") == 0 ||
+            std::strcmp(key, "cache") == 0) {
+            continue;
+        }
         uri.push_back(sep);
         sep = '&';
         percent_encode(key, uri);
@@ -143,7 +147,8 @@ void open_side(Conn& c) {
     const std::string uri = same_file_uri(c.db);
     sqlite3* side = nullptr;
     const int rc = sqlite3_open_v2(uri.c_str(), &side,
-                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
+                                       SQLITE_OPEN_PRIVATECACHE,
                                    vfs ? vfs->zName : nullptr);
     if (rc != SQLITE_OK) {
         Error e{Code::Sqlite, rc, format("es_wait(): cannot open %s to watch it: %s", uri.c_str(),

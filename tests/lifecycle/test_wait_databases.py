@@ -14,6 +14,9 @@ memdb_lock_held      the same while another connection holds BEGIN IMMEDIATE (me
                      the holder commits after 1 s; busy_timeout 10 s, es_wait(head, 500) returns
                      the head within its own timeout; inside a transaction it waits (a shared
                      memdb is watched through a connection of its own, like a file)
+shared_cache         a caller opened with cache=shared, inside a transaction: es_wait sees another
+                     process's commit (its connection of its own does not share the caller's
+                     snapshot)
 uri_and_vfs          a file opened by URI with parameters and vfs=unix-dotfile, under a path
                      that needs percent-encoding (space, '#', '%', '?'): wakes on another
                      process's append and reports that file's head
@@ -185,11 +188,11 @@ def memdb_lock_held(t):
         got, dt = timed(c, "SELECT es_wait(?, ?)", (head, timeout))
         th.join()
         if append:
-            t.check("memdb lock held 1 s, busy_timeout 0.2 s: es_wait(head, 3000) returns the new head",
-                    got == ("ok", [(head + 1,)]) and dt < 2.5, "%r after %.2f s" % (got, dt))
+            t.check("memdb lock held 1 s, busy_timeout 0.2 s: es_wait(head, 3000) returns the new "
+                    "head", got == ("ok", [(head + 1,)]) and dt < 2.5, "%r after %.2f s" % (got, dt))
         else:
-            t.check("memdb lock held 2 s, busy_timeout 10 s: es_wait(head, 500) returns within its timeout",
-                    got == ("ok", [(head,)]) and dt < 1.2, "%r after %.2f s" % (got, dt))
+            t.check("memdb lock held 2 s, busy_timeout 10 s: es_wait(head, 500) returns within its "
+                    "timeout", got == ("ok", [(head,)]) and dt < 1.2, "%r after %.2f s" % (got, dt))
         c.close()
     keep.execute("BEGIN")
     head = _lc.one(keep, "SELECT es_head()")
@@ -198,6 +201,25 @@ def memdb_lock_held(t):
             got == ("ok", [(head,)]) and dt < 1.0, "%r after %.2f s" % (got, dt))
     keep.execute("COMMIT")
     keep.close()
+
+
+def shared_cache(t):
+    tmp = _lc.TempDir("eskit-wait-shared-")
+    path = tmp("s.db")
+    new_store(path).close()
+    c = _lc.connect("file:%s?cache=shared" % path, uri=True)
+    c.execute("BEGIN")
+    head = _lc.one(c, "SELECT es_head()")
+    p = later(path, 0.3)
+    got, dt = timed(c, "SELECT es_wait(?, 3000)", (head,))
+    p.wait()
+    t.check("cache=shared, inside a transaction: the other process's append",
+            got == ("ok", [(head + 1,)]) and dt < 2.0, "%r after %.2f s" % (got, dt))
+    t.eq("cache=shared: the caller's snapshot is unchanged",
+         _lc.one(c, "SELECT count(*) FROM es_events"), head)
+    c.execute("COMMIT")
+    c.close()
+    tmp.cleanup()
 
 
 def uri_and_vfs(t):
@@ -320,7 +342,7 @@ def finding_lock_held(t):
 
 def main():
     t = _lc.Failures("wait_databases")
-    for fn in (huge_timeouts, deserialized, memdb_shared, memdb_lock_held, uri_and_vfs,
+    for fn in (huge_timeouts, deserialized, memdb_shared, memdb_lock_held, shared_cache, uri_and_vfs,
                unix_none, exclusive, finding_lock_held, finding_unix_none_open_journal):
         t.run(fn)
     t.finish()
