@@ -16,7 +16,7 @@
 ** last seen. The caller's connection is read only where that cannot wait for a lock (it holds
 ** a read transaction), since its reads would wait in the caller's busy handler, for the
 ** caller's busy timeout instead of es_wait's. If no check could read the head at all, the
-** answer is after_seq (or 0): nothing newer was seen.
+** answer is after_seq (0 if that is negative): nothing newer was seen.
 **
 ** Where a second connection cannot see the caller's database — ":memory:", a temp database,
 ** private memdb and deserialized databases, or locking_mode=EXCLUSIVE (which keeps every other
