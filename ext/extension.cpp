@@ -53,8 +53,8 @@ void debugFunc(sqlite3_context* ctx, int, sqlite3_value**) {
 }
 
 // es_init(): creates or upgrades the tables of main and folds the index tail. On a store that
-// is current with nothing to fold it writes nothing (so it also answers on a read-only
-// connection).
+// is current with nothing to fold it writes nothing, so it also answers on a read-only
+// connection; there the fold is skipped too, being optional work (reads scan the tail).
 void initFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, [&](Conn& c) {
         const Schema m = Schema::main_db();

@@ -15,6 +15,8 @@ namespace eskit::ext {
 
 namespace {
 
+const Query kQueryOnly{"PRAGMA query_only"};
+
 constexpr int kLatest = static_cast<int>(sizeof(es_migrations) / sizeof(es_migrations[0]));
 static_assert(kLatest == kSchemaVersion, "sql/schema has one file per schema version");
 
@@ -240,8 +242,12 @@ bool outlives_connection(Conn& c, const Schema& s) {
     return true;
 }
 
+// sqlite3_db_readonly does not know PRAGMA query_only, which refuses every write of the
+// connection as surely as a read-only file does.
 bool is_readonly(Conn& c, const Schema& s) {
-    return sqlite3_db_readonly(c.db, s.name().c_str()) == 1;
+    if (sqlite3_db_readonly(c.db, s.name().c_str()) == 1) return true;
+    Stmt q = c.use(kQueryOnly);
+    return q.step_row() && q.int64(0) != 0;
 }
 
 std::optional<Schema> find_store(Conn& c, std::string_view id, std::string_view alias) {

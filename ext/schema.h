@@ -53,6 +53,7 @@ std::string store_id(Conn& c, const Schema& s);
 
 // False for databases that end with the connection (":memory:", temp files, memdb).
 bool outlives_connection(Conn& c, const Schema& s);
+// The connection cannot write s: a read-only file or mode=ro, or PRAGMA query_only.
 bool is_readonly(Conn& c, const Schema& s);
 
 // The attached database (not main or temp) whose store identity is id. Several candidates

@@ -6,11 +6,20 @@
 ** Every check of the head is a short read transaction on a private read-only connection to
 ** the caller's own database file — same VFS, same URI parameters — so commits of other
 ** connections and processes become visible even when the calling statement or transaction
-** holds an older snapshot (SPEC: "even though it is called from inside a statement"). Lock
-** waits of that connection are bounded by what is left of the caller's timeout.
+** holds an older snapshot (SPEC: "even though it is called from inside a statement"). A shared
+** memdb database ("file:/name?vfs=memdb") is watched the same way.
+**
+** LOCKS
+** A database locked by another connection or process means no news yet, not an error: the
+** side connection has no busy handler, so a locked check returns at once and the next one
+** comes with the next wake-up, until es_wait's own deadline; then the call returns the head
+** last seen. The caller's connection is read only where that cannot wait for a lock (it holds
+** a read transaction), since its reads would wait in the caller's busy handler, for the
+** caller's busy timeout instead of es_wait's. If no check could read the head at all, the
+** answer is after_seq (0 if that is negative): nothing newer was seen.
 **
 ** Where a second connection cannot see the caller's database — ":memory:", a temp database,
-** memdb and deserialized databases, or locking_mode=EXCLUSIVE (which keeps every other
+** private memdb and deserialized databases, or locking_mode=EXCLUSIVE (which keeps every other
 ** connection out) — the only writers it could wait for commit through this process, and each
 ** check reads the caller's own connection instead; that needs autocommit (a transaction's
 ** snapshot never shows new commits), else the call is refused.
@@ -29,7 +38,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <climits>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -64,14 +72,37 @@ int64_t ms_until(Clock::time_point deadline) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
 }
 
-bool is_exclusive(Conn& c) {
-    Stmt s = c.use(std::string("PRAGMA main.locking_mode"));
-    return s.step_row() && sqlite3_stricmp(std::string(s.text(0)).c_str(), "exclusive") == 0;
+// Prepared apart from the statement cache: the cache's first use on a connection reads the
+// schema, which would wait in the caller's busy handler while another process holds a lock.
+bool is_exclusive(sqlite3* db) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA main.locking_mode", -1, &s, nullptr) != SQLITE_OK) {
+        raise_db(db);
+    }
+    const bool exclusive =
+        sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_stricmp(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "exclusive") == 0;
+    sqlite3_finalize(s);
+    return exclusive;
+}
+
+// memdb shares a database between the connections of a process that open the same name, when
+// that name starts with a slash; any other memdb database is private to its connection.
+bool is_shared_memdb(sqlite3* db) {
+    char* vfs = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_VFSNAME, &vfs) != SQLITE_OK || !vfs) {
+        return false;
+    }
+    const bool memdb = std::strstr(vfs, "memdb") != nullptr;
+    sqlite3_free(vfs);
+    const char* name = sqlite3_db_filename(db, "main");
+    return memdb && name && (name[0] == '/' || name[0] == '\\') && name[1] != '\0';
 }
 
 // A second connection would see the caller's database.
 bool side_can_see(Conn& c) {
-    return outlives_connection(c, Schema::main_db()) && !is_exclusive(c);
+    if (is_exclusive(c.db)) return false;
+    return outlives_connection(c, Schema::main_db()) || is_shared_memdb(c.db);
 }
 
 void percent_encode(std::string_view s, std::string& out) {
@@ -88,14 +119,18 @@ void percent_encode(std::string_view s, std::string& out) {
 }
 
 // The caller's database as a URI: its path and every URI parameter it was opened with but the
-// access mode (the side connection is read-only) and the VFS (passed by name).
+// access mode (the side connection is read-only), the VFS (passed by name) and the cache (a
+// shared cache would share the caller's snapshot too).
 std::string same_file_uri(sqlite3* db) {
     const char* file = sqlite3_db_filename(db, "main");
     std::string uri = "file:";
     percent_encode(file, uri);
     char sep = '?';
     for (int i = 0; const char* key = sqlite3_uri_key(file, i); ++i) {
-        if (std::strcmp(key, "mode") == 0 || std::strcmp(key, "vfs") == 0) continue;
+        if (std::strcmp(key, "mode") == 0 || std::strcmp(key, "vfs") == 0 ||
+            std::strcmp(key, "cache") == 0) {
+            continue;
+        }
         uri.push_back(sep);
         sep = '&';
         percent_encode(key, uri);
@@ -112,7 +147,8 @@ void open_side(Conn& c) {
     const std::string uri = same_file_uri(c.db);
     sqlite3* side = nullptr;
     const int rc = sqlite3_open_v2(uri.c_str(), &side,
-                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
+                                       SQLITE_OPEN_PRIVATECACHE,
                                    vfs ? vfs->zName : nullptr);
     if (rc != SQLITE_OK) {
         Error e{Code::Sqlite, rc, format("es_wait(): cannot open %s to watch it: %s", uri.c_str(),
@@ -120,28 +156,41 @@ void open_side(Conn& c) {
         sqlite3_close_v2(side);
         throw e;
     }
+    sqlite3_extended_result_codes(side, 1);  // tells a hot journal (no_news) from other errors
     c.side_db = side;
 }
 
-// The head as of the newest commit, through the side connection; nullopt when the database
-// stayed locked until the deadline.
-std::optional<int64_t> read_side_head(Conn& c, Clock::time_point deadline) {
-    const int64_t left = ms_until(deadline);
-    sqlite3_busy_timeout(c.side_db, static_cast<int>(std::clamp<int64_t>(left, 0, INT_MAX)));
-    if (!c.side_head &&
-        sqlite3_prepare_v3(c.side_db, kSideHead, -1, SQLITE_PREPARE_PERSISTENT, &c.side_head,
-                           nullptr) != SQLITE_OK) {
-        c.side_head = nullptr;
-        const int rc = sqlite3_errcode(c.side_db);
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return std::nullopt;
+// Failures of a check that only mean nothing new can be seen yet: the database is locked by
+// another connection or process, or a rollback journal looks hot to the read-only side
+// connection. Under vfs=unix-none (no locks) every writer's open journal looks hot; with locks
+// only a crashed writer's does, and the next writer rolls it back before it commits. Either
+// way the commits waited for come later, and a later check sees them.
+bool no_news(int rc) {
+    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED ||
+           rc == SQLITE_READONLY_ROLLBACK;
+}
+
+std::optional<int64_t> side_failure(Conn& c, int rc) {
+    if (no_news(rc)) return std::nullopt;
+    if (rc == SQLITE_ERROR && std::strncmp(sqlite3_errmsg(c.side_db), "no such table", 13) == 0) {
         return 0;  // no eskit tables yet: nothing was ever appended
+    }
+    throw db_error(c.side_db);
+}
+
+// The head as of the newest commit, through the side connection, which has no busy handler:
+// nullopt at once when there is no news to be had (no_news).
+std::optional<int64_t> read_side_head(Conn& c) {
+    if (!c.side_head) {
+        const int rc = sqlite3_prepare_v3(c.side_db, kSideHead, -1, SQLITE_PREPARE_PERSISTENT,
+                                          &c.side_head, nullptr);
+        if (rc != SQLITE_OK) return side_failure(c, rc);
     }
     const int rc = sqlite3_step(c.side_head);
     const int64_t head = rc == SQLITE_ROW ? sqlite3_column_int64(c.side_head, 0) : 0;
     sqlite3_reset(c.side_head);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) return head;
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return std::nullopt;
-    throw db_error(c.side_db);
+    return side_failure(c, rc);
 }
 
 int64_t read_own_head(Conn& c) {
@@ -155,8 +204,8 @@ int64_t read_own_head(Conn& c) {
 class DirWatch {
   public:
     explicit DirWatch(Conn& c) : c_(c) {
+        if (!outlives_connection(c, Schema::main_db())) return;  // memdb's name is no file
         const char* path = sqlite3_db_filename(c.db, "main");
-        if (!path || !*path) return;
         const std::string file(path);
         const size_t slash = file.rfind('/');
         const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
@@ -232,59 +281,84 @@ WaitArgs parse_wait(Conn& c, sqlite3_value** argv) {
     return {sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1])};
 }
 
-// Waits until the head passes args.after or the deadline; returns the head last seen.
+// The highest head the checks of one call have read (heads never decrease).
+struct Seen {
+    int64_t after;
+    std::optional<int64_t> head;
+
+    void add(std::optional<int64_t> h) {
+        if (h) head = std::max(head.value_or(*h), *h);
+    }
+    bool passed() const { return head && *head > after; }
+    // With no head read at all (locked throughout), after_seq: nothing newer was seen.
+    int64_t answer() const { return head.value_or(std::max<int64_t>(after, 0)); }
+};
+
+// Sleeps until the deadline, checking at each wake-up, until check() is true.
 template <class Check>
-int64_t wait_for(Conn& c, const WaitArgs& args, Check head_now) {
-    // Watch first, then read: a commit between the two still wakes us.
-    std::optional<DirWatch> watch;
-    if (args.timeout_ms > 0) watch.emplace(c);
-    const Clock::time_point deadline = deadline_after(args.timeout_ms);
-    int64_t head = head_now(deadline).value_or(0);
-    if (head > args.after || args.timeout_ms == 0) return head;
+void sleep_checking(DirWatch& watch, Clock::time_point deadline, Check check) {
     constexpr int kTickMs = 50;
-    // After a write event the commit becomes visible once the writer updates the WAL index,
-    // normally within microseconds; the later steps cover a slow (loaded, sanitized) writer.
+    // After a write event the commit becomes visible once the writer updates the WAL index
+    // (or drops its lock), normally within microseconds; the later steps cover a slow (loaded,
+    // sanitized) writer.
     constexpr int kBurstUs[] = {0, 200, 500, 1000, 2000, 5000, 10000, 20000};
-    auto check = [&] {
-        if (const auto h = head_now(deadline)) head = *h;
-        return head > args.after;
-    };
     for (int64_t left = ms_until(deadline); left > 0; left = ms_until(deadline)) {
-        if (!watch->wait(static_cast<int>(std::min<int64_t>(left, kTickMs)))) {
-            if (check()) return head;
+        if (!watch.wait(static_cast<int>(std::min<int64_t>(left, kTickMs)))) {
+            if (check()) return;
             continue;
         }
         for (int us : kBurstUs) {
             if (us) std::this_thread::sleep_for(std::chrono::microseconds(us));
-            if (check() || ms_until(deadline) <= 0) break;
+            if (check()) return;
+            if (ms_until(deadline) <= 0) break;
         }
-        if (head > args.after) return head;
     }
     check();
-    return head;
+}
+
+// Waits until the head passes args.after or the deadline; returns the head last seen.
+// known: a head known before the first check. read() returns nullopt for "no news yet".
+template <class Read>
+int64_t wait_for(Conn& c, const WaitArgs& args, std::optional<int64_t> known, Read read) {
+    // Watch first, then read: a commit between the two still wakes us.
+    std::optional<DirWatch> watch;
+    if (args.timeout_ms > 0) watch.emplace(c);
+    const Clock::time_point deadline = deadline_after(args.timeout_ms);
+    Seen seen{args.after, known};
+    auto check = [&] {
+        seen.add(read());
+        return seen.passed();
+    };
+    if (!check() && watch) sleep_checking(*watch, deadline, check);
+    return seen.answer();
+}
+
+int64_t wait_through_side(Conn& c, const WaitArgs& args) {
+    open_side(c);
+    // Inside a read transaction the caller's snapshot is readable without a lock: its head is
+    // the answer if every check finds the file locked (see LOCKS).
+    std::optional<int64_t> own;
+    if (sqlite3_txn_state(c.db, "main") == SQLITE_TXN_READ) own = read_own_head(c);
+    return wait_for(c, args, own, [&] { return read_side_head(c); });
+}
+
+int64_t wait_through_caller(Conn& c, const WaitArgs& args) {
+    if (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE) {
+        raise(Code::InvalidArgument,
+              "%s: cannot wait inside a transaction or a statement that reads tables on a "
+              "database no second connection can see (in memory, memdb, or "
+              "locking_mode=EXCLUSIVE), whose snapshot never shows new commits; call it in a "
+              "SELECT of its own", kFn);
+    }
+    return wait_for(c, args, std::nullopt,
+                    [&] { return std::optional<int64_t>(read_own_head(c)); });
 }
 
 void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, [&](Conn& c) {
         const WaitArgs args = parse_wait(c, argv);
-        if (side_can_see(c)) {
-            open_side(c);
-            const int64_t own = read_own_head(c);  // the answer if the file stays locked
-            sqlite3_result_int64(ctx, wait_for(c, args, [&](Clock::time_point deadline) {
-                return std::optional<int64_t>(read_side_head(c, deadline).value_or(own));
-            }));
-            return;
-        }
-        if (!sqlite3_get_autocommit(c.db) || sqlite3_txn_state(c.db, "main") != SQLITE_TXN_NONE) {
-            raise(Code::InvalidArgument,
-                  "%s: cannot wait inside a transaction or a statement that reads tables on a "
-                  "database no second connection can see (in memory, memdb, or "
-                  "locking_mode=EXCLUSIVE), whose snapshot never shows new commits; call it in a "
-                  "SELECT of its own", kFn);
-        }
-        sqlite3_result_int64(ctx, wait_for(c, args, [&](Clock::time_point) {
-            return std::optional<int64_t>(read_own_head(c));
-        }));
+        sqlite3_result_int64(ctx, side_can_see(c) ? wait_through_side(c, args)
+                                                  : wait_through_caller(c, args));
     });
 }
 

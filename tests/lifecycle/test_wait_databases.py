@@ -9,6 +9,14 @@ deserialized         a store deserialized into a :memory: connection: the right 
                      exact invalid_argument refusal
 memdb_shared         "file:/name?vfs=memdb" shared by two connections of one process: wakes on
                      the other connection's append
+memdb_lock_held      the same while another connection holds BEGIN IMMEDIATE (memdb keeps readers
+                     out then): busy_timeout 0.2 s, es_wait(head, 3000) returns the new head when
+                     the holder commits after 1 s; busy_timeout 10 s, es_wait(head, 500) returns
+                     the head within its own timeout; inside a transaction it waits (a shared
+                     memdb is watched through a connection of its own, like a file)
+shared_cache         a caller opened with cache=shared, inside a transaction: es_wait sees another
+                     process's commit (its connection of its own does not share the caller's
+                     snapshot)
 uri_and_vfs          a file opened by URI with parameters and vfs=unix-dotfile, under a path
                      that needs percent-encoding (space, '#', '%', '?'): wakes on another
                      process's append and reports that file's head
@@ -22,7 +30,10 @@ exclusive            locking_mode=EXCLUSIVE (WAL and rollback journal): a 100 ms
 finding_lock_held    rollback journal, another process holds the write lock (BEGIN EXCLUSIVE):
                      with busy_timeout 1 s, es_wait(head, 5000) returns the new head when the
                      holder commits after 3 s (no bare "database is locked" after 1 s); with
-                     busy_timeout 10 s, es_wait(head, 1000) returns within its own timeout
+                     busy_timeout 10 s, es_wait(head, 1000) returns within its own timeout;
+                     es_wait(head, 0) returns at once; a connection whose first call is es_wait
+                     (nothing read yet) keeps to its timeout too; the caller's busy timeout is
+                     its own again afterwards
 """
 import os
 import sqlite3
@@ -152,6 +163,65 @@ def memdb_shared(t):
     a.close()
 
 
+def memdb_lock_held(t):
+    name = "file:/eskit-wait-memdb-lock-%d?vfs=memdb" % os.getpid()
+    keep = _lc.connect(name, uri=True, wal=False, check_same_thread=False)  # keeps the memdb alive
+    keep.execute("SELECT es_init()")
+    keep.execute(APPEND % 1)
+
+    def holder(seconds, append, ready):
+        h = _lc.connect(name, uri=True, wal=False, check_same_thread=False)
+        h.execute("BEGIN IMMEDIATE")
+        h.execute(APPEND % 2 if append else "CREATE TABLE IF NOT EXISTS lock_holder(x)")
+        ready.set()
+        time.sleep(seconds)
+        h.execute("COMMIT")
+        h.close()
+
+    for busy, hold, append, timeout in ((0.2, 1.0, True, 3000), (10.0, 2.0, False, 500)):
+        c = _lc.connect(name, uri=True, wal=False, timeout=busy, check_same_thread=False)
+        head = _lc.one(c, "SELECT es_head()")
+        ready = threading.Event()
+        th = threading.Thread(target=holder, args=(hold, append, ready))
+        th.start()
+        ready.wait(5)
+        got, dt = timed(c, "SELECT es_wait(?, ?)", (head, timeout))
+        th.join()
+        if append:
+            t.check("memdb lock held 1 s, busy_timeout 0.2 s: es_wait(head, 3000) returns the new "
+                    "head", got == ("ok", [(head + 1,)]) and dt < 2.5, "%r after %.2f s" % (got, dt))
+        else:
+            t.check("memdb lock held 2 s, busy_timeout 10 s: es_wait(head, 500) returns within its "
+                    "timeout", got == ("ok", [(head,)]) and dt < 1.2, "%r after %.2f s" % (got, dt))
+        c.close()
+    keep.execute("BEGIN")
+    head = _lc.one(keep, "SELECT es_head()")
+    got, dt = timed(keep, "SELECT es_wait(?, 100)", (head,))
+    t.check("memdb: watched like a file, so es_wait works inside a transaction too",
+            got == ("ok", [(head,)]) and dt < 1.0, "%r after %.2f s" % (got, dt))
+    keep.execute("COMMIT")
+    keep.close()
+
+
+def shared_cache(t):
+    tmp = _lc.TempDir("eskit-wait-shared-")
+    path = tmp("s.db")
+    new_store(path).close()
+    c = _lc.connect("file:%s?cache=shared" % path, uri=True)
+    c.execute("BEGIN")
+    head = _lc.one(c, "SELECT es_head()")
+    p = later(path, 0.3)
+    got, dt = timed(c, "SELECT es_wait(?, 3000)", (head,))
+    p.wait()
+    t.check("cache=shared, inside a transaction: the other process's append",
+            got == ("ok", [(head + 1,)]) and dt < 2.0, "%r after %.2f s" % (got, dt))
+    t.eq("cache=shared: the caller's snapshot is unchanged",
+         _lc.one(c, "SELECT count(*) FROM es_events"), head)
+    c.execute("COMMIT")
+    c.close()
+    tmp.cleanup()
+
+
 def uri_and_vfs(t):
     tmp = _lc.TempDir("eskit-wait-uri-")
     d = os.path.join(tmp.path, "dir with space#and%percent?q")
@@ -249,6 +319,22 @@ def finding_lock_held(t):
     got, dt = timed(c, "SELECT es_wait(?, 1000)", (head,))
     t.check("lock held 4 s, busy_timeout 10 s: es_wait(head, 1000) returns within its timeout",
             got == ("ok", [(head,)]) and dt < 1.8, "%r after %.2f s" % (got, dt))
+    got, dt = timed(c, "SELECT es_wait(?, 0)", (head,))
+    t.check("lock held, busy_timeout 10 s: es_wait(head, 0) returns at once",
+            got == ("ok", [(head,)]) and dt < 0.3, "%r after %.2f s" % (got, dt))
+    # the caller's busy handler is untouched: its own read still waits for the holder
+    got, dt = timed(c, "SELECT es_head()")
+    t.check("lock held: the caller's own read still waits out the lock with its busy timeout",
+            got == ("ok", [(head,)]) and dt > 1.0, "%r after %.2f s" % (got, dt))
+    p.wait()
+    c.close()
+    # a connection that has read nothing yet (no schema loaded, no statement prepared)
+    p = later(path, 0.0, hold=3.0, exclusive=True, append=False)
+    time.sleep(0.5)
+    c = _lc.connect(path, wal=False, timeout=10.0)
+    got, dt = timed(c, "SELECT es_wait(?, 500)", (head,))
+    t.check("lock held, es_wait the first call of a connection: returns within its timeout",
+            got == ("ok", [(head,)]) and dt < 1.2, "%r after %.2f s" % (got, dt))
     p.wait()
     c.close()
     tmp.cleanup()
@@ -256,8 +342,8 @@ def finding_lock_held(t):
 
 def main():
     t = _lc.Failures("wait_databases")
-    for fn in (huge_timeouts, deserialized, memdb_shared, uri_and_vfs, unix_none, exclusive,
-               finding_lock_held, finding_unix_none_open_journal):
+    for fn in (huge_timeouts, deserialized, memdb_shared, memdb_lock_held, shared_cache, uri_and_vfs,
+               unix_none, exclusive, finding_lock_held, finding_unix_none_open_journal):
         t.run(fn)
     t.finish()
 
