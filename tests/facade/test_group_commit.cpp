@@ -221,8 +221,11 @@ TEST_CASE("Group commit: 8 threads") {
                     CHECK(std::get<Paid>(loaded.back().data).cents == t * 1000 + kEach - 1);
                 }
                 CHECK(store.latest_sequence() == kThreads * kEach);
-                MESSAGE(name_of(kind) << ": " << kThreads * kEach << " appends in " << commits.load() << " commits");
-                CHECK(commits.load() < kThreads * kEach);
+                // How many commits the appends took depends on timing (on ":memory:" an append is
+                // so quick that a leader often finds nobody queued): printed, not asserted. The
+                // batch test below assembles a batch deterministically.
+                MESSAGE(std::string(name_of(kind)) << ": " << kThreads * kEach << " appends in "
+                                                   << commits.load() << " commits");
             }
             SUBCASE("one stream, Exact expectations: conflicts fail only their caller") {
                 constexpr int kEach = 40;
@@ -267,7 +270,7 @@ TEST_CASE("Group commit: 8 threads") {
                 const auto stream = store.load("shared").collect();
                 REQUIRE(stream.size() == total);
                 for (size_t i = 0; i < stream.size(); ++i) CHECK(stream[i].version == static_cast<int64_t>(i + 1));
-                MESSAGE(name_of(kind) << ": " << total << " appends on one stream, " << conflicts.load()
+                MESSAGE(std::string(name_of(kind)) << ": " << total << " appends on one stream, " << conflicts.load()
                                       << " conflicts, " << commits.load() << " commits");
                 CHECK(conflicts.load() > 0);
             }

@@ -87,7 +87,7 @@ TEST_CASE("Subscription across processes: a consumer killed and restarted while 
                              "(SELECT 1 FROM es_events e WHERE e.seq = a.seq)") == 0);
             CHECK(scalar(db, "SELECT count(*) FROM applied") == head);
             const int64_t repeated = scalar(db, "SELECT count(*) FROM applied WHERE n > 1");
-            MESSAGE(delivery << ": " << kills << " kills, " << repeated << " events applied more than once");
+            MESSAGE(std::string(delivery) << ": " << kills << " kills, " << repeated << " events applied more than once");
             if (std::string(delivery) == "transactional") {
                 CHECK(repeated == 0);  // exactly once
             }
