@@ -96,13 +96,21 @@ AppendReply DatabaseImpl::append(const AppendCall& call) {
         return r;
     }
     Pending p{&call, {}, nullptr, false};
+    int64_t committed = 0;
     std::unique_lock lk(m_);
     queue_.push_back(&p);
     while (!p.done) {
         if (!leading_) {
             leading_ = true;
             lk.unlock();
-            lead_group(&p);
+            try {
+                committed = lead_group(&p);
+            } catch (...) {  // not expected (run_batch answers every failure), but never wedge
+                lk.lock();
+                leading_ = false;
+                cv_.notify_all();
+                throw;
+            }
             lk.lock();
             leading_ = false;
             cv_.notify_all();  // a waiter may lead the appends queued meanwhile
@@ -111,15 +119,18 @@ AppendReply DatabaseImpl::append(const AppendCall& call) {
         }
     }
     lk.unlock();
+    // Told after the leader's role and the writer are given up: a listener may append.
+    if (committed) notify(committed);
     if (p.error) std::rethrow_exception(p.error);
     return p.reply;
 }
 
 // The leader runs batches until its own append is answered; the appends queued meanwhile go
 // to the next leader.
-void DatabaseImpl::lead_group(Pending* mine) {
+int64_t DatabaseImpl::lead_group(Pending* mine) {
     constexpr size_t kMaxBatch = 1024;
     std::vector<Pending*> batch;
+    int64_t committed = 0;
     while (!mine->done) {
         WriterLease lease(*this);
         {
@@ -129,18 +140,19 @@ void DatabaseImpl::lead_group(Pending* mine) {
                 queue_.pop_front();
             }
         }
-        run_batch(batch);
+        committed = std::max(committed, run_batch(batch));
         std::lock_guard lk(m_);
         for (Pending* p : batch) p->done = true;
         batch.clear();
         cv_.notify_all();
     }
+    return committed;
 }
 
 // One transaction for the batch. es_append runs in a savepoint of its own, so a failing append
 // (a conflict) changes nothing and fails only its caller; a failure of the transaction itself
 // (I/O, a full disk: SQLite has rolled it back) fails every append of the batch.
-void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
+int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
     int64_t last_seq = 0;
     auto record = [&](Pending* p) {
         if (p->reply.count > 0 && !p->reply.replay) {
@@ -154,8 +166,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         } catch (...) {
             batch[0]->error = std::current_exception();
         }
-        if (last_seq) notify(last_seq);
-        return;
+        return last_seq;
     }
     auto fail_all = [&](std::exception_ptr e) {
         for (Pending* p : batch) p->error = e;
@@ -165,7 +176,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
     } catch (...) {
         fail_all(std::current_exception());
-        return;
+        return 0;
     }
     for (Pending* p : batch) {
         try {
@@ -175,7 +186,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
             p->error = std::current_exception();
             if (writer_->autocommit()) {  // the transaction is gone, and every append with it
                 fail_all(p->error);
-                return;
+                return 0;
             }
         }
     }
@@ -190,9 +201,9 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
             }
         }
         fail_all(e);
-        return;
+        return 0;
     }
-    if (last_seq) notify(last_seq);
+    return last_seq;
 }
 
 int DatabaseImpl::begin() {
@@ -200,6 +211,7 @@ int DatabaseImpl::begin() {
     try {
         std::unique_lock lk(m_);
         const int depth = ++depth_;
+        if (depth > 0) txn_saved_.push_back(txn_last_seq_);
         lk.unlock();
         if (depth == 0) {
             writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -210,6 +222,7 @@ int DatabaseImpl::begin() {
     } catch (...) {
         {
             std::lock_guard lk(m_);
+            if (depth_ > 0) txn_saved_.pop_back();
             --depth_;
         }
         release_writer();
@@ -234,6 +247,8 @@ void DatabaseImpl::commit(int depth) {
         if (depth == 0) {
             told = txn_last_seq_;
             txn_last_seq_ = 0;
+        } else {
+            txn_saved_.pop_back();  // released: its appends are the outer transaction's now
         }
     }
     release_writer();
@@ -254,7 +269,13 @@ void DatabaseImpl::rollback(int depth) noexcept {
     {
         std::lock_guard lk(m_);
         depth_ = depth - 1;
-        if (depth == 0) txn_last_seq_ = 0;
+        if (depth == 0) {
+            txn_last_seq_ = 0;
+            txn_saved_.clear();
+        } else {
+            txn_last_seq_ = txn_saved_.back();  // its appends are gone: never told
+            txn_saved_.pop_back();
+        }
     }
     release_writer();
 }

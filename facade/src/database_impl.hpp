@@ -13,7 +13,9 @@
 // transaction they use the write connection, so they see its own writes.
 //
 // COMMITS. Listeners (the notifier) hear the head after every commit that appended: after each
-// group commit, and for appends inside a Transaction only when it commits.
+// group commit, and for appends inside a Transaction only when it commits (an append in a
+// savepoint that was rolled back is not told). They are called with no lock held and outside
+// the leader's role, so a listener may append (it then leads or joins a group of its own).
 #pragma once
 
 #include <condition_variable>
@@ -83,9 +85,8 @@ class DatabaseImpl {
 
     void acquire_writer();
     void release_writer();
-    void lead_group(Pending* mine);
-    void run_batch(std::vector<Pending*>& batch);
-    void appended(int64_t last_seq);
+    int64_t lead_group(Pending* mine);  // the highest seq its batches committed (0: none)
+    int64_t run_batch(std::vector<Pending*>& batch);
     void notify(int64_t head);
 
     DatabaseOptions options_;
@@ -99,6 +100,7 @@ class DatabaseImpl {
     int holds_ = 0;            // its nested leases
     int depth_ = -1;           // the owner's transaction depth (-1: none)
     int64_t txn_last_seq_ = 0; // appended inside the owner's transaction, told at commit
+    std::vector<int64_t> txn_saved_;  // txn_last_seq_ as each open savepoint began
 
     std::deque<Pending*> queue_;
     bool leading_ = false;
