@@ -40,10 +40,13 @@ class RawStore {
     explicit RawStore(Database& db);
     explicit RawStore(std::shared_ptr<detail::DatabaseImpl> db);
 
-    // es_append: the recorded events, as written (replays: as stored by the earlier append).
+    // es_append: the recorded events, as written. For a replay (an idempotency key or event
+    // ids seen before: nothing is written) the events the earlier append wrote, as stored;
+    // their payloads also go to *replayed when it is given (Store<E> decodes them).
     std::vector<EventMeta> append(std::string_view stream, const Expected& expected,
                                   const std::vector<EncodedEvent>& events,
-                                  const AppendOptions& options = {});
+                                  const AppendOptions& options = {},
+                                  std::vector<RawEvent>* replayed = nullptr);
 
     // The next page of a stream read; cursor starts default-constructed.
     std::vector<RawEvent> stream_page(std::string_view stream, const LoadOptions& options,
