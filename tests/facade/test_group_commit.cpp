@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -429,5 +430,39 @@ TEST_CASE("Group commit: throughput (printed)") {
         const double eight = rate("eight-" + sync, 8, sync);
         MESSAGE("synchronous=" << sync << ": 1 thread " << static_cast<int64_t>(one) << " appends/s, 8 threads "
                                << static_cast<int64_t>(eight) << " appends/s (" << eight / one << "x)");
+    }
+}
+
+TEST_CASE("Group commit: an append from inside a query's rows while other threads append") {
+    // On ":memory:" (and an adopted connection) a query runs on the write connection and holds
+    // it during its row callback; an append made there must not wait for a group leader that
+    // waits for this very thread.
+    for (const Kind kind : kKinds) {
+        SUBCASE(name_of(kind)) {
+            Env env(kind);
+            eskit::Store<OrderEvent> store(env.db);
+            env.db.execute("CREATE TABLE todo(x INTEGER)");
+            env.db.execute("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20) "
+                           "INSERT INTO todo SELECT x FROM n");
+            std::atomic<bool> stop{false};
+            std::thread other([&] {
+                while (!stop.load()) store.append("busy", eskit::Any{}, {Paid{1}});
+            });
+            auto done = std::async(std::launch::async, [&] {
+                env.db.query("SELECT x FROM todo ORDER BY x", {}, [&](const eskit::Row& r) {
+                    store.append("todo-" + std::to_string(r.integer(0)), eskit::NoStream{}, {Placed{"t", 1}});
+                    std::this_thread::sleep_for(milliseconds(2));
+                });
+            });
+            if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+                FAIL_CHECK("an append inside a query's row callback did not return within 20 s");
+                std::fflush(nullptr);
+                std::_Exit(1);  // the threads are stuck: do not hang the suite
+            }
+            done.get();
+            stop = true;
+            other.join();
+            for (int i = 1; i <= 20; ++i) CHECK(store.status("todo-" + std::to_string(i)) == eskit::StreamStatus::Active);
+        }
     }
 }
