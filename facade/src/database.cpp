@@ -87,11 +87,25 @@ bool DatabaseImpl::in_transaction() const {
 }
 
 AppendReply DatabaseImpl::append(const AppendCall& call) {
-    if (in_transaction()) {  // joins the thread's transaction; told to listeners at its commit
+    bool holding = false, in_txn = false;
+    {
+        std::lock_guard lk(m_);
+        holding = owner_ == std::this_thread::get_id();
+        in_txn = holding && depth_ >= 0;
+    }
+    if (holding) {
+        // In the thread's transaction: joins it, told to listeners at its commit. Holding the
+        // writer without one (a query's row callback on the write connection): a group leader
+        // would wait for this very thread, so the append runs here, on its own.
         AppendReply r = with_writer([&](Connection& c) { return c.append(call); });
         if (r.count > 0 && !r.replay) {
+            const int64_t last = r.first_seq + r.count - 1;
+            if (!in_txn) {
+                notify(last);
+                return r;
+            }
             std::lock_guard lk(m_);
-            txn_last_seq_ = std::max(txn_last_seq_, r.first_seq + r.count - 1);
+            txn_last_seq_ = std::max(txn_last_seq_, last);
         }
         return r;
     }
