@@ -122,6 +122,27 @@ TEST_CASE("Transaction") {
                 outer.commit();
                 CHECK(scalar(db, "SELECT count(*) FROM model") == 2);
             }
+            SUBCASE("a COMMIT that fails leaves the transaction open; its destructor rolls back") {
+                // A deferred foreign key is checked at COMMIT.
+                db.execute("PRAGMA foreign_keys = ON");
+                db.execute("CREATE TABLE parent(id INTEGER PRIMARY KEY)");
+                db.execute("CREATE TABLE child(pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)");
+                eskit::Notifier notifier(db);
+                {
+                    eskit::Transaction tx = db.begin();
+                    store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
+                    db.execute("INSERT INTO child VALUES (42)");
+                    auto e = thrown<eskit::StorageError>([&] { tx.commit(); });
+                    CHECK(e.sqlite_code() == 787);  // SQLITE_CONSTRAINT_FOREIGNKEY
+                    CHECK(std::string(e.what()) == "FOREIGN KEY constraint failed");
+                    CHECK(tx.active());
+                }
+                CHECK(store.status("order-1") == eskit::StreamStatus::None);
+                CHECK(scalar(db, "SELECT count(*) FROM child") == 0);
+                CHECK(notifier.head() == 0);  // never told
+                // The writer is free again.
+                CHECK(store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}).at(0).seq == 1);
+            }
             SUBCASE("commit after the end is refused") {
                 eskit::Transaction tx = db.begin();
                 tx.commit();
