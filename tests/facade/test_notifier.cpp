@@ -221,6 +221,27 @@ TEST_CASE("Notifier: commits of another connection and another process (file dat
     }
 }
 
+TEST_CASE("Notifier: wait() keeps its timeout while another thread's transaction holds the writer") {
+    // On ":memory:" reads share the write connection; the repoll must not wait for it.
+    for (const Kind kind : kKinds) {
+        SUBCASE(name_of(kind)) {
+            Env env(kind);
+            eskit::Notifier notifier(env.db, {.repoll = milliseconds(20)});
+            std::atomic<bool> began{false};
+            std::thread holder([&] {
+                eskit::Transaction tx = env.db.begin();
+                began = true;
+                std::this_thread::sleep_for(milliseconds(1500));
+            });
+            while (!began.load()) std::this_thread::yield();
+            const auto t0 = Clock::now();
+            CHECK(notifier.wait(0, milliseconds(200)) == 0);
+            CHECK(since(t0) < milliseconds(1000));
+            holder.join();
+        }
+    }
+}
+
 TEST_CASE("Notifier: poll and watch modes on :memory: hear this database's commits") {
     for (const eskit::NotifyMode mode : {eskit::NotifyMode::Poll, eskit::NotifyMode::Watch}) {
         SUBCASE(mode == eskit::NotifyMode::Poll ? "poll" : "watch") {
