@@ -43,6 +43,15 @@ void DatabaseImpl::acquire_writer() {
     ++holds_;
 }
 
+bool DatabaseImpl::try_acquire_writer() {
+    std::lock_guard lk(m_);
+    const auto me = std::this_thread::get_id();
+    if (owner_ != me && owner_ != std::thread::id{}) return false;
+    owner_ = me;
+    ++holds_;
+    return true;
+}
+
 void DatabaseImpl::release_writer() {
     std::lock_guard lk(m_);
     if (--holds_ == 0) {

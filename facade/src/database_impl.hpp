@@ -53,6 +53,23 @@ class DatabaseImpl {
         return fn(*lease.conn);
     }
 
+    // with_reader(fn), unless that would wait for another thread's hold on the write
+    // connection (no read pool): then false, fn not run. For hints that must keep a timeout.
+    template <class F>
+    bool try_with_reader(F&& fn) {
+        if (pooled_reads_ || in_transaction()) {
+            with_reader(fn);
+            return true;
+        }
+        if (!try_acquire_writer()) return false;
+        struct Release {
+            DatabaseImpl& d;
+            ~Release() { d.release_writer(); }
+        } release{*this};
+        fn(*writer_);
+        return true;
+    }
+
     AppendReply append(const AppendCall& call);
 
     // Transactions of the calling thread.
@@ -84,6 +101,7 @@ class DatabaseImpl {
     struct Pending;
 
     void acquire_writer();
+    bool try_acquire_writer();  // acquire_writer() unless another thread holds it
     void release_writer();
     int64_t lead_group(Pending* mine);  // the highest seq its batches committed (0: none)
     int64_t run_batch(std::vector<Pending*>& batch);

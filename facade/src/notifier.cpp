@@ -168,8 +168,13 @@ int64_t Notifier::wait(int64_t after_seq, std::chrono::milliseconds timeout,
             if (done() || std::chrono::steady_clock::now() >= deadline) return s.head;
         }
         // No word for a repoll interval: ask the database (a lost hint costs only this delay).
+        // Without a read pool the read needs the write connection: skipped while another
+        // thread holds it, so the wait keeps its timeout (the next interval tries again).
         try {
-            s.signal(s.db->with_reader([](detail::Connection& c) { return detail::query_int(c, "SELECT es_head()"); }));
+            int64_t h = 0;
+            if (s.db->try_with_reader([&](detail::Connection& c) { h = detail::query_int(c, "SELECT es_head()"); })) {
+                s.signal(h);
+            }
         } catch (...) {
         }
     }
