@@ -66,6 +66,15 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
                 CHECK(loaded[1].seq == rec[1].seq);
                 CHECK(std::get<Paid>(loaded[2].data) == Paid{7});
             }
+            SUBCASE("an UnknownEvent cannot be appended") {
+                eskit::Store<OrderEventOrUnknown> store(env.db, {.unknown_types = eskit::UnknownTypes::Raw});
+                auto e = thrown<eskit::CodecError>([&] {
+                    store.append("order-1", eskit::Any{}, {eskit::UnknownEvent{"Refunded", "json", 1, "{}"}});
+                });
+                CHECK(std::string(e.what()) == "eskit: this alternative of the event variant has no ESKIT_EVENT "
+                                               "declaration and cannot be appended");
+                CHECK(store.load("order-1").collect().size() == 3);
+            }
             SUBCASE("UnknownTypes::Raw needs an UnknownEvent alternative") {
                 auto e = thrown<eskit::CodecError>(
                     [&] { eskit::Store<OrderEvent> s(env.db, {.unknown_types = eskit::UnknownTypes::Raw}); });

@@ -327,6 +327,11 @@ TEST_CASE("Store: paging through long streams and the log") {
                 }
                 CHECK(expect == kEvents + 10 + 1);
                 CHECK(store.latest_sequence() == kEvents + 10);
+                // A page size of 0 means the default, as for loads.
+                int64_t n = 0;
+                for (const auto& e : store.log(kEvents, {.page_size = 0})) n += e.seq > kEvents ? 1 : 0;
+                CHECK(n == 10);
+                CHECK(store.load("big-1", {.page_size = 0}).collect().size() == kEvents);
             }
             SUBCASE("log() with a category filter and a type filter, from a position") {
                 std::vector<int64_t> small;
