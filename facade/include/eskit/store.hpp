@@ -209,7 +209,8 @@ class Store {
     EventRange<E> log(int64_t after_seq, ReadOptions options = {}) const {
         auto after = std::make_shared<int64_t>(after_seq);
         return EventRange<E>(this, [this, options, after] {
-            std::vector<RawEvent> page = raw_.log_page(*after, options.page_size, options);
+            const int64_t size = options.page_size > 0 ? options.page_size : 512;  // as loads
+            std::vector<RawEvent> page = raw_.log_page(*after, size, options);
             if (!page.empty()) *after = page.back().seq;
             return page;
         });

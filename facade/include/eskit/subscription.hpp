@@ -179,15 +179,17 @@ class Subscription {
         return last;
     }
 
+    // The handler gets only non-empty batches; a page whose events were all skipped (decode
+    // policy, unknown types) still moves the checkpoint.
     void deliver(const Batch& batch, int64_t last, const std::function<void(const Batch&)>& handler) {
         if (options_.delivery == Delivery::Transactional) {
             Transaction tx = Transaction::begin(store_.raw().database());
-            handler(batch);
+            if (!batch.empty()) handler(batch);
             checkpoints_.compare_and_set(options_.name, stored_, last);
             tx.commit();
             stored_ = last;
         } else {
-            handler(batch);
+            if (!batch.empty()) handler(batch);
             store_checkpoint(last);
         }
         position_ = last;
