@@ -21,11 +21,11 @@ class DatabaseImpl;
 
 // One event to append, payload encoded.
 struct EncodedEvent {
-    std::string type;
-    std::string data;  // JSON text for codec "json", else the codec's bytes
+    std::string type{};
+    std::string data{};  // JSON text for codec "json", else the codec's bytes
     std::string codec = "json";
     int64_t schema_version = 1;
-    EventOptions options;
+    EventOptions options{};
 };
 
 // Where a paged read of a stream or of the log has got to.

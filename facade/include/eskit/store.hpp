@@ -39,8 +39,8 @@ namespace eskit {
 template <class E>
 struct StoreOptions {
     const Codec* write_codec = nullptr;                // nullptr: json_codec()
-    std::shared_ptr<const CodecRegistry> codecs;       // nullptr: json and cbor
-    Upcasters upcasters;
+    std::shared_ptr<const CodecRegistry> codecs{};     // nullptr: json and cbor
+    Upcasters upcasters{};
     UnknownTypes unknown_types = UnknownTypes::Error;
 };
 
@@ -48,7 +48,7 @@ struct StoreOptions {
 template <class E>
 struct NewEvent {
     E data;
-    EventOptions options;
+    EventOptions options{};
 };
 
 // The fold of a stream: its state and the version it includes.

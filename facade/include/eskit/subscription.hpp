@@ -48,12 +48,12 @@ enum class Delivery { AtLeastOnce, Transactional };
 enum class OnDecodeError { Stop, Skip, Callback };
 
 struct SubscriptionOptions {
-    std::string name;                      // the checkpoint's consumer name
-    ReadOptions filter;                    // types / category
+    std::string name{};                    // the checkpoint's consumer name
+    ReadOptions filter{};                  // types / category
     int batch = 256;
     Delivery delivery = Delivery::AtLeastOnce;
     OnDecodeError on_decode_error = OnDecodeError::Stop;
-    std::function<void(const RawEvent&, const std::exception&)> decode_error;  // Callback
+    std::function<void(const RawEvent&, const std::exception&)> decode_error{};  // Callback
     std::chrono::milliseconds wait_slice{500};  // how long one wait on the notifier lasts
 };
 
