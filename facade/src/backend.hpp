@@ -59,6 +59,9 @@ struct AppendReply {
     int64_t created_at = 0;
     bool replay = false;
     std::vector<std::string> event_ids;
+    // Each event's stored metadata, filled only when the call had metadata of its own (merged
+    // into each event's by the extension); otherwise each event's is what it was given.
+    std::vector<std::optional<std::string>> metadata;
 };
 
 class Connection {

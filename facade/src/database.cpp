@@ -13,7 +13,7 @@ namespace detail {
 // One append waiting for the group commit; woken alone (its own condition) when answered or
 // when it is its turn to lead.
 struct DatabaseImpl::Pending {
-    const AppendCall* call;
+    const AppendCall* call = nullptr;
     AppendReply reply;
     std::exception_ptr error;
     bool done = false;
@@ -43,6 +43,15 @@ void DatabaseImpl::acquire_writer() {
         owner_ = me;
     }
     ++holds_;
+}
+
+bool DatabaseImpl::try_acquire_writer() {
+    std::lock_guard lk(m_);
+    const auto me = std::this_thread::get_id();
+    if (owner_ != me && owner_ != std::thread::id{}) return false;
+    owner_ = me;
+    ++holds_;
+    return true;
 }
 
 void DatabaseImpl::release_writer() {
@@ -89,26 +98,43 @@ bool DatabaseImpl::in_transaction() const {
 }
 
 AppendReply DatabaseImpl::append(const AppendCall& call) {
-    if (in_transaction()) {  // joins the thread's transaction; told to listeners at its commit
+    bool holding = false, in_txn = false;
+    {
+        std::lock_guard lk(m_);
+        holding = owner_ == std::this_thread::get_id();
+        in_txn = holding && depth_ >= 0;
+    }
+    if (holding) {
+        // In the thread's transaction: joins it, told to listeners at its commit. Holding the
+        // writer without one (a query's row callback on the write connection): a group leader
+        // would wait for this very thread, so the append runs here, on its own.
         AppendReply r = with_writer([&](Connection& c) { return c.append(call); });
         if (r.count > 0 && !r.replay) {
+            const int64_t last = r.first_seq + r.count - 1;
+            if (!in_txn) {
+                notify(last);
+                return r;
+            }
             std::lock_guard lk(m_);
-            txn_last_seq_ = std::max(txn_last_seq_, r.first_seq + r.count - 1);
+            txn_last_seq_ = std::max(txn_last_seq_, last);
         }
         return r;
     }
     Pending p;
     p.call = &call;
+    int64_t committed = 0;
     std::unique_lock lk(m_);
     queue_.push_back(&p);
     while (!p.done) {
         if (!leading_) {
-            lead_group(lk, p);
+            committed = std::max(committed, lead_group(lk, p));
         } else {
             p.cv.wait(lk);
         }
     }
     lk.unlock();
+    // Told after the leader's role and the writer are given up: a listener may append.
+    if (committed) notify(committed);
     if (p.error) std::rethrow_exception(p.error);
     return p.reply;
 }
@@ -117,24 +143,31 @@ AppendReply DatabaseImpl::append(const AppendCall& call) {
 // writer stays busy while the answered callers wake up and queue their next append (a hand-
 // over to a sleeping thread would leave it idle). After its own append and a few more
 // batches it hands the lead to the oldest waiter, so no caller waits behind an endless queue.
-// Called and returns with lk held.
-void DatabaseImpl::lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine) {
+// Called and returns with lk held; returns the highest seq its batches committed (0: none).
+int64_t DatabaseImpl::lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine) {
     constexpr size_t kMaxBatch = 1024;
     constexpr int kRoundsAfterMine = 8;
     leading_ = true;
     std::vector<Pending*> batch;
+    int64_t committed = 0;
     int after_mine = 0;
     while (!queue_.empty() && (!mine.done || after_mine++ < kRoundsAfterMine)) {
-        while (!queue_.empty() && batch.size() < kMaxBatch) {
-            batch.push_back(queue_.front());
-            queue_.pop_front();
-        }
         lk.unlock();
         try {
+            // The writer first, then the batch: appends queued while a transaction held the
+            // writer all go into the first batch after it.
             WriterLease lease(*this);
-            run_batch(batch);
+            lk.lock();
+            while (!queue_.empty() && batch.size() < kMaxBatch) {
+                batch.push_back(queue_.front());
+                queue_.pop_front();
+            }
+            lk.unlock();
+            committed = std::max(committed, run_batch(batch));
         } catch (...) {  // run_batch answers every append itself; this is only bad_alloc
+            if (!lk.owns_lock()) lk.lock();
             for (Pending* p : batch) p->error = std::current_exception();
+            lk.unlock();
         }
         lk.lock();
         for (Pending* p : batch) {
@@ -145,12 +178,13 @@ void DatabaseImpl::lead_group(std::unique_lock<std::mutex>& lk, const Pending& m
     }
     leading_ = false;
     if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
+    return committed;
 }
 
 // One transaction for the batch. es_append runs in a savepoint of its own, so a failing append
 // (a conflict) changes nothing and fails only its caller; a failure of the transaction itself
 // (I/O, a full disk: SQLite has rolled it back) fails every append of the batch.
-void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
+int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
     int64_t last_seq = 0;
     auto record = [&](Pending* p) {
         if (p->reply.count > 0 && !p->reply.replay) {
@@ -164,8 +198,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         } catch (...) {
             batch[0]->error = std::current_exception();
         }
-        if (last_seq) notify(last_seq);
-        return;
+        return last_seq;
     }
     auto fail_all = [&](std::exception_ptr e) {
         for (Pending* p : batch) p->error = e;
@@ -175,7 +208,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
     } catch (...) {
         fail_all(std::current_exception());
-        return;
+        return 0;
     }
     for (Pending* p : batch) {
         try {
@@ -185,7 +218,7 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
             p->error = std::current_exception();
             if (writer_->autocommit()) {  // the transaction is gone, and every append with it
                 fail_all(p->error);
-                return;
+                return 0;
             }
         }
     }
@@ -200,9 +233,9 @@ void DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
             }
         }
         fail_all(e);
-        return;
+        return 0;
     }
-    if (last_seq) notify(last_seq);
+    return last_seq;
 }
 
 int DatabaseImpl::begin() {
@@ -210,6 +243,7 @@ int DatabaseImpl::begin() {
     try {
         std::unique_lock lk(m_);
         const int depth = ++depth_;
+        if (depth > 0) txn_saved_.push_back(txn_last_seq_);
         lk.unlock();
         if (depth == 0) {
             writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -220,6 +254,7 @@ int DatabaseImpl::begin() {
     } catch (...) {
         {
             std::lock_guard lk(m_);
+            if (depth_ > 0) txn_saved_.pop_back();
             --depth_;
         }
         release_writer();
@@ -244,6 +279,8 @@ void DatabaseImpl::commit(int depth) {
         if (depth == 0) {
             told = txn_last_seq_;
             txn_last_seq_ = 0;
+        } else {
+            txn_saved_.pop_back();  // released: its appends are the outer transaction's now
         }
     }
     release_writer();
@@ -264,7 +301,13 @@ void DatabaseImpl::rollback(int depth) noexcept {
     {
         std::lock_guard lk(m_);
         depth_ = depth - 1;
-        if (depth == 0) txn_last_seq_ = 0;
+        if (depth == 0) {
+            txn_last_seq_ = 0;
+            txn_saved_.clear();
+        } else {
+            txn_last_seq_ = txn_saved_.back();  // its appends are gone: never told
+            txn_saved_.pop_back();
+        }
     }
     release_writer();
 }

@@ -13,7 +13,9 @@
 // transaction they use the write connection, so they see its own writes.
 //
 // COMMITS. Listeners (the notifier) hear the head after every commit that appended: after each
-// group commit, and for appends inside a Transaction only when it commits.
+// group commit, and for appends inside a Transaction only when it commits (an append in a
+// savepoint that was rolled back is not told). They are called with no lock held and outside
+// the leader's role, so a listener may append (it then leads or joins a group of its own).
 #pragma once
 
 #include <condition_variable>
@@ -51,6 +53,23 @@ class DatabaseImpl {
         return fn(*lease.conn);
     }
 
+    // with_reader(fn), unless that would wait for another thread's hold on the write
+    // connection (no read pool): then false, fn not run. For hints that must keep a timeout.
+    template <class F>
+    bool try_with_reader(F&& fn) {
+        if (pooled_reads_ || in_transaction()) {
+            with_reader(fn);
+            return true;
+        }
+        if (!try_acquire_writer()) return false;
+        struct Release {
+            DatabaseImpl& d;
+            ~Release() { d.release_writer(); }
+        } release{*this};
+        fn(*writer_);
+        return true;
+    }
+
     AppendReply append(const AppendCall& call);
 
     // Transactions of the calling thread.
@@ -82,10 +101,11 @@ class DatabaseImpl {
     struct Pending;
 
     void acquire_writer();
+    bool try_acquire_writer();  // acquire_writer() unless another thread holds it
     void release_writer();
-    void lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine);
-    void run_batch(std::vector<Pending*>& batch);
-    void appended(int64_t last_seq);
+    // The highest seq its batches committed (0: none); called and returns with lk held.
+    int64_t lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine);
+    int64_t run_batch(std::vector<Pending*>& batch);
     void notify(int64_t head);
 
     DatabaseOptions options_;
@@ -99,6 +119,7 @@ class DatabaseImpl {
     int holds_ = 0;            // its nested leases
     int depth_ = -1;           // the owner's transaction depth (-1: none)
     int64_t txn_last_seq_ = 0; // appended inside the owner's transaction, told at commit
+    std::vector<int64_t> txn_saved_;  // txn_last_seq_ as each open savepoint began
 
     std::deque<Pending*> queue_;
     bool leading_ = false;

@@ -206,6 +206,22 @@ AppendReply LocalConnection::append(const AppendCall& call) {
         if (!id) break;
         r.event_ids.emplace_back(id);
     }
+    if (call.metadata && !r.replay && r.count > 0) {
+        // The call's metadata was merged into each event's (SPEC section 3: the event's keys
+        // win), and eskit_last_append does not carry the result: read back that one column of
+        // the rows just written (same connection, same transaction), rather than merge a second
+        // time here. Only calls with call-level metadata pay for it.
+        sqlite3_stmt* m = prepared("SELECT metadata FROM main.es_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq");
+        sqlite3_bind_int64(m, 1, r.first_seq);
+        sqlite3_bind_int64(m, 2, r.first_seq + r.count - 1);
+        int step;
+        while ((step = sqlite3_step(m)) == SQLITE_ROW) {
+            const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(m, 0));
+            r.metadata.push_back(t ? std::optional<std::string>(t) : std::nullopt);
+        }
+        sqlite3_reset(m);
+        if (step != SQLITE_DONE) throw_sqlite(db_);
+    }
     return r;
 }
 

@@ -17,21 +17,37 @@ struct Notifier::State {
     std::condition_variable cv;
     int64_t head = 0;
     bool stopped = false;
+    uint64_t wakes = 0;  // wake() calls: a waiter returns when it changes
+    // Subscribers are called one signal at a time, in increasing head order (recursive: a
+    // subscriber's own append signals on the same thread); a head lower than one already
+    // delivered is left out.
+    std::recursive_mutex deliver;
+    int64_t delivered = 0;
     std::vector<std::pair<uint64_t, std::function<void(int64_t)>>> subs;
     uint64_t next_id = 1;
     uint64_t listener = 0;
     std::thread watcher;
 
     void signal(int64_t seq) {
-        std::vector<std::function<void(int64_t)>> call;
         {
             std::lock_guard lk(m);
             if (seq <= head) return;
             head = seq;
-            for (const auto& [id, fn] : subs) call.push_back(fn);
         }
         cv.notify_all();
+        std::lock_guard order(deliver);
+        std::vector<std::function<void(int64_t)>> call;
+        {
+            std::lock_guard lk(m);
+            if (seq <= delivered) return;
+            delivered = seq;
+            for (const auto& [id, fn] : subs) call.push_back(fn);
+        }
         for (const auto& fn : call) {
+            {
+                std::lock_guard lk(m);  // a subscriber's append delivered a newer head meanwhile
+                if (delivered != seq) return;
+            }
             try {
                 fn(seq);
             } catch (...) {
@@ -119,26 +135,46 @@ void Notifier::stop() {
 
 void Notifier::signal(int64_t seq) { state_->signal(seq); }
 
+void Notifier::wake() {
+    {
+        std::lock_guard lk(state_->m);
+        ++state_->wakes;
+    }
+    state_->cv.notify_all();
+}
+
 int64_t Notifier::head() const { return state_->known(); }
 
-int64_t Notifier::wait(int64_t after_seq, std::chrono::milliseconds timeout) {
+int64_t Notifier::wait(int64_t after_seq, std::chrono::milliseconds timeout,
+                       const std::atomic<bool>* cancel) {
     State& s = *state_;
     const auto now = std::chrono::steady_clock::now();
     const auto deadline = timeout >= std::chrono::hours(24 * 365 * 10)
                               ? std::chrono::steady_clock::time_point::max()
                               : now + timeout;
+    uint64_t wakes;
+    {
+        std::lock_guard lk(s.m);
+        wakes = s.wakes;
+    }
     for (;;) {
         {
             std::unique_lock lk(s.m);
             const auto until = std::min(deadline, std::chrono::steady_clock::now() + s.options.repoll);
-            s.cv.wait_until(lk, until, [&] { return s.head > after_seq || s.stopped; });
-            if (s.head > after_seq || s.stopped || std::chrono::steady_clock::now() >= deadline) {
-                return s.head;
-            }
+            auto done = [&] {
+                return s.head > after_seq || s.stopped || s.wakes != wakes || (cancel && cancel->load());
+            };
+            s.cv.wait_until(lk, until, done);
+            if (done() || std::chrono::steady_clock::now() >= deadline) return s.head;
         }
         // No word for a repoll interval: ask the database (a lost hint costs only this delay).
+        // Without a read pool the read needs the write connection: skipped while another
+        // thread holds it, so the wait keeps its timeout (the next interval tries again).
         try {
-            s.signal(s.db->with_reader([](detail::Connection& c) { return detail::query_int(c, "SELECT es_head()"); }));
+            int64_t h = 0;
+            if (s.db->try_with_reader([&](detail::Connection& c) { h = detail::query_int(c, "SELECT es_head()"); })) {
+                s.signal(h);
+            }
         } catch (...) {
         }
     }

@@ -133,7 +133,7 @@ RawStore::RawStore(std::shared_ptr<detail::DatabaseImpl> db) : db_(std::move(db)
 
 std::vector<EventMeta> RawStore::append(std::string_view stream, const Expected& expected,
                                         const std::vector<EncodedEvent>& events,
-                                        const AppendOptions& options) {
+                                        const AppendOptions& options, std::vector<RawEvent>* stored_out) {
     std::vector<detail::EventData> data(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
         const EncodedEvent& e = events[i];
@@ -154,7 +154,8 @@ std::vector<EventMeta> RawStore::append(std::string_view stream, const Expected&
                        ? keyed_events(c, stream, *options.idempotency_key)
                        : versions(c, stream, r.first_version, r.last_version);
         });
-        for (RawEvent& e : stored) out.push_back(std::move(e));
+        for (const RawEvent& e : stored) out.push_back(e);
+        if (stored_out) *stored_out = std::move(stored);
         return out;
     }
     out.resize(static_cast<size_t>(r.count));
@@ -168,7 +169,8 @@ std::vector<EventMeta> RawStore::append(std::string_view stream, const Expected&
         m.created_at = Timestamp(std::chrono::microseconds(r.created_at));
         m.codec = events[i].codec;
         m.schema_version = events[i].schema_version;
-        m.metadata = events[i].options.metadata;  // the event's own; call-level keys merge in
+        // The event's own, or as stored when the call's metadata was merged into it.
+        m.metadata = r.metadata.empty() ? events[i].options.metadata : r.metadata[i];
     }
     return out;
 }

@@ -13,6 +13,7 @@
 // every repoll interval, so a lost wake-up costs latency, never progress.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -44,8 +45,15 @@ class Notifier {
     // Tells the notifier the head is at least seq (the database calls it after commits).
     void signal(int64_t seq);
     // Returns as soon as the head passes after_seq, or at the timeout; the head last known.
-    int64_t wait(int64_t after_seq, std::chrono::milliseconds timeout);
-    // fn(head) after each change seen, on the notifier's or the committing thread.
+    // With `cancel`, also as soon as *cancel is true (set it, then call wake()).
+    int64_t wait(int64_t after_seq, std::chrono::milliseconds timeout,
+                 const std::atomic<bool>* cancel = nullptr);
+    // Wakes every wait() in progress now (each returns the head it knows): how a consumer's
+    // stop() ends its wait (with `cancel`, without a race) without stopping a notifier other
+    // consumers share.
+    void wake();
+    // fn(head) after each change seen, on the notifier's or the committing thread, one call at
+    // a time and in increasing head order (a subscriber may append from it).
     uint64_t subscribe(std::function<void(int64_t head)> fn);
     void unsubscribe(uint64_t id);
     int64_t head() const;

@@ -22,11 +22,11 @@ class DatabaseImpl;
 
 // One event to append, payload encoded.
 struct EncodedEvent {
-    std::string type;
-    std::string data;  // JSON text for codec "json", else the codec's bytes
+    std::string type{};
+    std::string data{};  // JSON text for codec "json", else the codec's bytes
     std::string codec = "json";
     int64_t schema_version = 1;
-    EventOptions options;
+    EventOptions options{};
 };
 
 // Where a paged read of a stream or of the log has got to.
@@ -41,10 +41,13 @@ class RawStore {
     explicit RawStore(Database& db);
     explicit RawStore(std::shared_ptr<detail::DatabaseImpl> db);
 
-    // es_append: the recorded events, as written (replays: as stored by the earlier append).
+    // es_append: the recorded events, as written. For a replay (an idempotency key or event
+    // ids seen before: nothing is written) the events the earlier append wrote, as stored;
+    // their payloads also go to *replayed when it is given (Store<E> decodes them).
     std::vector<EventMeta> append(std::string_view stream, const Expected& expected,
                                   const std::vector<EncodedEvent>& events,
-                                  const AppendOptions& options = {});
+                                  const AppendOptions& options = {},
+                                  std::vector<RawEvent>* replayed = nullptr);
 
     using Sink = FunctionRef<void(const RawEventView&)>;
 

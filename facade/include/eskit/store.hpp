@@ -40,8 +40,8 @@ namespace eskit {
 template <class E>
 struct StoreOptions {
     const Codec* write_codec = nullptr;                // nullptr: json_codec()
-    std::shared_ptr<const CodecRegistry> codecs;       // nullptr: json and cbor
-    Upcasters upcasters;
+    std::shared_ptr<const CodecRegistry> codecs{};     // nullptr: json and cbor
+    Upcasters upcasters{};
     UnknownTypes unknown_types = UnknownTypes::Error;
 };
 
@@ -49,7 +49,7 @@ struct StoreOptions {
 template <class E>
 struct NewEvent {
     E data;
-    EventOptions options;
+    EventOptions options{};
 };
 
 // The fold of a stream: its state and the version it includes.
@@ -149,14 +149,17 @@ class Store {
 
     // Appends events to stream, which must be as expected. Returns the recorded events
     // (seq, version, id, timestamp) without reading them back; for a replay (an idempotency
-    // key or event ids seen before) the events that earlier append wrote.
+    // key or event ids seen before) the events that earlier append wrote, payloads included.
     std::vector<RecordedEvent<E>> append(std::string_view stream, const Expected& expected,
                                          const std::vector<E>& events,
                                          const AppendOptions& options = {}) {
         std::vector<EncodedEvent> encoded;
         encoded.reserve(events.size());
         for (const E& e : events) encoded.push_back(encode(e, {}));
-        return recorded(raw_.append(stream, expected, encoded, options), events);
+        std::vector<RawEvent> replayed;
+        auto metas = raw_.append(stream, expected, encoded, options, &replayed);
+        if (!replayed.empty()) return decoded(replayed);
+        return recorded(std::move(metas), events);
     }
     std::vector<RecordedEvent<E>> append(std::string_view stream, const Expected& expected,
                                          const std::vector<NewEvent<E>>& events,
@@ -167,7 +170,10 @@ class Store {
             encoded.push_back(encode(e.data, e.options));
             data.push_back(e.data);
         }
-        return recorded(raw_.append(stream, expected, encoded, options), data);
+        std::vector<RawEvent> replayed;
+        auto metas = raw_.append(stream, expected, encoded, options, &replayed);
+        if (!replayed.empty()) return decoded(replayed);
+        return recorded(std::move(metas), data);
     }
 
     EventRange<E> load(std::string_view stream, LoadOptions options = {}) const {
@@ -205,7 +211,8 @@ class Store {
     EventRange<E> log(int64_t after_seq, ReadOptions options = {}) const {
         auto after = std::make_shared<int64_t>(after_seq);
         return EventRange<E>(this, [this, options, after](RawStore::Sink sink) {
-            return raw_.log_page(*after, options.page_size, options, [&](const RawEventView& e) {
+            const int64_t size = options.page_size > 0 ? options.page_size : 512;  // as loads
+            return raw_.log_page(*after, size, options, [&](const RawEventView& e) {
                 *after = e.seq;
                 sink(e);
             });
@@ -297,6 +304,16 @@ class Store {
                 e);
         } else {
             eskit::encode(*options_.write_codec, e, out.data);
+        }
+        return out;
+    }
+
+    // A replay's answer: the events the earlier append wrote, decoded as a load would.
+    std::vector<RecordedEvent<E>> decoded(const std::vector<RawEvent>& stored) const {
+        std::vector<RecordedEvent<E>> out;
+        out.reserve(stored.size());
+        for (const RawEvent& e : stored) {
+            if (auto d = decode(e)) out.push_back(std::move(*d));
         }
         return out;
     }

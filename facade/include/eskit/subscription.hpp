@@ -22,9 +22,13 @@
 // The pull form (next()) delivers one message at a time: an event, CaughtUp when the reader
 // reaches the head, FellBehind when, live, it finds more than a batch waiting, or Timeout; it
 // stores the checkpoint of a batch when it fetches the next (so a crash repeats at most one
-// batch). stop() may be called from any thread; run() and next() then return.
+// batch). stop() may be called from any thread; run() and next() then return (a wait in
+// progress is woken through Notifier::wake()). A wait for new events is for a head beyond the
+// one the last short page covered, so a filtered consumer whose newest events do not match
+// sleeps instead of re-reading.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,12 +48,12 @@ enum class Delivery { AtLeastOnce, Transactional };
 enum class OnDecodeError { Stop, Skip, Callback };
 
 struct SubscriptionOptions {
-    std::string name;                      // the checkpoint's consumer name
-    ReadOptions filter;                    // types / category
+    std::string name{};                    // the checkpoint's consumer name
+    ReadOptions filter{};                  // types / category
     int batch = 256;
     Delivery delivery = Delivery::AtLeastOnce;
     OnDecodeError on_decode_error = OnDecodeError::Stop;
-    std::function<void(const RawEvent&, const std::exception&)> decode_error;  // Callback
+    std::function<void(const RawEvent&, const std::exception&)> decode_error{};  // Callback
     std::chrono::milliseconds wait_slice{500};  // how long one wait on the notifier lasts
 };
 
@@ -85,7 +89,7 @@ class Subscription {
                 deliver(batch, last, handler);
                 continue;
             }
-            notifier_.wait(position_, options_.wait_slice);
+            notifier_.wait(idle_from(), options_.wait_slice, &stopped_);
         }
     }
 
@@ -135,22 +139,28 @@ class Subscription {
             if (!pending_.empty() || !pending_signal_.empty()) continue;
             const auto now = std::chrono::steady_clock::now();
             if (now >= deadline) return {Message<E>::Kind::Timeout, std::nullopt};
-            notifier_.wait(position_, std::min(options_.wait_slice,
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)));
+            notifier_.wait(idle_from(), std::min(options_.wait_slice,
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)), &stopped_);
         }
     }
 
+    // Ends run(), catch_up() and next(), from any thread: a wait in progress is woken.
     void stop() {
         stopped_ = true;
-        notifier_.signal(0);  // wakes nothing by itself; waits end within wait_slice
+        notifier_.wake();
     }
 
   private:
     // One page after position_, decoded; returns the last seq read (decode failures skipped
     // by policy count as read).
     int64_t fetch(Batch& out) {
+        // The head before the page: when the page comes back short, every event up to it that
+        // passes the filter is in the page or before it (seq order is commit order), so the wait
+        // that follows is for a head beyond it, not beyond the last event that matched.
+        const int64_t head = store_.raw().latest_sequence();
         const std::vector<RawEvent> raw = store_.raw().log_page(position_, options_.batch, options_.filter);
         fetched_ = raw.size();
+        seen_head_ = fetched_ < static_cast<size_t>(options_.batch) ? head : 0;
         int64_t last = position_;
         for (const RawEvent& r : raw) {
             try {
@@ -169,19 +179,24 @@ class Subscription {
         return last;
     }
 
+    // The handler gets only non-empty batches; a page whose events were all skipped (decode
+    // policy, unknown types) still moves the checkpoint.
     void deliver(const Batch& batch, int64_t last, const std::function<void(const Batch&)>& handler) {
         if (options_.delivery == Delivery::Transactional) {
             Transaction tx = Transaction::begin(store_.raw().database());
-            handler(batch);
+            if (!batch.empty()) handler(batch);
             checkpoints_.compare_and_set(options_.name, stored_, last);
             tx.commit();
             stored_ = last;
         } else {
-            handler(batch);
+            if (!batch.empty()) handler(batch);
             store_checkpoint(last);
         }
         position_ = last;
     }
+
+    // What a wait after a short page waits to be passed: the head that page covered.
+    int64_t idle_from() const { return std::max(position_, seen_head_); }
 
     void store_checkpoint(int64_t seq) {
         if (seq == stored_) return;
@@ -198,6 +213,7 @@ class Subscription {
     std::atomic<bool> stopped_{false};
     bool live_ = false;
     size_t fetched_ = 0;
+    int64_t seen_head_ = 0;
     std::deque<RecordedEvent<E>> pending_;
     std::deque<typename Message<E>::Kind> pending_signal_;
 };

@@ -27,29 +27,29 @@ int64_t expected_version_of(const Expected& e) noexcept;
 using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
 
 struct AppendOptions {
-    std::optional<std::string> idempotency_key;  // scoped to the stream (SPEC section 3)
-    std::optional<Timestamp> timestamp;          // created_at of every event (default: now)
-    std::optional<std::string> metadata;         // JSON object merged into each event's
+    std::optional<std::string> idempotency_key{};  // scoped to the stream (SPEC section 3)
+    std::optional<Timestamp> timestamp{};          // created_at of every event (default: now)
+    std::optional<std::string> metadata{};         // JSON object merged into each event's
 };
 
 // Per event, beside its payload.
 struct EventOptions {
-    std::optional<std::string> id;        // event id (default: a generated UUIDv7)
-    std::optional<std::string> metadata;  // JSON object
+    std::optional<std::string> id{};        // event id (default: a generated UUIDv7)
+    std::optional<std::string> metadata{};  // JSON object
 };
 
 struct LoadOptions {
     int64_t from_version = 1;              // inclusive
-    std::optional<int64_t> to_version;     // inclusive
-    std::vector<std::string> types;        // stored type names (empty: all)
-    std::optional<int64_t> limit;          // at most this many events
+    std::optional<int64_t> to_version{};   // inclusive
+    std::vector<std::string> types{};      // stored type names (empty: all)
+    std::optional<int64_t> limit{};          // at most this many events
     bool backwards = false;                // newest first
     int page_size = 512;                   // events held in memory at once
 };
 
 struct ReadOptions {
-    std::vector<std::string> types;        // stored type names (empty: all)
-    std::optional<std::string> category;   // the stream id's prefix before '-'
+    std::vector<std::string> types{};      // stored type names (empty: all)
+    std::optional<std::string> category{};    // the stream id's prefix before '-'
     int page_size = 512;
 };
 
