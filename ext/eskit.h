@@ -28,6 +28,14 @@ ES_API int sqlite3_eskit_init(sqlite3* db, char** pzErrMsg, const sqlite3_api_ro
 /* In-process registration for hosts that link eskit_core. Returns an SQLite result code. */
 ES_API int eskit_register(sqlite3* db);
 
+/* Host options (eskit_core only), set per connection after registration, e.g. from an init
+** function given to sqlite3_auto_extension that calls sqlite3_eskit_init first.
+** ESKIT_OPTION_WRITES_NEED_TRANSACTION: with value 1 every eskit function that writes refuses
+** to run in autocommit (invalid_argument), as a dqlite host needs. Returns SQLITE_OK,
+** SQLITE_MISUSE when eskit is not registered on db, SQLITE_RANGE for an unknown option. */
+#define ESKIT_OPTION_WRITES_NEED_TRANSACTION 1
+ES_API int eskit_set_option(sqlite3* db, int option, int value);
+
 #ifdef __cplusplus
 }
 #endif

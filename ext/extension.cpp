@@ -21,6 +21,8 @@ SQLITE_EXTENSION_INIT1
 
 namespace eskit::ext {
 
+int register_host_options(sqlite3* db, Conn* c);  // host_options.cpp (eskit_core only)
+
 namespace {
 
 Conn& conn_of(sqlite3_context* ctx) { return *static_cast<Conn*>(sqlite3_user_data(ctx)); }
@@ -106,6 +108,7 @@ int register_all(sqlite3* db, char** pzErrMsg) {
     if (rc == SQLITE_OK && (rc = register_checkpoint(db, c)) != SQLITE_OK) failed = "es_checkpoint";
     if (rc == SQLITE_OK && (rc = register_snapshot(db, c)) != SQLITE_OK) failed = "snapshots";
     if (rc == SQLITE_OK && (rc = register_wait(db, c)) != SQLITE_OK) failed = "es_wait";
+    if (rc == SQLITE_OK && (rc = register_host_options(db, c)) != SQLITE_OK) failed = "options";
     if (rc != SQLITE_OK && pzErrMsg) {
         *pzErrMsg = sqlite3_mprintf("error registering %s: %s", failed, sqlite3_errmsg(db));
     }
