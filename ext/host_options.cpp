@@ -187,6 +187,16 @@ int set_writes_need_transaction(Host& h, bool on) {
     sqlite3_finalize(begin);
     begin = nullptr;  // off: Conn::stmt() prepares the real BEGIN IMMEDIATE on first use
     if (on) {
+        // Like every statement eskit caches, it must be finalized by the last xDisconnect of
+        // es_all (see Conn): connect the eponymous table first, or sqlite3_close() (dqlite's)
+        // would find the statement and fail with SQLITE_BUSY.
+        if (h.conn->vtabs == 0) {
+            sqlite3_stmt* s = nullptr;
+            if (sqlite3_prepare_v2(h.db, "SELECT 1 FROM main.es_all", -1, &s, nullptr) ==
+                SQLITE_OK) {
+                sqlite3_finalize(s);
+            }
+        }
         const std::string sql = format("SELECT \"%w\"()", kRefuseFunction);
         const int rc = sqlite3_prepare_v3(h.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT,
                                           &begin, nullptr);
