@@ -1,8 +1,10 @@
 /*
 ** Appender: the exactly-once append rule over a dqlite cluster.
 **
-** One attempt is one transaction on the leader: BEGIN; SELECT es_append(s, e, events,
-** '{"idempotency_key": k, ...}'); COMMIT. What an attempt's failure means:
+** One attempt is one transaction on the leader: BEGIN IMMEDIATE; SELECT es_append(s, e,
+** events, '{"idempotency_key": k, ...}'); COMMIT. IMMEDIATE takes the write lock first, so
+** that a concurrent writer's SQLITE_BUSY comes back from that EXEC with its real code (from
+** the QUERY, dqlite would garble it). What an attempt's failure means:
 **
 **   before COMMIT was sent    nothing was committed. A definite error (eskit's conflict,
 **                             duplicate_event, ..., or any other non-retriable SQL error) is
@@ -120,7 +122,7 @@ AppendResult Appender::append(AppendRequest request) {
     bool ambiguous = false;
     out.version = settle(client_, policy_, retries_, ambiguous_, out.attempts, ambiguous,
                          [&](bool& committing) {
-                             Client::Transaction tx = client_.begin();
+                             Client::Transaction tx = client_.begin(true);
                              const std::int64_t v = version_of(tx.run(kAppendSql, params,
                                                                       Mode::query));
                              committing = true;
@@ -143,7 +145,7 @@ std::vector<BatchItem> Appender::append_batch(std::vector<AppendRequest> request
     return settle(client_, policy_, retries_, ambiguous_, attempts, ambiguous,
                   [&](bool& committing) {
                       std::vector<BatchItem> items(requests.size());
-                      Client::Transaction tx = client_.begin();
+                      Client::Transaction tx = client_.begin(true);
                       for (size_t i = 0; i < requests.size(); ++i) {
                           items[i].idempotency_key = requests[i].idempotency_key;
                           try {

@@ -211,8 +211,8 @@ Result Client::exec(std::string_view sql, std::initializer_list<Value> params) {
     return run(sql, Params(params.begin(), params.size()), Mode::exec);
 }
 
-Client::Transaction Client::begin() {
-    run("BEGIN", {}, Mode::exec);
+Client::Transaction Client::begin(bool immediate) {
+    run(immediate ? "BEGIN IMMEDIATE" : "BEGIN", {}, Mode::exec);
     return Transaction(*this);
 }
 

@@ -253,7 +253,10 @@ class Client {
         bool open_ = true;
         std::uint64_t connects_ = 0;  // the client's connection this transaction runs on
     };
-    Transaction begin();
+    // BEGIN (deferred) or BEGIN IMMEDIATE (takes the write lock first: a concurrent writer
+    // then gets SQLITE_BUSY from this EXEC, with its real code, instead of from a later query,
+    // where dqlite would garble it).
+    Transaction begin(bool immediate = false);
 
     // The connection to the current leader (found or re-found as needed). Throws
     // Error::no_leader after Options::leader_timeout.
@@ -323,7 +326,7 @@ struct AppendPolicy {
 };
 
 // The exactly-once append rule over a Client. Every append carries an idempotency key and
-// runs as BEGIN; SELECT es_append(...); COMMIT on the leader. On anything but a definite
+// runs as BEGIN IMMEDIATE; SELECT es_append(...); COMMIT on the leader. On anything but a definite
 // answer — a broken connection, a timeout, a node that is no longer the leader, SQLITE_BUSY —
 // it reconnects (to the new leader) and runs the same append with the same key again. If an
 // earlier attempt did commit, es_append finds the key and returns the version that attempt
