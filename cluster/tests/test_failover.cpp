@@ -12,8 +12,9 @@
 ** stream; seq 1..N without gaps; es_head() = N. The figures (failover times, ambiguous commits
 ** settled by the key) are printed as a RESULT line.
 **
-**   test_cluster_failover [--long] [--kills N] [--naive]      (env: ESKIT_FAILOVER_KILLS)
-**   default 3 kills (CI); --long: 20. --naive shows what the checks catch: single appends are
+**   test_cluster_failover [--long] [--kills N] [--naive] [--latency-ms N]
+**   default 3 kills (CI; env ESKIT_FAILOVER_KILLS); --long: 20. --latency-ms: the nodes'
+**   network latency setting (default 50; 0: dqlite's default). --naive shows what the checks catch: single appends are
 **   retried the naive way (a new transaction, no key, any version), and a commit that was
 **   answered with an error although it committed is stored twice.
 */
@@ -217,15 +218,19 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     int kills = 3;
     bool naive = false;
+    int latency = 50;  // eskit-node --latency-ms; 0: dqlite's default
     if (const char* k = std::getenv("ESKIT_FAILOVER_KILLS")) kills = std::atoi(k);
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--long") kills = 20;
         else if (a == "--kills" && i + 1 < argc) kills = std::atoi(argv[++i]);
         else if (a == "--naive") naive = true;
+        else if (a == "--latency-ms" && i + 1 < argc) latency = std::atoi(argv[++i]);
     }
     const auto started = Clock::now();
-    ec::test::LocalCluster lc;
+    ec::test::ClusterOptions options;
+    options.latency_ms = static_cast<unsigned>(latency);
+    ec::test::LocalCluster lc(options);
     lc.start_all();
     std::printf("cluster up: %s, %d leader kills\n", lc.base_dir().c_str(), kills);
 
@@ -343,11 +348,11 @@ int main(int argc, char** argv) {
                keys.size());
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    std::printf("RESULT test=failover kills=%d acks=%lld appends=%zu events=%lld "
+    std::printf("RESULT test=failover latency_ms=%d kills=%d acks=%lld appends=%zu events=%lld "
                 "election_ms_median=%.0f election_ms_max=%.0f resume_ms_median=%.0f "
                 "resume_ms_max=%.0f retries=%llu ambiguous_commits=%llu ambiguous_settled=%llu "
                 "reconnects=%llu seconds=%.1f violations=%d\n",
-                kills, static_cast<long long>(sh.ack_count.load()), sh.acks.size(),
+                latency, kills, static_cast<long long>(sh.ack_count.load()), sh.acks.size(),
                 static_cast<long long>(expected_events), median(election_ms),
                 election_ms.empty() ? 0 : *std::max_element(election_ms.begin(), election_ms.end()),
                 median(resume_ms),
