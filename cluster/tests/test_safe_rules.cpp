@@ -205,6 +205,17 @@ TEST_CASE("EXEC of SELECT es_append(...) reports SQLITE_ROW although the append 
     CHECK(c.query("SELECT count(*) FROM es_stream('order-2')").rows[0][0] == ec::Value(1));
 }
 
+TEST_CASE("es_wait is per node: on the cluster it refuses, subscribers poll es_head()") {
+    // es_wait watches the database file of its node; dqlite's databases live in its own VFS,
+    // so there is no file to watch. The README says how a subscriber learns of new events.
+    auto& lc = guarded();
+    ec::Client raw(lc.addresses(), raw_errors());
+    ec::Error e = error_of([&] { raw.exec("SELECT es_wait(0, 10)"); });
+    CHECK(e.code() == 14);  // SQLITE_CANTOPEN
+    CHECK(e.message() == "es_wait(): cannot open 'eskit' to watch it: unable to open database file");
+    CHECK(raw.query("SELECT es_head()").rows[0][0] == ec::Value(5));
+}
+
 TEST_CASE("Appender: keys make retries replays; conflicts are definite; batches") {
     auto& lc = guarded();
     ec::Client c(lc.addresses());
