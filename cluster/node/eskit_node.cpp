@@ -248,8 +248,9 @@ void join_loop() {
     std::string last_error;
     while (!g_stopping) {
         try {
-            ec::Client client(g_config.join, o);
-            std::vector<ec::NodeInfo> nodes = client.nodes();
+            // Membership requests need no database: a leader connection without OPEN.
+            ec::Connection leader = ec::connect_leader(g_config.join, o);
+            std::vector<ec::NodeInfo> nodes = leader.cluster();
             const ec::NodeInfo* self = nullptr;
             for (const ec::NodeInfo& n : nodes) {
                 if (n.id == g_config.id) self = &n;
@@ -260,11 +261,11 @@ void join_loop() {
                 return;
             }
             if (!self) {
-                client.leader_connection().add(g_config.id, g_config.address);
+                leader.add(g_config.id, g_config.address);
                 log("join: added to the cluster as spare");
             }
             if (!self || self->role != g_config.role) {
-                if (g_config.role != ec::Role::spare) client.assign(g_config.id, g_config.role);
+                if (g_config.role != ec::Role::spare) leader.assign(g_config.id, g_config.role);
                 log("join: assigned role %s", role_name(g_config.role));
             } else {
                 log("join: already a %s", role_name(self->role));

@@ -252,6 +252,28 @@ TEST_CASE("Appender: keys make retries replays; conflicts are definite; batches"
     CHECK(lc.reap().empty());
 }
 
+TEST_CASE("Appender: another writer's transaction means SQLITE_BUSY, retried until it ends") {
+    auto& lc = guarded();
+    ec::Client holder(lc.addresses());
+    auto lock = holder.begin(true);  // BEGIN IMMEDIATE: holds the write lock
+    ec::Client c(lc.addresses());
+    ec::Appender a(c);
+    ec::Error busy = error_of([&] { c.begin(true); });
+    CHECK(busy.code() == 5);  // SQLITE_BUSY from the EXEC, with its real code
+    CHECK(busy.retriable());
+    std::thread release([&] {
+        std::this_thread::sleep_for(300ms);
+        lock.commit();
+    });
+    const ec::AppendResult r = a.append({.stream = "order-6", .expected = 0, .events = kEvent});
+    release.join();
+    CHECK(r.version == 1);
+    CHECK(r.attempts >= 2);
+    CHECK(a.retries() == static_cast<std::uint64_t>(r.attempts - 1));
+    CHECK_FALSE(r.settled_ambiguity);
+    CHECK(c.query("SELECT count(*) FROM es_stream('order-6')").rows[0][0] == ec::Value(1));
+}
+
 TEST_CASE("without the guard: a QUERY in autocommit is acknowledged, then lost") {
     ec::test::ClusterOptions o;
     o.write_guard = false;  // eskit-node --no-write-guard

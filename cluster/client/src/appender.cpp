@@ -91,9 +91,9 @@ auto settle(Client& client, const AppendPolicy& policy, std::uint64_t& retries,
                 ambiguous = true;
                 ++ambiguous_commits;
             }
-            if (!e.retriable() || e.kind() != Error::Kind::server || e.leadership()) {
-                client.reset();  // look for the leader again
-            }
+            // Keep the connection only for SQLITE_BUSY/LOCKED before COMMIT (the attempt's
+            // transaction was rolled back); otherwise look for the leader again.
+            if (committing || e.kind() != Error::Kind::server || e.leadership()) client.reset();
             if (Clock::now() + backoff > deadline) {
                 if (ambiguous) {
                     throw Error(Error::Kind::unknown_outcome, e.code(),

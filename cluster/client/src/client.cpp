@@ -251,7 +251,14 @@ Result Client::Transaction::exec(std::string_view sql, std::initializer_list<Val
 void Client::Transaction::commit() {
     Connection& c = connection();
     open_ = false;
-    client_->run_on(c, "COMMIT", {}, Mode::exec);
+    try {
+        client_->run_on(c, "COMMIT", {}, Mode::exec);
+    } catch (const Error&) {
+        // A failed COMMIT may leave the transaction open on the node (SQLITE_BUSY) or its
+        // outcome unknown: drop the connection, which ends the transaction either way.
+        client_->reset();
+        throw;
+    }
 }
 
 void Client::Transaction::rollback() {
