@@ -356,6 +356,12 @@ int64_t wait_through_caller(Conn& c, const WaitArgs& args) {
 
 void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     guard(ctx, [&](Conn& c) {
+        // A replicated host (dqlite) keeps its databases in its own VFS: a connection of eskit's
+        // own there is outside the replication's control, so es_wait does not open one.
+        if (c.writes_need_transaction) {
+            raise(Code::InvalidArgument, "es_wait(): not available on a replicated host: poll "
+                  "es_head() instead");
+        }
         const WaitArgs args = parse_wait(c, argv);
         sqlite3_result_int64(ctx, side_can_see(c) ? wait_through_side(c, args)
                                                   : wait_through_caller(c, args));

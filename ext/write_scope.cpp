@@ -47,8 +47,8 @@ WriteScope::WriteScope(Conn& c, const char* fn, const Schema& target) : c_(c) {
     }
     own_ = sqlite3_get_autocommit(c.db) != 0;
     if (own_ && c.writes_need_transaction) {
-        raise(Code::InvalidArgument, "%s: this host replicates only explicit transactions: run "
-              "it between BEGIN and COMMIT", fn);
+        raise(Code::InvalidArgument, "%s: must run between BEGIN and COMMIT on this host; "
+              "outside a transaction its writes would not be replicated", fn);
     }
     const int txn = sqlite3_txn_state(c.db, nullptr);  // the highest state of any schema
     // Autocommit, yet a database is being written: the calling statement itself writes
