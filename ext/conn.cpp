@@ -66,6 +66,8 @@ sqlite3_stmt* Conn::prepare_raw(const std::string& sql, unsigned flags) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &s, nullptr) !=
         SQLITE_OK) {
+        // Nothing is bound yet: too big can only be the text.
+        if ((sqlite3_errcode(db) & 0xff) == SQLITE_TOOBIG) throw sql_too_long(db);
         raise_db(db);
     }
     return s;

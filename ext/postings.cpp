@@ -390,7 +390,7 @@ struct SeqsCursor : sqlite3_vtab_cursor {
                 eof = true;
                 return;
             }
-            if (rc != SQLITE_ROW) raise_db(conn->db);
+            if (rc != SQLITE_ROW) throw step_error(blocks);
             values.clear();
             at = 0;
             const auto* b = static_cast<const char*>(sqlite3_column_blob(blocks, 0));
@@ -400,7 +400,11 @@ struct SeqsCursor : sqlite3_vtab_cursor {
 };
 
 int seqsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err) {
-    const int rc = sqlite3_declare_vtab(db, kSeqsSchema);
+    int rc = SQLITE_OK;
+    {
+        OwnSqlScope own(db);
+        rc = sqlite3_declare_vtab(db, kSeqsSchema);
+    }
     if (rc != SQLITE_OK) {
         *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
         return rc;
@@ -468,6 +472,7 @@ int seqsClose(sqlite3_vtab_cursor* p) {
 int seqsFilter(sqlite3_vtab_cursor* p, int idxNum, const char*, int argc, sqlite3_value** argv) {
     auto* cur = static_cast<SeqsCursor*>(p);
     return vtab_guard(cur->pVtab, *cur->conn, [&] {
+        OwnSqlScope own(cur->conn->db);  // the scan may be prepared here
         cur->eof = true;
         cur->values.clear();
         cur->at = 0;

@@ -32,6 +32,7 @@
 */
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -228,6 +229,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
     }
 
     void step(Source& s) {
+        std::optional<OwnSqlScope> own;  // from a segment change on (see the comment below)
         for (;;) {
             if (s.consumed > 0 && !sqlite3_stmt_busy(s.stmt)) resume(s);
             const int rc = sqlite3_step(s.stmt);
@@ -237,9 +239,12 @@ struct EventsCursor : sqlite3_vtab_cursor {
                 return;
             }
             s.has_row = false;
-            if (rc != SQLITE_DONE) raise_db(conn->db);
+            if (rc != SQLITE_DONE) throw step_error(s.stmt);
             if (++s.seg >= s.segments.size()) return;
             s.consumed = 0;
+            // The next segment's statement may be prepared, or re-prepared by SQLite at its
+            // first step (the loop's next turn).
+            if (!own) own.emplace(conn->db);
             open_segment(s);
         }
     }
@@ -307,7 +312,11 @@ struct EventsCursor : sqlite3_vtab_cursor {
 
 int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out,
                   char** err, bool is_stream) {
-    const int rc = sqlite3_declare_vtab(db, is_stream ? kStreamSchema : kAllSchema);
+    int rc = SQLITE_OK;
+    {
+        OwnSqlScope own(db);  // the schema is SQL too, longer than a host's lowered limit
+        rc = sqlite3_declare_vtab(db, is_stream ? kStreamSchema : kAllSchema);
+    }
     if (rc != SQLITE_OK) {
         *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
         return rc;
