@@ -7,6 +7,7 @@
 #include <mutex>
 #include <new>
 #include <random>
+#include <utility>
 
 namespace eskit::ext {
 
@@ -118,10 +119,11 @@ struct Conn::Anchor {
 // A statement we keep: tagged, and older than the anchor from the moment it exists.
 sqlite3_stmt* Conn::prepare_kept(const char* sql, uint64_t& id) {
     id = ++counter_;
-    sqlite3_stmt* s = prepare_raw(tag_ + std::to_string(id) + "*/" + sql, SQLITE_PREPARE_PERSISTENT);
+    std::string tag = tag_ + std::to_string(id) + "*/";
+    sqlite3_stmt* s = prepare_raw(tag + sql, SQLITE_PREPARE_PERSISTENT);
     try {
         renew_anchor();
-        live_[s] = Live{tag_ + std::to_string(id) + "*/", id, round_};
+        live_[s] = Live{std::move(tag), id, round_};
     } catch (...) {
         sqlite3_finalize(s);
         throw;

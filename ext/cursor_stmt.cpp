@@ -26,7 +26,7 @@ void runningFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         ++f->refs;
         sqlite3_set_auxdata(ctx, 0, f, run_ended);
         // Out of memory SQLite drops the data at once: the flag stays down, and the cursor
-        // takes the slow path that does not trust it.
+        // runs the statement again from its own position whenever it looks (slow, correct).
         if (sqlite3_get_auxdata(ctx, 0) == f) f->running = true;
     }
     sqlite3_result_int(ctx, 1);

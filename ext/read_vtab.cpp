@@ -358,9 +358,11 @@ struct EventsCursor : sqlite3_vtab_cursor {
                 eof = true;
                 return;
             }
-            if (!best->run.running()) {
+            // Re-picked only when the row moved: a flag that cannot rise (out of memory in
+            // eskit_running) would otherwise refresh the same source forever.
+            if (const int64_t seq = best->at; !best->run.running()) {
                 refresh(*best);
-                continue;
+                if (!best->has_row || best->at != seq) continue;
             }
             current = static_cast<size_t>(best - sources.data());
             if (matches(*best)) return;
