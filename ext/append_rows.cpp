@@ -33,7 +33,11 @@ struct RowsCursor : sqlite3_vtab_cursor {
 };
 
 int rowsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err) {
-    const int rc = sqlite3_declare_vtab(db, kRowsSchema);
+    int rc = SQLITE_OK;
+    {
+        OwnSqlScope own(db);  // the schema is SQL too, maybe longer than a host's lowered limit
+        rc = sqlite3_declare_vtab(db, kRowsSchema);
+    }
     if (rc != SQLITE_OK) {
         *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
         return rc;

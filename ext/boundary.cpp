@@ -4,23 +4,9 @@
 
 namespace eskit::ext {
 
-namespace {
-
-// Comfortably above the longest statement eskit prepares (a read with every column, a move).
-constexpr int kOwnSqlLength = 1 << 20;
-
-}  // namespace
-
-CallScope::CallScope(Conn& c) : c_(c), sql_length_limit_(sqlite3_limit(c.db, SQLITE_LIMIT_SQL_LENGTH, -1)) {
+CallScope::CallScope(Conn& c) : sql_(c.db) {
     c.validate_statements();
     c.begin_call();
-    if (sql_length_limit_ < kOwnSqlLength) sqlite3_limit(c.db, SQLITE_LIMIT_SQL_LENGTH, kOwnSqlLength);
-}
-
-CallScope::~CallScope() {
-    if (sql_length_limit_ < kOwnSqlLength) {
-        sqlite3_limit(c_.db, SQLITE_LIMIT_SQL_LENGTH, sql_length_limit_);
-    }
 }
 
 Error explain_old_schema(Conn& c, const Error& e) {

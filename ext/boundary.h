@@ -19,19 +19,38 @@
 
 namespace eskit::ext {
 
-// Per-call setup and teardown (see above). The SQL length limit a host may lower to bound the
-// SQL it accepts from outside applies to eskit's own (fixed, trusted) statements too; they are
-// prepared, and may be re-prepared by SQLite after a schema change, during the call.
+// The SQL length limit a host may lower to bound the SQL it accepts from outside applies to
+// eskit's own (fixed, trusted) statements too. Inside this scope the limit is lifted for them:
+// they are prepared, and may be re-prepared by SQLite after a schema change, while it lasts.
+// The host's limit is back when it ends. A cursor lifts it where it opens or re-runs a
+// statement, not on every row: SQLite re-prepares only at a statement's first step.
+class OwnSqlScope {
+  public:
+    explicit OwnSqlScope(sqlite3* db) : db_(db), limit_(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) {
+        if (limit_ < kOwnSqlLength) sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, kOwnSqlLength);
+    }
+    ~OwnSqlScope() {
+        if (limit_ < kOwnSqlLength) sqlite3_limit(db_, SQLITE_LIMIT_SQL_LENGTH, limit_);
+    }
+    OwnSqlScope(const OwnSqlScope&) = delete;
+    OwnSqlScope& operator=(const OwnSqlScope&) = delete;
+
+  private:
+    // Comfortably above the longest statement eskit prepares (a read with every column, a move).
+    static constexpr int kOwnSqlLength = 1 << 20;
+    sqlite3* db_;
+    int limit_;
+};
+
+// Per-call setup and teardown (see above).
 class CallScope {
   public:
     explicit CallScope(Conn& c);
-    ~CallScope();
     CallScope(const CallScope&) = delete;
     CallScope& operator=(const CallScope&) = delete;
 
   private:
-    Conn& c_;
-    int sql_length_limit_;
+    OwnSqlScope sql_;
 };
 
 // A read of a store eskit has not upgraded yet (version 1 or 2, on a connection that has not

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <random>
+#include <utility>
 
 namespace eskit::ext {
 
@@ -66,6 +68,8 @@ sqlite3_stmt* Conn::prepare_raw(const std::string& sql, unsigned flags) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &s, nullptr) !=
         SQLITE_OK) {
+        // Nothing is bound yet: too big can only be the text.
+        if ((sqlite3_errcode(db) & 0xff) == SQLITE_TOOBIG) throw sql_too_long(db);
         raise_db(db);
     }
     return s;
@@ -97,14 +101,71 @@ Stmt Conn::use(const std::string& sql) {
     return use_slot(static_cast<size_t>(it->second), it->first.c_str());
 }
 
+// The anchor's liveness, shared by the Conn and the anchor's binding: SQLite calls dropped()
+// when it finalizes the anchor or the binding is replaced or cleared.
+struct Conn::Anchor {
+    bool alive = true;
+    int refs = 2;
+    static void release(Anchor* a) noexcept {
+        if (--a->refs == 0) delete a;
+    }
+    static void dropped(void* p) {
+        auto* a = static_cast<Anchor*>(p);
+        a->alive = false;
+        release(a);
+    }
+};
+
+// A statement we keep: tagged, and older than the anchor from the moment it exists.
+sqlite3_stmt* Conn::prepare_kept(const char* sql, uint64_t& id) {
+    id = ++counter_;
+    std::string tag = tag_ + std::to_string(id) + "*/";
+    sqlite3_stmt* s = prepare_raw(tag + sql, SQLITE_PREPARE_PERSISTENT);
+    try {
+        renew_anchor();
+        live_[s] = Live{std::move(tag), id, round_};
+    } catch (...) {
+        sqlite3_finalize(s);
+        throw;
+    }
+    return s;
+}
+
+void Conn::renew_anchor() {
+    sqlite3_stmt* a = prepare_raw(tag_ + "anchor*/SELECT ?1", SQLITE_PREPARE_PERSISTENT);
+    auto* life = new (std::nothrow) Anchor;
+    if (!life) {
+        sqlite3_finalize(a);
+        throw std::bad_alloc();
+    }
+    // On failure SQLite calls the destructor itself: the anchor is then born dead.
+    sqlite3_bind_pointer(a, 1, life, "eskit_anchor", Anchor::dropped);
+    if (!life->alive) {
+        Anchor::release(life);
+        sqlite3_finalize(a);
+        throw std::bad_alloc();
+    }
+    if (sqlite3_next_stmt(db, nullptr) != a) list_is_newest_first_ = false;
+    drop_anchor();
+    anchor_ = a;
+    anchor_life_ = life;
+}
+
+void Conn::drop_anchor() noexcept {
+    if (!anchor_life_) return;
+    if (anchor_life_->alive) sqlite3_finalize(anchor_);
+    Anchor::release(anchor_life_);
+    anchor_life_ = nullptr;
+    anchor_ = nullptr;
+}
+
 Stmt Conn::use_slot(size_t slot, const char* sql) {
     if (cache_.size() <= slot) cache_.resize(slot + 1);
     Slot& e = cache_[slot];
     if (e.in_use || !can_cache()) return Stmt(*this, prepare_raw(sql, 0), -1);
     if (!e.stmt) {
-        const std::string tag = tag_ + std::to_string(++counter_) + "*/";
-        e.stmt = prepare_raw(tag + sql, SQLITE_PREPARE_PERSISTENT);
-        live_[e.stmt] = Live{tag, round_};
+        uint64_t id = 0;
+        e.stmt = prepare_kept(sql, id);
     }
     e.in_use = true;
     return Stmt(*this, e.stmt, static_cast<int>(slot));
@@ -119,56 +180,81 @@ void Conn::give_back(int slot, sqlite3_stmt* s) noexcept {
 
 Stmt Conn::prepare(const std::string& sql) { return Stmt(*this, prepare_raw(sql, 0), -1); }
 
-sqlite3_stmt* Conn::take_free(uint64_t shape) {
+ReadStmt Conn::take_free(uint64_t shape) {
     auto it = pool_.find(shape);
-    if (it == pool_.end() || it->second.empty()) return nullptr;
-    sqlite3_stmt* s = it->second.back();
+    if (it == pool_.end() || it->second.empty()) return {};
+    const ReadStmt s = it->second.back();
     it->second.pop_back();
     return s;
 }
 
-sqlite3_stmt* Conn::prepare_read(const std::string& sql) {
+ReadStmt Conn::prepare_read(const std::string& sql) {
     can_cache();  // a cursor's statement is pooled at release only while a table is connected
-    const std::string tag = tag_ + std::to_string(++counter_) + "*/";
-    sqlite3_stmt* s = prepare_raw(tag + sql, SQLITE_PREPARE_PERSISTENT);
-    live_[s] = Live{tag, round_};
+    ReadStmt s;
+    s.stmt = prepare_kept(sql.c_str(), s.id);
     return s;
 }
 
-void Conn::release_read(uint64_t shape, sqlite3_stmt* s) noexcept {
+void Conn::release_read(uint64_t shape, ReadStmt& held, bool alive) noexcept {
+    const ReadStmt s = held;
+    held = {};
     if (!s) return;
-    validate_statements();  // the host may have finalized s while its cursor was open
-    if (!owns(s)) return;
-    sqlite3_reset(s);
-    if (vtabs == 0) {  // closing, or no eskit table connected: do not keep the connection busy
-        live_.erase(s);
-        sqlite3_finalize(s);
+    if (!alive) validate_statements();  // the host may have finalized it since it last ran
+    if (!owns(s)) {
+        // Forgotten (the anchor went), yet known to exist and to be the one we prepared.
+        if (alive) sqlite3_finalize(s.stmt);
         return;
     }
-    sqlite3_clear_bindings(s);
+    sqlite3_reset(s.stmt);
+    sqlite3_clear_bindings(s.stmt);  // drops the cursor's run flag (cursor_stmt.h)
+    if (vtabs == 0) {  // closing, or no eskit table connected: do not keep the connection busy
+        live_.erase(s.stmt);
+        sqlite3_finalize(s.stmt);
+        if (live_.empty()) drop_anchor();
+        return;
+    }
     try {
         pool_[shape].push_back(s);
     } catch (...) {
-        live_.erase(s);
-        sqlite3_finalize(s);
+        live_.erase(s.stmt);
+        sqlite3_finalize(s.stmt);
     }
 }
 
 void Conn::forget(sqlite3_stmt* s) noexcept {
-    live_.erase(s);
     for (Slot& e : cache_) {
         if (e.stmt == s) e = Slot{};
     }
     for (auto& [shape, free] : pool_) {
-        free.erase(std::remove(free.begin(), free.end(), s), free.end());
+        free.erase(std::remove_if(free.begin(), free.end(),
+                                  [s](const ReadStmt& r) { return r.stmt == s; }),
+                   free.end());
     }
+}
+
+// Without a living anchor no statement can be proven ours: none is finalized by us again.
+void Conn::forget_all() noexcept {
+    live_.clear();
+    for (Slot& e : cache_) e = Slot{};
+    pool_.clear();
+    drop_anchor();
 }
 
 void Conn::validate_statements() noexcept {
     if (live_.empty()) return;
+    if (!anchor_life_ || !anchor_life_->alive) {
+        forget_all();
+        return;
+    }
     ++round_;
     size_t found = 0;
+    bool older = !list_is_newest_first_;
     for (sqlite3_stmt* p = sqlite3_next_stmt(db, nullptr); p; p = sqlite3_next_stmt(db, p)) {
+        if (p == anchor_) {
+            older = true;
+            continue;
+        }
+        if (!older) continue;  // prepared by the host after our last prepare
         auto it = live_.find(p);
         if (it == live_.end()) continue;
         // Same address, other statement: the host finalized ours and prepared a new one there.
@@ -178,11 +264,15 @@ void Conn::validate_statements() noexcept {
         ++found;
     }
     if (found == live_.size()) return;
-    std::vector<sqlite3_stmt*> gone;
-    for (const auto& [s, live] : live_) {
-        if (live.seen != round_) gone.push_back(s);
+    for (auto it = live_.begin(); it != live_.end();) {
+        if (it->second.seen == round_) {
+            ++it;
+            continue;
+        }
+        sqlite3_stmt* s = it->first;
+        it = live_.erase(it);
+        forget(s);
     }
-    for (sqlite3_stmt* s : gone) forget(s);
 }
 
 void Conn::finalize_all() noexcept {
@@ -191,6 +281,7 @@ void Conn::finalize_all() noexcept {
     live_.clear();
     cache_.clear();
     pool_.clear();
+    drop_anchor();
 }
 
 void Conn::begin_call() { has_error_ = false; }

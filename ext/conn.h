@@ -11,9 +11,23 @@
 ** ("/ *eskit 1f2e... 7* /"). Hosts may finalize every statement sqlite3_next_stmt() returns, or
 ** reset them all, before closing or while working: at the start of each eskit call (and before
 ** eskit touches a statement it holds) the connection's statement list is walked once and every
-** statement of ours that is no longer in it, or whose address now holds another statement (its
-** text no longer starts with our tag), is forgotten rather than finalized again. The next use
-** prepares it anew.
+** statement of ours that is no longer in it is forgotten rather than finalized again. The next
+** use prepares it anew.
+**
+** The address and the text do not prove that a statement is still ours: a host can read the
+** text (tag included) with sqlite3_sql() and prepare a copy, which may land at the address of
+** ours after it finalized that one. What a host cannot copy is age: SQLite links a new
+** statement at the head of the list, so a copy is newer than every statement that existed when
+** it was prepared. Right after each statement it keeps, eskit prepares an anchor ("SELECT ?1",
+** its parameter bound to a pointer whose destructor tells eskit when the anchor is finalized
+** or its binding dropped). A statement of ours is one at a recorded address, with its tag, that
+** comes after the living anchor in the list; one before it was prepared by the host after our
+** last prepare, whatever its text. When the anchor is gone, nothing can be told apart and every
+** statement is forgotten (a statement the host left alive then stays unfinalized: never freed
+** twice).
+**
+** Cursors keep read statements across callbacks as ReadStmt (address and serial), so that a
+** statement of ours prepared later at a freed address is not taken for theirs either.
 **
 ** CLOSING
 ** sqlite3_close() disconnects virtual tables before it checks for unfinalized statements, so the
@@ -39,6 +53,14 @@
 #include "stmt.h"
 
 namespace eskit::ext {
+
+// A read statement a cursor holds across callbacks: its address and the serial eskit gave it
+// (see STATEMENTS AND HOSTS).
+struct ReadStmt {
+    sqlite3_stmt* stmt = nullptr;
+    uint64_t id = 0;
+    explicit operator bool() const { return stmt != nullptr; }
+};
 
 // What the last successful es_append on this connection recorded (eskit_last_append).
 struct AppendRecord {
@@ -74,15 +96,22 @@ class Conn {
 
     // Read statements of the table-valued functions, pooled by shape so that two cursors can
     // be open at once and neither prepares on every xFilter.
-    // sql() builds the statement's text, only when none of that shape is free.
+    // sql() builds the statement's text, only when none of that shape is free. The pool is as
+    // current as the last validate_statements(): call it first when the host may have run
+    // since (CallScope does).
     template <class Sql>
-    sqlite3_stmt* acquire_read(uint64_t shape, Sql&& sql) {
-        if (sqlite3_stmt* s = take_free(shape)) return s;
+    ReadStmt acquire_read(uint64_t shape, Sql&& sql) {
+        if (ReadStmt s = take_free(shape)) return s;
         return prepare_read(sql());
     }
-    void release_read(uint64_t shape, sqlite3_stmt* s) noexcept;
-    // True while s is a live statement of ours (after validate_statements()).
-    bool owns(sqlite3_stmt* s) const { return live_.count(s) != 0; }
+    // Gives s back to the pool and clears s. alive: s is known to exist (it ran in this
+    // callback, or its run flag is up), so the statement list need not be walked.
+    void release_read(uint64_t shape, ReadStmt& s, bool alive) noexcept;
+    // True while s is a live statement of ours (as of the last validate_statements()).
+    bool owns(const ReadStmt& s) const {
+        auto it = live_.find(s.stmt);
+        return it != live_.end() && it->second.id == s.id;
+    }
 
     // Forgets statements the host finalized or replaced (see STATEMENTS AND HOSTS).
     void validate_statements() noexcept;
@@ -117,13 +146,19 @@ class Conn {
     sqlite3_stmt* side_head = nullptr;
 
   private:
+    struct Anchor;
+
     sqlite3_stmt* prepare_raw(const std::string& sql, unsigned flags);
-    sqlite3_stmt* take_free(uint64_t shape);
-    sqlite3_stmt* prepare_read(const std::string& sql);
+    sqlite3_stmt* prepare_kept(const char* sql, uint64_t& id);
+    ReadStmt take_free(uint64_t shape);
+    ReadStmt prepare_read(const std::string& sql);
     Stmt use_slot(size_t slot, const char* sql);
     void ensure_sentinel();
     bool can_cache();  // an eskit table is connected, so the cache is finalized at close
-    void forget(sqlite3_stmt* s) noexcept;
+    void renew_anchor();
+    void drop_anchor() noexcept;
+    void forget(sqlite3_stmt* s) noexcept;  // from the cache and the pool (not live_)
+    void forget_all() noexcept;
 
     std::string tag_;      // "/*eskit <this> " prefix of every statement we prepare
     uint64_t counter_ = 0;
@@ -133,12 +168,16 @@ class Conn {
     };
     std::vector<Slot> cache_;  // by Query::slot()
     std::unordered_map<std::string, int> text_slots_;  // dynamic SQL -> its slot in cache_
-    std::unordered_map<uint64_t, std::vector<sqlite3_stmt*>> pool_;
+    std::unordered_map<uint64_t, std::vector<ReadStmt>> pool_;
     struct Live {
         std::string tag;
+        uint64_t id = 0;
         uint64_t seen = 0;  // validation round that last found it in the statement list
     };
     std::unordered_map<sqlite3_stmt*, Live> live_;  // every statement we keep across calls
+    sqlite3_stmt* anchor_ = nullptr;
+    Anchor* anchor_life_ = nullptr;
+    bool list_is_newest_first_ = true;  // what the anchor relies on (checked at each renewal)
     uint64_t round_ = 0;
     bool sentinel_tried_ = false;
     bool has_error_ = false;

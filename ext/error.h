@@ -13,6 +13,7 @@
 #include "codes.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace eskit::ext {
 
@@ -43,5 +44,10 @@ std::string format(const char* fmt, ...);
 // std::bad_alloc instead of returning.
 Error db_error(sqlite3* db);
 [[noreturn]] void raise_db(sqlite3* db);
+// A statement of eskit's refused by SQLITE_LIMIT_SQL_LENGTH (prepared outside an OwnSqlScope,
+// boundary.h), as invalid_argument: the limit is not SQLITE_LIMIT_LENGTH's.
+Error sql_too_long(sqlite3* db);
+// The error of a failed sqlite3_step of s (db_error(), with the SQL length case told apart).
+Error step_error(sqlite3_stmt* s);
 
 }  // namespace eskit::ext

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "boundary.h"
 #include "conn.h"
+#include "cursor_stmt.h"
 #include "guard.h"
 #include "schema.h"
 
@@ -359,19 +360,82 @@ struct SeqsVtab : sqlite3_vtab {
     Conn* conn;
 };
 
+// The block scans. ?1 kind, ?2 key, ?3 lo, ?4 hi, ?5 the cursor's run flag (cursor_stmt.h).
+// Backwards, the scan starts at the block that holds hi, not at the key's last.
+constexpr const char* kBlocksAsc =
+    "SELECT seqs FROM main.es_postings WHERE eskit_running(?5) AND kind = ?1 AND key = ?2 AND "
+    "last_seq >= ?3 ORDER BY last_seq";
+constexpr const char* kBlocksDesc =
+    "SELECT seqs FROM main.es_postings WHERE eskit_running(?5) AND kind = ?1 AND key = ?2 AND "
+    "last_seq >= ?3 AND last_seq <= ifnull((SELECT min(last_seq) FROM main.es_postings WHERE "
+    "kind = ?1 AND key = ?2 AND last_seq >= ?4), 9223372036854775807) ORDER BY last_seq DESC";
+
 struct SeqsCursor : sqlite3_vtab_cursor {
     Conn* conn = nullptr;
     bool desc = false;
-    sqlite3_stmt* blocks = nullptr;  // the key's blocks from lo on, in the scan's direction
+    ReadStmt blocks;                 // the key's blocks from lo on, in the scan's direction
     uint64_t shape = 0;
+    RunWatch run;                    // up while blocks runs
+    bool scanning = false;           // blocks gave a block and has not ended
+    sqlite3_value* kind = nullptr;   // the arguments, to run blocks again (see next_block())
+    sqlite3_value* key = nullptr;
     std::vector<int64_t> values;     // the current block
     size_t at = 0;                   // position in values (from the back when desc)
     int64_t lo = 0, hi = 0;
     bool eof = true;
 
-    ~SeqsCursor() { conn->release_read(shape, blocks); }
+    ~SeqsCursor() {
+        conn->release_read(shape, blocks, run.running());
+        sqlite3_value_free(kind);
+        sqlite3_value_free(key);
+    }
 
     int64_t current() const { return desc ? values[values.size() - 1 - at] : values[at]; }
+
+    // Binds the scan of the blocks from lo on (backwards: from hi on), in the statement held if
+    // it is of the right direction, else in one from the pool. Statements validated.
+    void open_scan() {
+        const uint64_t want = desc ? 2 : 1;  // below 16: see shape_id() in read_vtab.cpp
+        if (blocks && shape != want) conn->release_read(shape, blocks, true);
+        if (!blocks) {
+            blocks = conn->acquire_read(want, [&] { return std::string(desc ? kBlocksDesc : kBlocksAsc); });
+            shape = want;
+        } else {
+            sqlite3_reset(blocks.stmt);
+        }
+        scanning = false;
+        int rc = sqlite3_bind_value(blocks.stmt, 1, kind);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_value(blocks.stmt, 2, key);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(blocks.stmt, 3, lo);
+        if (rc == SQLITE_OK && desc) rc = sqlite3_bind_int64(blocks.stmt, 4, hi);
+        if (rc == SQLITE_OK) rc = run.bind(blocks.stmt, 5);
+        if (rc != SQLITE_OK) raise_db(conn->db);
+    }
+
+    // Reads the next block into values; false at the end. When the host reset or finalized the
+    // scan since its last block, it runs again from lo/hi, which already exclude every value
+    // delivered (seqsNext).
+    bool next_block() {
+        OwnSqlScope own(conn->db);  // open_scan() may prepare
+        if (scanning && !run.running()) {
+            conn->validate_statements();
+            if (!conn->owns(blocks)) blocks = {};
+            open_scan();
+        }
+        const int rc = sqlite3_step(blocks.stmt);
+        if (rc == SQLITE_DONE) {
+            conn->release_read(shape, blocks, true);  // it ran just now
+            scanning = false;
+            return false;
+        }
+        if (rc != SQLITE_ROW) throw step_error(blocks.stmt);
+        scanning = true;
+        values.clear();
+        at = 0;
+        const auto* b = static_cast<const char*>(sqlite3_column_blob(blocks.stmt, 0));
+        decode_block({b ? b : "", static_cast<size_t>(sqlite3_column_bytes(blocks.stmt, 0))}, values);
+        return true;
+    }
 
     // Moves to the next value within lo..hi, reading blocks as needed.
     void settle() {
@@ -385,22 +449,20 @@ struct SeqsCursor : sqlite3_vtab_cursor {
                 if (desc ? v <= hi : v >= lo) return;
                 ++at;
             }
-            const int rc = sqlite3_step(blocks);
-            if (rc == SQLITE_DONE) {
+            if (!blocks || !next_block()) {
                 eof = true;
                 return;
             }
-            if (rc != SQLITE_ROW) raise_db(conn->db);
-            values.clear();
-            at = 0;
-            const auto* b = static_cast<const char*>(sqlite3_column_blob(blocks, 0));
-            decode_block({b ? b : "", static_cast<size_t>(sqlite3_column_bytes(blocks, 0))}, values);
         }
     }
 };
 
 int seqsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err) {
-    const int rc = sqlite3_declare_vtab(db, kSeqsSchema);
+    int rc = SQLITE_OK;
+    {
+        OwnSqlScope own(db);
+        rc = sqlite3_declare_vtab(db, kSeqsSchema);
+    }
     if (rc != SQLITE_OK) {
         *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
         return rc;
@@ -453,8 +515,12 @@ int seqsBestIndex(sqlite3_vtab*, sqlite3_index_info* info) {
 }
 
 int seqsOpen(sqlite3_vtab* p, sqlite3_vtab_cursor** out) {
-    auto* cur = new (std::nothrow) SeqsCursor{};
-    if (!cur) return SQLITE_NOMEM;
+    SeqsCursor* cur = nullptr;
+    try {
+        cur = new SeqsCursor{};
+    } catch (const std::bad_alloc&) {
+        return SQLITE_NOMEM;
+    }
     cur->conn = static_cast<SeqsVtab*>(p)->conn;
     *out = cur;
     return SQLITE_OK;
@@ -465,9 +531,19 @@ int seqsClose(sqlite3_vtab_cursor* p) {
     return SQLITE_OK;
 }
 
+// Keeps the arguments the scan is bound from, to run it again after a reset.
+void take_args(SeqsCursor& cur, sqlite3_value* kind, sqlite3_value* key) {
+    sqlite3_value_free(cur.kind);
+    sqlite3_value_free(cur.key);
+    cur.kind = sqlite3_value_dup(kind);
+    cur.key = sqlite3_value_dup(key);
+    if (!cur.kind || !cur.key) throw std::bad_alloc();
+}
+
 int seqsFilter(sqlite3_vtab_cursor* p, int idxNum, const char*, int argc, sqlite3_value** argv) {
     auto* cur = static_cast<SeqsCursor*>(p);
     return vtab_guard(cur->pVtab, *cur->conn, [&] {
+        OwnSqlScope own(cur->conn->db);
         cur->eof = true;
         cur->values.clear();
         cur->at = 0;
@@ -476,27 +552,14 @@ int seqsFilter(sqlite3_vtab_cursor* p, int idxNum, const char*, int argc, sqlite
         cur->lo = sqlite3_value_int64(argv[2]);
         cur->hi = sqlite3_value_int64(argv[3]);
         if (cur->lo > cur->hi) return SQLITE_OK;
-        const uint64_t shape = cur->desc ? 2 : 1;
-        if (!cur->blocks || cur->shape != shape) {
-            cur->conn->release_read(cur->shape, cur->blocks);
-            cur->blocks = nullptr;
-            cur->shape = shape;
-            // Backwards, the scan starts at the block that holds hi, not at the key's last.
-            const char* sql = cur->desc ? "SELECT seqs FROM main.es_postings WHERE kind = ?1 AND key = ?2 "
-                                   "AND last_seq >= ?3 AND last_seq <= ifnull((SELECT min(last_seq) "
-                                   "FROM main.es_postings WHERE kind = ?1 AND key = ?2 AND "
-                                   "last_seq >= ?4), 9223372036854775807) ORDER BY last_seq DESC"
-                                 : "SELECT seqs FROM main.es_postings WHERE kind = ?1 AND key = ?2 "
-                                   "AND last_seq >= ?3 ORDER BY last_seq";
-            cur->blocks = cur->conn->acquire_read(shape, [&] { return std::string(sql); });
-        } else {
-            sqlite3_reset(cur->blocks);
+        take_args(*cur, argv[0], argv[1]);
+        // Unless it still runs, the statement held (and the pool) may be gone since the host
+        // last ran: this cursor is also the inner loop of joins the host writes.
+        if (!cur->blocks || !cur->run.running() || cur->shape != (cur->desc ? 2u : 1u)) {
+            cur->conn->validate_statements();
+            if (!cur->conn->owns(cur->blocks)) cur->blocks = {};
         }
-        int rc = sqlite3_bind_value(cur->blocks, 1, argv[0]);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_value(cur->blocks, 2, argv[1]);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(cur->blocks, 3, cur->lo);
-        if (rc == SQLITE_OK && cur->desc) rc = sqlite3_bind_int64(cur->blocks, 4, cur->hi);
-        if (rc != SQLITE_OK) return rc;
+        cur->open_scan();
         cur->eof = false;
         cur->settle();
         return SQLITE_OK;

@@ -26,9 +26,12 @@
 ** cursor filters or orders on), NULL for the rest, so a query of seq and type never copies data.
 ** Column 2 (category, not stored) is computed from the stream id.
 **
-** A host may reset every statement of the connection while a cursor is open (a reset-all
-** loop): a source notices its statement is no longer running, runs it again and passes over
-** the rows it already took, so no row is delivered twice.
+** A host may reset or finalize every statement of the connection while a cursor is open (a
+** reset-all or finalize-all loop between two rows). Each inner statement carries a run flag
+** (cursor_stmt.h) that is up while it runs: a source whose flag went down while it held a row
+** runs its segment again from that row's position on the order column (in a statement prepared
+** anew when the host finalized its own), so no row is delivered twice or skipped, and no column
+** is read from a statement that is not running.
 */
 #include <algorithm>
 #include <memory>
@@ -37,6 +40,7 @@
 
 #include "args.h"
 #include "boundary.h"
+#include "cursor_stmt.h"
 #include "ids.h"
 #include "postings.h"
 #include "read_plan.h"
@@ -77,8 +81,10 @@ struct EventsVtab : sqlite3_vtab {
 };
 
 // The inner statements. ?1 the driving key, ?2..?3 the inclusive range on the order column,
-// ?4 the index kind (Index) or the seq an event id carries (EventId).
+// ?4 the index kind (Index) or the seq an event id carries (EventId), ?5 the source's run flag.
 enum class Shape : int { Stream = 0, All, ByStream, Index, EventId };
+
+constexpr int kRunParam = 5;
 
 bool has_key(Shape s) { return s != Shape::All; }
 
@@ -96,24 +102,25 @@ std::string shape_sql(Shape shape, bool desc, uint32_t columns) {
     const char* dir = desc ? " DESC" : "";
     switch (shape) {
         case Shape::Stream:
-            return sql + " FROM main.es_events AS e WHERE e.stream_id = ?1 AND e.version BETWEEN "
-                         "?2 AND ?3 ORDER BY e.version" + dir;
+            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
+                         "AND e.version BETWEEN ?2 AND ?3 ORDER BY e.version" + dir;
         case Shape::All:
-            return sql + " FROM main.es_events AS e WHERE e.seq BETWEEN ?2 AND ?3 ORDER BY e.seq" + dir;
+            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq BETWEEN ?2 "
+                         "AND ?3 ORDER BY e.seq" + dir;
         case Shape::ByStream:
             // Within one stream version order is seq order: the (stream_id, version) index
             // yields seq order without a sort.
-            return sql + " FROM main.es_events AS e WHERE e.stream_id = ?1 AND e.seq BETWEEN ?2 "
-                         "AND ?3 ORDER BY e.version" + dir;
+            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
+                         "AND e.seq BETWEEN ?2 AND ?3 ORDER BY e.version" + dir;
         case Shape::Index:
             return sql + " FROM es_index_seqs(?4, ?1, ?2, ?3) AS i CROSS JOIN main.es_events AS e "
-                         "ON e.seq = i.seq ORDER BY i.seq" + dir;
+                         "ON e.seq = i.seq WHERE eskit_running(?5) ORDER BY i.seq" + dir;
         case Shape::EventId:
             // The indexed id's seq, else the seq a generated id carries (?4); ids are unique,
             // so the index entry wins. A scalar, not IN (...): IN builds an ephemeral table.
-            return sql + " FROM main.es_events AS e WHERE e.seq = coalesce((SELECT seq FROM "
-                         "main.es_event_ids WHERE event_id = ?1), ?4) AND e.event_id = ?1 AND "
-                         "e.seq BETWEEN ?2 AND ?3";
+            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq = "
+                         "coalesce((SELECT seq FROM main.es_event_ids WHERE event_id = ?1), ?4) "
+                         "AND e.event_id = ?1 AND e.seq BETWEEN ?2 AND ?3";
     }
     return sql;
 }
@@ -128,6 +135,14 @@ struct Segment {
     int64_t lo, hi;  // on the order column (version for Stream, else seq)
 };
 
+// A restart finds es_stream's order (version) from the seq it placed the source at: a cursor
+// reads no version unless asked for it.
+const Query kVersionAt{"SELECT version FROM main.es_events WHERE seq = ?1 AND stream_id = ?2"};
+
+// Reading a row's seq costs a column fetch: a single source places itself (see Source) only
+// every kPlaceEvery rows, a merge on every row, as it orders by seq.
+constexpr int64_t kPlaceEvery = 64;
+
 struct Source {
     std::string key;
     // Index-driven sources check every row's key against their own (see postings.h): the
@@ -137,10 +152,14 @@ struct Source {
     bool has_kind_or_seq = false;
     std::vector<Segment> segments;
     size_t seg = 0;
-    sqlite3_stmt* stmt = nullptr;
+    ReadStmt stmt;          // empty once the last segment ended
     uint64_t shape = 0;
-    bool has_row = false;
-    int64_t consumed = 0;  // rows of the current segment already taken (see resume())
+    RunWatch run;           // up while stmt runs, and so still holds the pending row
+    bool has_row = false;   // a pending row: the next one this source delivers
+    // Where a restart finds the pending row again: `since` rows after the one of seq `at`,
+    // both of the current segment (see reposition()). In a merge, since is 0.
+    int64_t at = 0;
+    int64_t since = 0;
 };
 
 // What the query's constraints asked for, once xFilter has bound them.
@@ -177,71 +196,119 @@ struct EventsCursor : sqlite3_vtab_cursor {
     }
 
     void release_sources() noexcept {
-        for (Source& s : sources) conn->release_read(s.shape, s.stmt);
+        for (Source& s : sources) conn->release_read(s.shape, s.stmt, s.run.running());
         sources.clear();
     }
 
     void bind_segment(Source& s, const Segment& g) {
+        sqlite3_stmt* st = s.stmt.stmt;
         int rc = SQLITE_OK;
         if (has_key(g.shape)) {
-            rc = sqlite3_bind_text(s.stmt, 1, s.key.data(), static_cast<int>(s.key.size()),
+            rc = sqlite3_bind_text(st, 1, s.key.data(), static_cast<int>(s.key.size()),
                                    SQLITE_STATIC);
         }
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s.stmt, 2, g.lo);
-        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(s.stmt, 3, g.hi);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 2, g.lo);
+        if (rc == SQLITE_OK) rc = sqlite3_bind_int64(st, 3, g.hi);
         if (rc == SQLITE_OK && (g.shape == Shape::Index || g.shape == Shape::EventId)) {
-            rc = s.has_kind_or_seq ? sqlite3_bind_int64(s.stmt, 4, s.kind_or_seq)
-                                   : sqlite3_bind_null(s.stmt, 4);
+            rc = s.has_kind_or_seq ? sqlite3_bind_int64(st, 4, s.kind_or_seq)
+                                   : sqlite3_bind_null(st, 4);
         }
+        if (rc == SQLITE_OK) rc = s.run.bind(st, kRunParam);
         if (rc != SQLITE_OK) raise_db(conn->db);
     }
 
-    // Opens segment s.seg of the source (its statement, bound from its range).
+    // Opens segment s.seg of the source: the statement it holds if of the segment's shape, else
+    // one from the pool, bound from the segment's range. What s holds is known to exist, and
+    // the pool is validated since the host last ran.
     void open_segment(Source& s) {
         const Segment& g = s.segments[s.seg];
         const uint64_t shape = shape_id(g.shape, desc, columns);
-        if (s.stmt && s.shape != shape) {
-            conn->release_read(s.shape, s.stmt);
-            s.stmt = nullptr;
-        }
+        if (s.stmt && s.shape != shape) conn->release_read(s.shape, s.stmt, true);
         if (!s.stmt) {
             s.stmt = conn->acquire_read(shape, [&] { return shape_sql(g.shape, desc, columns); });
             s.shape = shape;
         } else {
-            sqlite3_reset(s.stmt);
+            sqlite3_reset(s.stmt.stmt);
         }
+        s.has_row = false;
+        s.since = kPlaceEvery;  // the first row places the source
         bind_segment(s, g);
     }
 
-    // After an external reset the statement would start over: run it again and pass over the
-    // rows already taken (the outer statement's read transaction keeps the snapshot, so they
-    // are the same rows). Costs nothing while no host resets our statements.
-    void resume(Source& s) {
-        sqlite3_reset(s.stmt);
-        for (int64_t k = 0; k < s.consumed; ++k) {
-            const int rc = sqlite3_step(s.stmt);
-            if (rc != SQLITE_ROW) {
-                if (rc != SQLITE_DONE) raise_db(conn->db);
-                return;
+    // Steps the statement of s to its next row, through the following segments when one ends.
+    void fetch(Source& s) {
+        if (step_row(s)) return;
+        while (s.seg + 1 < s.segments.size()) {
+            OwnSqlScope own(conn->db);  // prepares, or SQLite re-prepares at the first step
+            ++s.seg;
+            conn->validate_statements();  // the pool, as the host may have left it
+            open_segment(s);
+            if (step_row(s)) return;
+        }
+        conn->release_read(s.shape, s.stmt, true);  // it ran just now
+    }
+
+    bool step_row(Source& s) {
+        const int rc = sqlite3_step(s.stmt.stmt);
+        s.has_row = rc == SQLITE_ROW;
+        if (rc == SQLITE_ROW) {
+            if (sources.size() > 1 || s.since + 1 >= kPlaceEvery) {
+                s.at = sqlite3_column_int64(s.stmt.stmt, kSeq);
+                s.since = 0;
+            } else {
+                ++s.since;
             }
+            return true;
+        }
+        if (rc != SQLITE_DONE) throw step_error(s.stmt.stmt);
+        return false;
+    }
+
+    // Narrows the segment of s to start again at the placed row (seq `at`).
+    void narrow_to_placed(Source& s) {
+        Segment& g = s.segments[s.seg];
+        if (g.shape != Shape::Stream) {
+            (desc ? g.hi : g.lo) = s.at;
+            return;
+        }
+        Stmt v = conn->use(kVersionAt);
+        v.bind(1, s.at).bind(2, s.key);
+        if (v.step_row()) {
+            (desc ? g.hi : g.lo) = v.int64(0);
+        } else {  // the stream left the log meanwhile (a write of this connection): it ended
+            g.lo = 1;
+            g.hi = 0;
         }
     }
 
+    // The host reset or finalized the statement of s while it held the pending row: runs the
+    // segment again from the placed row, in a statement known to exist, and passes over the
+    // rows up to the pending one (past: 0) or just after it (past: 1). The outer statement's
+    // read transaction keeps the snapshot, so the rows come back as they were.
+    void reposition(Source& s, int past) {
+        OwnSqlScope own(conn->db);
+        conn->validate_statements();
+        if (!conn->owns(s.stmt)) s.stmt = {};  // finalized: prepared again
+        const int64_t skip = s.since + past;
+        narrow_to_placed(s);
+        const size_t seg = s.seg;
+        open_segment(s);
+        fetch(s);
+        for (int64_t k = 0; k < skip && s.has_row && s.seg == seg; ++k) fetch(s);
+    }
+
     void step(Source& s) {
-        for (;;) {
-            if (s.consumed > 0 && !sqlite3_stmt_busy(s.stmt)) resume(s);
-            const int rc = sqlite3_step(s.stmt);
-            if (rc == SQLITE_ROW) {
-                s.has_row = true;
-                ++s.consumed;
-                return;
-            }
-            s.has_row = false;
-            if (rc != SQLITE_DONE) raise_db(conn->db);
-            if (++s.seg >= s.segments.size()) return;
-            s.consumed = 0;
-            open_segment(s);
+        if (s.has_row && !s.run.running()) {
+            reposition(s, 1);
+        } else {
+            fetch(s);
         }
+    }
+
+    // Before the pending row of s is read: fetched again when the host stopped its statement
+    // since.
+    void refresh(Source& s) {
+        if (s.has_row && !s.run.running()) reposition(s, 0);
     }
 
     std::string_view text(sqlite3_stmt* st, int col) const {
@@ -251,7 +318,7 @@ struct EventsCursor : sqlite3_vtab_cursor {
 
     bool matches(const Source& s) const {
         if (!filters) return true;
-        sqlite3_stmt* st = s.stmt;
+        sqlite3_stmt* st = s.stmt.stmt;
         if (s.key_column == kCategory && category_of(text(st, kStreamId)) != s.key) return false;
         if (s.key_column == kType && text(st, kType) != s.key) return false;
         if (check_seq && !want.seq.contains(sqlite3_column_int64(st, kSeq))) return false;
@@ -265,7 +332,18 @@ struct EventsCursor : sqlite3_vtab_cursor {
         return true;
     }
 
-    // Positions on the next row that passes every filter (merging sources by seq).
+    // The source whose pending row comes next in seq order (a merge places every row), or
+    // nullptr.
+    Source* next_in_order() {
+        Source* best = nullptr;
+        for (Source& s : sources) {
+            if (s.has_row && (!best || (desc ? s.at > best->at : s.at < best->at))) best = &s;
+        }
+        return best;
+    }
+
+    // Positions on the next row that passes every filter (merging sources by seq). A single
+    // source was stepped in this callback; merged ones may hold rows from earlier callbacks.
     void settle() {
         if (sources.size() == 1) {  // no merge
             Source& only = sources.front();
@@ -275,23 +353,20 @@ struct EventsCursor : sqlite3_vtab_cursor {
             return;
         }
         for (;;) {
-            size_t best = sources.size();
-            int64_t best_seq = 0;
-            for (size_t i = 0; i < sources.size(); ++i) {
-                if (!sources[i].has_row) continue;
-                const int64_t s = sqlite3_column_int64(sources[i].stmt, kSeq);
-                if (best == sources.size() || (desc ? s > best_seq : s < best_seq)) {
-                    best = i;
-                    best_seq = s;
-                }
-            }
-            if (best == sources.size()) {
+            Source* best = next_in_order();
+            if (!best) {
                 eof = true;
                 return;
             }
-            current = best;
-            if (matches(sources[best])) return;
-            step(sources[best]);
+            // Re-picked only when the row moved: a flag that cannot rise (out of memory in
+            // eskit_running) would otherwise refresh the same source forever.
+            if (const int64_t seq = best->at; !best->run.running()) {
+                refresh(*best);
+                if (!best->has_row || best->at != seq) continue;
+            }
+            current = static_cast<size_t>(best - sources.data());
+            if (matches(*best)) return;
+            step(*best);
         }
     }
 
@@ -300,14 +375,17 @@ struct EventsCursor : sqlite3_vtab_cursor {
         settle();
     }
 
-    sqlite3_stmt* row() const { return sources[current].stmt; }
 };
 
 // ---------------------------------------------------------------------------------------------
 
 int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out,
                   char** err, bool is_stream) {
-    const int rc = sqlite3_declare_vtab(db, is_stream ? kStreamSchema : kAllSchema);
+    int rc = SQLITE_OK;
+    {
+        OwnSqlScope own(db);  // the schema is SQL too, longer than a host's lowered limit
+        rc = sqlite3_declare_vtab(db, is_stream ? kStreamSchema : kAllSchema);
+    }
     if (rc != SQLITE_OK) {
         *err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
         return rc;
@@ -413,17 +491,38 @@ void copy_value(sqlite3_context* ctx, sqlite3_value* v) {
     }
 }
 
+// The statement holding the current row. A function of the host's statement may have stopped
+// ours between two columns of one row (a reset-all inside a scalar function): then the row is
+// fetched again first.
+int current_row(EventsCursor* cur, sqlite3_stmt** out) {
+    Source& s = cur->sources[cur->current];
+    if (!s.run.running()) {
+        const int rc = vtab_guard(cur->pVtab, *cur->conn, [&] {
+            cur->refresh(s);
+            return SQLITE_OK;
+        });
+        if (rc != SQLITE_OK) return rc;
+    }
+    *out = s.has_row ? s.stmt.stmt : nullptr;  // nullptr: the row left the log meanwhile
+    return SQLITE_OK;
+}
+
 int eventsColumn(sqlite3_vtab_cursor* p, sqlite3_context* ctx, int col) {
     auto* cur = static_cast<EventsCursor*>(p);
+    sqlite3_stmt* row = nullptr;
+    if (col < kArg0) {
+        const int rc = current_row(cur, &row);
+        if (rc != SQLITE_OK || !row) return rc;
+    }
     if (col == kCategory) {
-        sqlite3_value* v = sqlite3_column_value(cur->row(), kCategory);
+        sqlite3_value* v = sqlite3_column_value(row, kCategory);
         if (sqlite3_value_type(v) == SQLITE_NULL) return SQLITE_OK;
         const auto* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
         if (!t) return SQLITE_NOMEM;
         const std::string_view c = category_of({t, static_cast<size_t>(sqlite3_value_bytes(v))});
         sqlite3_result_text(ctx, c.data(), static_cast<int>(c.size()), SQLITE_TRANSIENT);
     } else if (col < kArg0) {
-        copy_value(ctx, sqlite3_column_value(cur->row(), col));
+        copy_value(ctx, sqlite3_column_value(row, col));
     } else if (cur->is_stream && col == kArg0) {
         if (cur->want.has_arg_stream) {
             sqlite3_result_text(ctx, cur->want.arg_stream.data(),
@@ -436,8 +535,10 @@ int eventsColumn(sqlite3_vtab_cursor* p, sqlite3_context* ctx, int col) {
 }
 
 int eventsRowid(sqlite3_vtab_cursor* p, sqlite_int64* rowid) {
-    *rowid = sqlite3_column_int64(static_cast<EventsCursor*>(p)->row(), kSeq);
-    return SQLITE_OK;
+    sqlite3_stmt* row = nullptr;
+    const int rc = current_row(static_cast<EventsCursor*>(p), &row);
+    *rowid = row ? sqlite3_column_int64(row, kSeq) : 0;
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,8 +708,8 @@ void build_sources(EventsCursor& cur, Conn& c, int idx_num) {
     } else {
         add({}, {{Shape::All, w.seq.lo, w.seq.hi}});
     }
-    // Columns to read: the query's, seq (merge, rowid), and the columns the cursor still
-    // filters on.
+    // Columns to read: the query's, seq (merge, rowid, restart), and the columns the cursor
+    // still filters on.
     cur.columns |= 1u << kSeq;
     if (cur.check_version) cur.columns |= 1u << kVersion;
     const bool key_checked = idx_num & (kByCategory | kByType);
@@ -643,7 +744,7 @@ bool start_sources(EventsCursor& cur, Conn& c, int idx_num) {
         build_sources(cur, c, idx_num);
         for (Source& s : cur.sources) {
             cur.open_segment(s);
-            cur.step(s);
+            cur.fetch(s);
         }
         return true;
     } catch (const Error&) {
@@ -767,6 +868,7 @@ const sqlite3_module kAllModule = make_module(false);
 }  // namespace
 
 int register_reads(sqlite3* db, Conn* c) {
+    if (const int rc = register_running(db); rc != SQLITE_OK) return rc;
     ++c->refs;
     int rc = sqlite3_create_module_v2(db, "es_stream", &kStreamModule, c, conn_release);
     if (rc == SQLITE_OK) {

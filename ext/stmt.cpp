@@ -87,7 +87,7 @@ bool Stmt::step_row() {
     const int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw db_error(sqlite3_db_handle(s_));
+    throw step_error(s_);
 }
 
 void Stmt::step_done() {
