@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <eskit/database.hpp>
+#include <eskit/error.hpp>
 
 namespace eskit::detail {
 
@@ -64,6 +65,9 @@ struct AppendReply {
     std::vector<std::optional<std::string>> metadata;
 };
 
+// A remote connection throws eskit::NotCommitted (<eskit/error.hpp>) when it knows for certain
+// that the transaction it was running did not commit; the group commit then runs its batch again.
+
 class Connection {
   public:
     virtual ~Connection() = default;
@@ -76,8 +80,12 @@ class Connection {
     virtual bool autocommit() = 0;
     // The SQLite handle of a local connection (nullptr for remote ones).
     virtual sqlite3* native() noexcept { return nullptr; }
-    // PRAGMA data_version, for the notifier's polling mode.
+    // PRAGMA data_version, for the notifier's polling mode (a remote connection may answer
+    // another counter that changes with every commit that appended, such as es_head()).
     virtual int64_t data_version() = 0;
+    // Whether es_wait can block on this connection (it refuses on a replicated host, where
+    // the notifier polls instead).
+    virtual bool can_wait() const noexcept { return true; }
 };
 
 class Backend {

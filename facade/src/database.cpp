@@ -183,15 +183,34 @@ int64_t DatabaseImpl::lead_group(std::unique_lock<std::mutex>& lk, const Pending
 
 // One transaction for the batch. es_append runs in a savepoint of its own, so a failing append
 // (a conflict) changes nothing and fails only its caller; a failure of the transaction itself
-// (I/O, a full disk: SQLite has rolled it back) fails every append of the batch.
+// (I/O, a full disk: SQLite has rolled it back) fails every append of the batch. A remote
+// backend that knows the transaction did not commit (NotCommitted: the leader was lost) gets
+// the whole batch again, a bounded number of times: nothing of it was stored, and each try
+// waits for a leader inside the backend.
 int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
+    constexpr int kMaxTries = 50;
+    for (int tries = 1;; ++tries) {
+        try {
+            return run_batch_once(batch);
+        } catch (const NotCommitted&) {
+            for (Pending* p : batch) {
+                p->error = tries < kMaxTries ? nullptr : std::current_exception();
+                p->reply = {};
+            }
+            if (tries >= kMaxTries) return 0;
+        }
+    }
+}
+
+// run_batch's one try; throws NotCommitted (after rolling back) for run_batch to try again.
+int64_t DatabaseImpl::run_batch_once(std::vector<Pending*>& batch) {
     int64_t last_seq = 0;
     auto record = [&](Pending* p) {
         if (p->reply.count > 0 && !p->reply.replay) {
             last_seq = std::max(last_seq, p->reply.first_seq + p->reply.count - 1);
         }
     };
-    if (batch.size() == 1) {  // alone: es_append commits on its own
+    if (batch.size() == 1) {  // alone: es_append commits on its own (a remote backend settles it)
         try {
             batch[0]->reply = writer_->append(*batch[0]->call);
             record(batch[0]);
@@ -204,6 +223,13 @@ int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         for (Pending* p : batch) p->error = e;
         last_seq = 0;
     };
+    auto roll_back = [&] {
+        if (writer_->autocommit()) return;
+        try {
+            writer_->exec("ROLLBACK");
+        } catch (...) {
+        }
+    };
     try {
         writer_->exec(options_.immediate ? "BEGIN IMMEDIATE" : "BEGIN");
     } catch (...) {
@@ -214,6 +240,9 @@ int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
         try {
             p->reply = writer_->append(*p->call);
             record(p);
+        } catch (const NotCommitted&) {
+            roll_back();
+            throw;
         } catch (...) {
             p->error = std::current_exception();
             if (writer_->autocommit()) {  // the transaction is gone, and every append with it
@@ -224,14 +253,12 @@ int64_t DatabaseImpl::run_batch(std::vector<Pending*>& batch) {
     }
     try {
         writer_->exec("COMMIT");
+    } catch (const NotCommitted&) {
+        roll_back();
+        throw;
     } catch (...) {
         const std::exception_ptr e = std::current_exception();
-        if (!writer_->autocommit()) {
-            try {
-                writer_->exec("ROLLBACK");
-            } catch (...) {
-            }
-        }
+        roll_back();
         fail_all(e);
         return 0;
     }
@@ -358,6 +385,10 @@ Database Database::open(const std::string& path, const DatabaseOptions& options)
 
 Database Database::adopt(sqlite3* db, const DatabaseOptions& options) {
     return Database(std::make_shared<detail::DatabaseImpl>(detail::adopted_backend(db, options), options));
+}
+
+Database Database::with_backend(std::unique_ptr<detail::Backend> backend, const DatabaseOptions& options) {
+    return Database(std::make_shared<detail::DatabaseImpl>(std::move(backend), options));
 }
 
 Transaction Database::begin() { return Transaction::begin(impl_); }

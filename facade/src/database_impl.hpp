@@ -106,6 +106,7 @@ class DatabaseImpl {
     // The highest seq its batches committed (0: none); called and returns with lk held.
     int64_t lead_group(std::unique_lock<std::mutex>& lk, const Pending& mine);
     int64_t run_batch(std::vector<Pending*>& batch);
+    int64_t run_batch_once(std::vector<Pending*>& batch);
     void notify(int64_t head);
 
     DatabaseOptions options_;

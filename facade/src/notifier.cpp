@@ -113,7 +113,9 @@ Notifier::Notifier(Database& db, NotifierOptions options) : state_(std::make_sha
     if (options.mode == NotifyMode::Callback) return;
     std::unique_ptr<detail::Connection> conn = s.db->backend().open_reader();
     if (!conn) return;  // in memory: no other connection can write it
-    if (options.mode == NotifyMode::Poll) {
+    // es_wait refuses on a replicated host (a cluster): Watch polls there, rather than retry a
+    // refused es_wait forever and never hear other clients' commits.
+    if (options.mode == NotifyMode::Poll || !conn->can_wait()) {
         s.watcher = std::thread([st = state_, c = std::move(conn)]() mutable { st->poll(std::move(c)); });
     } else {
         s.watcher = std::thread([st = state_, c = std::move(conn)]() mutable { st->watch(std::move(c)); });

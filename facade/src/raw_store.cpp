@@ -81,10 +81,25 @@ int64_t call_int(Connection& c, const char* sql, std::initializer_list<Param> pa
     return query_int(c, sql, std::span<const Param>(params.begin(), params.size()));
 }
 
+// Archives into an attached database need the file next to the main one; a cluster replicates
+// its main database only (dqlite has no ATTACH of replicated files), so it refuses up front.
+void require_local(Connection& c, const char* what) {
+    if (c.native()) return;
+    throw_error(Code::InvalidArgument, SQLITE_ERROR,
+                std::string("eskit: ") + what +
+                    " is not available on a cluster: only the main database is replicated "
+                    "(archive in place with archive(stream))");
+}
+
 // ATTACHes another store's file to the write connection for one call.
 class Attached {
   public:
     Attached(Connection& c, Database& other) : c_(c) {
+        require_local(c, "archiving into another store");
+        if (!other.handle()) {
+            throw_error(Code::InvalidArgument, SQLITE_ERROR,
+                        "eskit: the target store is a cluster; archive into a store file");
+        }
         const char* path = sqlite3_db_filename(other.handle(), "main");
         if (!path || !*path) {
             throw_error(Code::InvalidArgument, SQLITE_ERROR,
@@ -268,7 +283,10 @@ void RawStore::archive(std::string_view stream) {
 }
 
 int64_t RawStore::archive_to(std::string_view stream, std::string_view schema) {
-    return db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_archive(?1, ?2)", {stream, schema}); });
+    return db_->with_writer([&](Connection& c) {
+        require_local(c, "archiving into an attached database");
+        return call_int(c, "SELECT es_archive(?1, ?2)", {stream, schema});
+    });
 }
 
 int64_t RawStore::archive_to(std::string_view stream, Database& target) {
@@ -283,7 +301,10 @@ void RawStore::restore(std::string_view stream) {
 }
 
 int64_t RawStore::restore_from(std::string_view stream, std::string_view schema) {
-    return db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_restore(?1, ?2)", {stream, schema}); });
+    return db_->with_writer([&](Connection& c) {
+        require_local(c, "restoring from an attached database");
+        return call_int(c, "SELECT es_restore(?1, ?2)", {stream, schema});
+    });
 }
 
 int64_t RawStore::restore_from(std::string_view stream, Database& source) {

@@ -114,22 +114,32 @@ auto settle(Client& client, const AppendPolicy& policy, std::uint64_t& retries,
 
 Appender::Appender(Client& client, AppendPolicy policy) : client_(client), policy_(policy) {}
 
+Result Appender::transact(const std::function<Result(Client::Transaction&)>& body,
+                          AppendResult* info) {
+    int attempts = 0;
+    bool ambiguous = false;
+    Result r = settle(client_, policy_, retries_, ambiguous_, attempts, ambiguous,
+                      [&](bool& committing) {
+                          Client::Transaction tx = client_.begin(true);
+                          Result out = body(tx);
+                          committing = true;
+                          tx.commit();
+                          return out;
+                      });
+    if (info) {
+        info->attempts = attempts;
+        info->settled_ambiguity = ambiguous;
+    }
+    return r;
+}
+
 AppendResult Appender::append(AppendRequest request) {
     if (request.idempotency_key.empty()) request.idempotency_key = make_idempotency_key();
     const std::vector<Value> params = append_params(request);
     AppendResult out;
     out.idempotency_key = request.idempotency_key;
-    bool ambiguous = false;
-    out.version = settle(client_, policy_, retries_, ambiguous_, out.attempts, ambiguous,
-                         [&](bool& committing) {
-                             Client::Transaction tx = client_.begin(true);
-                             const std::int64_t v = version_of(tx.run(kAppendSql, params,
-                                                                      Mode::query));
-                             committing = true;
-                             tx.commit();
-                             return v;
-                         });
-    out.settled_ambiguity = ambiguous;
+    out.version = version_of(transact(
+        [&](Client::Transaction& tx) { return tx.run(kAppendSql, params, Mode::query); }, &out));
     return out;
 }
 

@@ -30,6 +30,7 @@ struct sqlite3;
 namespace eskit {
 
 namespace detail {
+class Backend;
 class DatabaseImpl;
 class Rows;
 }  // namespace detail
@@ -75,6 +76,10 @@ class Database {
     // Uses a connection the application owns and keeps open; it must outlive the Database.
     // eskit is registered on it; reads share it (no read pool).
     static Database adopt(sqlite3* db, const DatabaseOptions& options = {});
+    // A database over a backend built outside libeskit (the cluster backend, <eskit/cluster.hpp>,
+    // which lives in its own library so that libeskit needs no network client).
+    static Database with_backend(std::unique_ptr<detail::Backend> backend,
+                                 const DatabaseOptions& options = {});
 
     Database(Database&&) noexcept;
     Database& operator=(Database&&) noexcept;
@@ -93,7 +98,7 @@ class Database {
     // es_head(): the highest seq ever assigned.
     int64_t head();
     // The write connection's SQLite handle (for the application's own statements; do not use it
-    // from another thread while the Database works).
+    // from another thread while the Database works). nullptr for a cluster.
     sqlite3* handle();
 
     const std::shared_ptr<detail::DatabaseImpl>& impl() const noexcept { return impl_; }

@@ -83,6 +83,14 @@ class StorageError : public Error {
   public:
     using Error::Error;
 };
+// A transaction on a cluster (eskit::connect_cluster) that certainly did not commit: its
+// connection or the leader was lost before the commit took effect, or a commit whose answer
+// was lost was found not applied. Nothing of it was written: running it again is safe (unlike
+// a plain StorageError at COMMIT, whose outcome may be unknown).
+class NotCommitted : public StorageError {
+  public:
+    using StorageError::StorageError;
+};
 // A payload that cannot be encoded or decoded (codec, event type registry, upcasters):
 // eskit::CodecError, in <eskit/wire.hpp>.
 

@@ -9,7 +9,8 @@
 // the notifier also watches the file: Poll reads PRAGMA data_version from a connection that
 // never writes (SQLite changes it only for other connections' commits) every poll_interval;
 // Watch blocks in es_wait() on a connection of its own, which the extension wakes through the
-// file system without polling. A notification is only a hint: wait() also re-reads the head
+// file system without polling. On a cluster (Database::connect_cluster) es_wait refuses, so
+// Watch polls like Poll; the poller there reads es_head() on the leader, not data_version. A notification is only a hint: wait() also re-reads the head
 // every repoll interval, so a lost wake-up costs latency, never progress.
 #pragma once
 

@@ -30,6 +30,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
@@ -341,6 +342,14 @@ class Appender {
     // Many appends in one transaction (group commit): each es_append in its own savepoint, so a
     // conflict fails that item only. The whole batch is retried as one, with the same keys.
     std::vector<BatchItem> append_batch(std::vector<AppendRequest> requests);
+    // The same rule for any body: body(tx) runs inside BEGIN IMMEDIATE on the leader, then
+    // COMMIT; on anything but a definite answer the whole is run again (on the new leader).
+    // body must be safe to repeat after a commit that did go through: every write it makes
+    // must carry an idempotency key (es_append), so that the repeat writes nothing. *info (if
+    // given) gets attempts and settled_ambiguity. The facade's cluster backend uses it to read
+    // es_last_append() in the append's own transaction.
+    Result transact(const std::function<Result(Client::Transaction&)>& body,
+                    AppendResult* info = nullptr);
 
     // Counters over the appender's life.
     std::uint64_t retries() const { return retries_; }
