@@ -7,8 +7,9 @@
 // system's page cache or heap cannot flatter the other. Output: one line per measurement
 //   RESULT workload=W1 system=sql events_per_s=41234 ratio_vs_raw=0.93 peak_rss_kb=9120 ...
 // followed by a table. Each line is the median of --repeat rounds (default: 3 for W1-W4 and
-// W8, 1 for the 10-second W5 and the latency workloads W6/W7). Systems are rows behind the System interface: adding one (the C++
-// facade) means one more subclass and one more entry in make_systems(), no workload changes.
+// W8, 1 for the 10-second W5 and the latency workloads W6/W7). Systems are rows behind the System
+// interface: adding one (the C++ facade) means one more subclass and one more entry in
+// make_systems(), no workload changes.
 //
 // Besides raw and sql there is a diagnostic row, "schema": plain SQL statements writing the
 // same rows into eskit's own tables, indexes and append-only triggers, with no rule checked
@@ -64,8 +65,8 @@ struct Sizes {
     double w9_seconds = 10;
     int w10_streams = 100000;
     int64_t w10_events = 10000000;
-    int w10_batch = 10;          // events per append call
-    int w11_events = 200000;     // over w11_categories categories
+    int w10_batch = 10;       // events per append call
+    int w11_events = 200000;  // over w11_categories categories
     int w11_categories = 10;
     int w11_reads = 200;
 };
@@ -175,8 +176,7 @@ class StatementSystem : public System {
   public:
     void load(const std::string& stream,
               const std::function<void(const char*, size_t)>& fn) override {
-        sqlite3_bind_text(*load_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
+        sqlite3_bind_text(*load_, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
         rows(*load_, [&](sqlite3_stmt* s) {
             fn(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)),
                static_cast<size_t>(sqlite3_column_bytes(s, 0)));
@@ -192,8 +192,7 @@ class StatementSystem : public System {
         });
     }
     int64_t last_version(const std::string& stream) override {
-        sqlite3_bind_text(*last_, 1, stream.data(), static_cast<int>(stream.size()),
-                          SQLITE_STATIC);
+        sqlite3_bind_text(*last_, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
         int64_t v = 0;
         rows(*last_, [&](sqlite3_stmt* s) { v = sqlite3_column_int64(s, 0); });
         return v;
@@ -222,7 +221,8 @@ class StatementSystem : public System {
         if (sqlite3_step(s) != SQLITE_DONE) {
             const std::string msg = std::string(sqlite3_sql(s)) + ": " + sqlite3_errmsg(db_);
             sqlite3_reset(s);
-            if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            if (!sqlite3_get_autocommit(db_))
+                sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
             throw std::runtime_error(msg);
         }
         sqlite3_reset(s);
@@ -248,9 +248,10 @@ class RawSystem : public StatementSystem {
         commit_ = std::make_unique<Stmt>(db_, "COMMIT");
         rollback_ = std::make_unique<Stmt>(db_, "ROLLBACK");
         max_ = std::make_unique<Stmt>(db_, "SELECT max(version) FROM events WHERE stream = ?1");
-        insert_ = std::make_unique<Stmt>(
-            db_, "INSERT INTO events(stream, version, type, data, created_at) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5)");
+        insert_ =
+            std::make_unique<Stmt>(db_,
+                                   "INSERT INTO events(stream, version, type, data, created_at) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5)");
         load_ = std::make_unique<Stmt>(
             db_, "SELECT data FROM events WHERE stream = ?1 ORDER BY version");
         page_ = std::make_unique<Stmt>(
@@ -290,6 +291,7 @@ class RawSystem : public StatementSystem {
         step_done(*commit_);
         return true;
     }
+
   private:
     std::unique_ptr<Stmt> begin_, commit_, rollback_, max_, insert_;
 };
@@ -307,7 +309,8 @@ class SchemaSystem : public StatementSystem {
         open_db(&db_, path);
         for (int n = 1; n <= 3; ++n) {
             if (sqlite3_create_function(
-                    db_, "es_events and es_streams are written only by eskit: load the eskit extension",
+                    db_,
+                    "es_events and es_streams are written only by eskit: load the eskit extension",
                     n, SQLITE_UTF8 | SQLITE_INNOCUOUS, nullptr,
                     [](sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result_int(ctx, 1); },
                     nullptr, nullptr) != SQLITE_OK) {
@@ -320,7 +323,8 @@ class SchemaSystem : public StatementSystem {
         sqlite3_finalize(probe);
         if (!exists) {
             std::string ddl = eskit::ext::es_current_sql;
-            for (size_t at = ddl.find("@schema@"); at != std::string::npos; at = ddl.find("@schema@"))
+            for (size_t at = ddl.find("@schema@"); at != std::string::npos;
+                 at = ddl.find("@schema@"))
                 ddl.replace(at, 8, "main");
             for (size_t at = ddl.find("@store@"); at != std::string::npos; at = ddl.find("@store@"))
                 ddl.replace(at, 7, "bench-store");
@@ -330,18 +334,21 @@ class SchemaSystem : public StatementSystem {
         begin_ = std::make_unique<Stmt>(db_, "BEGIN IMMEDIATE");
         commit_ = std::make_unique<Stmt>(db_, "COMMIT");
         rollback_ = std::make_unique<Stmt>(db_, "ROLLBACK");
-        version_ = std::make_unique<Stmt>(db_, "SELECT max(version) FROM es_events WHERE stream_id = ?1");
+        version_ =
+            std::make_unique<Stmt>(db_, "SELECT max(version) FROM es_events WHERE stream_id = ?1");
         head_ = std::make_unique<Stmt>(db_, "SELECT ifnull(max(seq), 0) FROM es_events");
         insert_ = std::make_unique<Stmt>(
-            db_, "INSERT INTO es_events(seq, stream_id, version, type, data, metadata, "
-                 "codec, schema_version, event_id, idempotency_key, created_at) "
-                 "VALUES (?1, ?2, ?4, ?5, ?6, NULL, 'json', 1, ?7, NULL, ?8)");
+            db_,
+            "INSERT INTO es_events(seq, stream_id, version, type, data, metadata, "
+            "codec, schema_version, event_id, idempotency_key, created_at) "
+            "VALUES (?1, ?2, ?4, ?5, ?6, NULL, 'json', 1, ?7, NULL, ?8)");
         load_ = std::make_unique<Stmt>(
             db_, "SELECT data FROM es_events WHERE stream_id = ?1 ORDER BY version");
         page_ = std::make_unique<Stmt>(
             db_, "SELECT seq, data FROM es_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         last_ = std::make_unique<Stmt>(
-            db_, "SELECT version FROM es_events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1");
+            db_,
+            "SELECT version FROM es_events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1");
         tail_ = std::make_unique<Stmt>(db_, "SELECT seq FROM es_events ORDER BY seq DESC LIMIT 1");
     }
     void close() override {
@@ -366,7 +373,8 @@ class SchemaSystem : public StatementSystem {
         sqlite3_reset(*head_);
         const auto now = std::chrono::system_clock::now().time_since_epoch();
         const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(now).count();
-        sqlite3_bind_text(*insert_, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+        sqlite3_bind_text(*insert_, 2, stream.data(), static_cast<int>(stream.size()),
+                          SQLITE_STATIC);
         sqlite3_bind_text(*insert_, 5, kType, -1, SQLITE_STATIC);
         sqlite3_bind_text(*insert_, 6, kPayload, -1, SQLITE_STATIC);
         sqlite3_bind_int64(*insert_, 8, us);
@@ -386,6 +394,7 @@ class SchemaSystem : public StatementSystem {
         step_done(*commit_);
         return true;
     }
+
   private:
     int64_t ids_ = 0;
     std::unique_ptr<Stmt> begin_, commit_, rollback_, version_, head_, insert_;
@@ -428,8 +437,7 @@ class SqlSystem : public StatementSystem {
         sqlite3_bind_text(*append_, 1, stream.data(), static_cast<int>(stream.size()),
                           SQLITE_STATIC);
         sqlite3_bind_int64(*append_, 2, expected);
-        sqlite3_bind_text(*append_, 3, batch.data(), static_cast<int>(batch.size()),
-                          SQLITE_STATIC);
+        sqlite3_bind_text(*append_, 3, batch.data(), static_cast<int>(batch.size()), SQLITE_STATIC);
         const int rc = sqlite3_step(*append_);
         if (rc != SQLITE_ROW) {
             const bool conflict = std::strncmp(sqlite3_errmsg(db_), "conflict:", 9) == 0;
@@ -440,6 +448,7 @@ class SqlSystem : public StatementSystem {
         sqlite3_reset(*append_);
         return true;
     }
+
   private:
     std::map<int, std::string> batches_;
     std::unique_ptr<Stmt> append_;
@@ -458,13 +467,15 @@ class FastSystem : public SqlSystem {
         SqlSystem::open(path);
         reset_reads();
         load_ = std::make_unique<Stmt>(
-            db_, "SELECT data FROM es_events WHERE stream_id = ?1 AND es_readable(?1) "
-                 "ORDER BY version");
+            db_,
+            "SELECT data FROM es_events WHERE stream_id = ?1 AND es_readable(?1) "
+            "ORDER BY version");
         page_ = std::make_unique<Stmt>(
             db_, "SELECT seq, data FROM es_events WHERE seq > ?1 ORDER BY seq LIMIT ?2");
         last_ = std::make_unique<Stmt>(
-            db_, "SELECT version FROM es_events WHERE stream_id = ?1 AND es_readable(?1) "
-                 "ORDER BY version DESC LIMIT 1");
+            db_,
+            "SELECT version FROM es_events WHERE stream_id = ?1 AND es_readable(?1) "
+            "ORDER BY version DESC LIMIT 1");
         tail_ = std::make_unique<Stmt>(db_, "SELECT seq FROM es_events ORDER BY seq DESC LIMIT 1");
     }
 };
@@ -505,13 +516,16 @@ class FacadeSystem : public System {
         std::vector<BenchOrder>& batch = batches_[n];
         if (batch.empty()) batch.assign(static_cast<size_t>(n), order_);
         try {
-            store_->append(stream, expected >= 0 ? eskit::Expected(eskit::Exact{expected}) : eskit::Any{}, batch);
+            store_->append(stream,
+                           expected >= 0 ? eskit::Expected(eskit::Exact{expected}) : eskit::Any{},
+                           batch);
         } catch (const eskit::ConcurrencyConflict&) {
             return false;
         }
         return true;
     }
-    void load(const std::string& stream, const std::function<void(const char*, size_t)>& fn) override {
+    void load(const std::string& stream,
+              const std::function<void(const char*, size_t)>& fn) override {
         for (const auto& e : store_->load(stream)) {
             checksum_ += e.data.order_id.size() + e.data.customer.size() + e.data.items.size();
             fn(nullptr, 0);
@@ -560,7 +574,7 @@ std::vector<std::function<std::unique_ptr<System>()>> make_systems() {
 // Measurements
 
 struct Result {
-    double events_per_s = 0;  // throughput, or 0 for latency-only workloads
+    double events_per_s = 0;              // throughput, or 0 for latency-only workloads
     std::map<std::string, double> extra;  // median_us, p99_us, waited_share, cpu_pct, ...
     long peak_rss_kb = 0;
 };
@@ -654,10 +668,11 @@ struct Bench {
             int64_t after = 0, n = 0;
             const auto t0 = Clock::now();
             for (;;) {
-                const int got = sys.read_page(after, 1000, [&](int64_t seq, const char* p, size_t len) {
-                    if (p) dec.decode(p, len);
-                    after = seq;
-                });
+                const int got =
+                    sys.read_page(after, 1000, [&](int64_t seq, const char* p, size_t len) {
+                        if (p) dec.decode(p, len);
+                        after = seq;
+                    });
                 n += got;
                 if (got < 1000) break;
             }
@@ -733,7 +748,8 @@ struct Bench {
         std::vector<std::thread> threads;
         if (std::string(proto.name()) == "facade") {
             proto.open(path);
-            for (int t = 0; t < sizes.w9_threads; ++t) threads.emplace_back(worker, std::ref(proto), t);
+            for (int t = 0; t < sizes.w9_threads; ++t)
+                threads.emplace_back(worker, std::ref(proto), t);
             for (auto& th : threads) th.join();
             proto.close();
         } else {
@@ -742,7 +758,8 @@ struct Bench {
                 own.push_back(make_system(proto.name()));
                 own.back()->open(path);
             }
-            for (int t = 0; t < sizes.w9_threads; ++t) threads.emplace_back(worker, std::ref(*own[t]), t);
+            for (int t = 0; t < sizes.w9_threads; ++t)
+                threads.emplace_back(worker, std::ref(*own[t]), t);
             for (auto& th : threads) th.join();
             for (auto& o : own) o->close();
         }
@@ -784,7 +801,8 @@ struct Bench {
         sys.close();
         struct stat st {};
         if (stat(path.c_str(), &st) == 0) {
-            r.extra["bytes_per_event"] = static_cast<double>(st.st_size) / static_cast<double>(done);
+            r.extra["bytes_per_event"] =
+                static_cast<double>(st.st_size) / static_cast<double>(done);
         }
         remove_db(path);
         return r;
@@ -800,11 +818,12 @@ struct Bench {
         const bool raw = std::string(sys.name()) == "raw";
         sqlite3* db = sys.db();
         if (raw) {
-            exec(db, "CREATE TABLE IF NOT EXISTS cat_events(seq INTEGER PRIMARY KEY, stream TEXT, "
-                     "category TEXT, version INTEGER, type TEXT, data TEXT, event_id TEXT, "
-                     "UNIQUE(stream, version)); CREATE INDEX IF NOT EXISTS cat_idx ON "
-                     "cat_events(category); CREATE UNIQUE INDEX IF NOT EXISTS id_idx ON "
-                     "cat_events(event_id)");
+            exec(db,
+                 "CREATE TABLE IF NOT EXISTS cat_events(seq INTEGER PRIMARY KEY, stream TEXT, "
+                 "category TEXT, version INTEGER, type TEXT, data TEXT, event_id TEXT, "
+                 "UNIQUE(stream, version)); CREATE INDEX IF NOT EXISTS cat_idx ON "
+                 "cat_events(category); CREATE UNIQUE INDEX IF NOT EXISTS id_idx ON "
+                 "cat_events(event_id)");
         }
         std::vector<std::string> ids;
         {
@@ -834,33 +853,36 @@ struct Bench {
         }
         std::vector<double> page_us, id_us;
         {
-        Stmt page(db, raw ? "SELECT seq, data FROM cat_events WHERE category = ?1 AND seq > ?2 "
-                            "ORDER BY seq LIMIT 1000"
-                          : "SELECT seq, data FROM es_all(?2) WHERE category = ?1 LIMIT 1000");
-        Stmt by_id(db, raw ? "SELECT seq, data FROM cat_events WHERE event_id = ?1"
-                           : "SELECT seq, data FROM es_all WHERE event_id = ?1");
-        std::mt19937_64 rng(7);
-        for (int i = 0; i < sizes.w11_reads; ++i) {
-            const std::string cat = "cat" + std::to_string(rng() % static_cast<uint64_t>(sizes.w11_categories));
-            sqlite3_bind_text(page, 1, cat.c_str(), -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(page, 2, static_cast<int64_t>(rng() % static_cast<uint64_t>(sizes.w11_events / 2)));
-            auto t0 = Clock::now();
-            int n = 0;
-            while (sqlite3_step(page) == SQLITE_ROW) {
-                n += sqlite3_column_bytes(page, 1) > 0;
+            Stmt page(db, raw ? "SELECT seq, data FROM cat_events WHERE category = ?1 AND seq > ?2 "
+                                "ORDER BY seq LIMIT 1000"
+                              : "SELECT seq, data FROM es_all(?2) WHERE category = ?1 LIMIT 1000");
+            Stmt by_id(db, raw ? "SELECT seq, data FROM cat_events WHERE event_id = ?1"
+                               : "SELECT seq, data FROM es_all WHERE event_id = ?1");
+            std::mt19937_64 rng(7);
+            for (int i = 0; i < sizes.w11_reads; ++i) {
+                const std::string cat =
+                    "cat" + std::to_string(rng() % static_cast<uint64_t>(sizes.w11_categories));
+                sqlite3_bind_text(page, 1, cat.c_str(), -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(
+                    page, 2,
+                    static_cast<int64_t>(rng() % static_cast<uint64_t>(sizes.w11_events / 2)));
+                auto t0 = Clock::now();
+                int n = 0;
+                while (sqlite3_step(page) == SQLITE_ROW) {
+                    n += sqlite3_column_bytes(page, 1) > 0;
+                }
+                page_us.push_back(seconds_since(t0) * 1e6);
+                sqlite3_reset(page);
+                if (n != 1000) throw std::runtime_error("W11 page of " + std::to_string(n));
+                const std::string& id = ids[rng() % ids.size()];
+                sqlite3_bind_text(by_id, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+                t0 = Clock::now();
+                n = 0;
+                while (sqlite3_step(by_id) == SQLITE_ROW) ++n;
+                id_us.push_back(seconds_since(t0) * 1e6);
+                sqlite3_reset(by_id);
+                if (n != 1) throw std::runtime_error("W11 id lookup");
             }
-            page_us.push_back(seconds_since(t0) * 1e6);
-            sqlite3_reset(page);
-            if (n != 1000) throw std::runtime_error("W11 page of " + std::to_string(n));
-            const std::string& id = ids[rng() % ids.size()];
-            sqlite3_bind_text(by_id, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-            t0 = Clock::now();
-            n = 0;
-            while (sqlite3_step(by_id) == SQLITE_ROW) ++n;
-            id_us.push_back(seconds_since(t0) * 1e6);
-            sqlite3_reset(by_id);
-            if (n != 1) throw std::runtime_error("W11 id lookup");
-        }
         }
         Result r;
         r.extra["category_page_median_us"] = percentile(page_us, 0.5);
@@ -942,7 +964,8 @@ struct Bench {
         }
         Result r;
         r.events_per_s = static_cast<double>(total) / sizes.w5_seconds;
-        r.extra["waited_share"] = total ? static_cast<double>(waited) / static_cast<double>(total) : 0;
+        r.extra["waited_share"] =
+            total ? static_cast<double>(waited) / static_cast<double>(total) : 0;
         r.extra["busy_errors"] = static_cast<double>(busy);
         return r;
     }
@@ -963,7 +986,8 @@ struct Bench {
             close(to_parent[0]);
             sqlite3* db = nullptr;
             open_db(&db, path);
-            const bool sql = std::string(proto.name()) == "sql" || std::string(proto.name()) == "fast";
+            const bool sql =
+                std::string(proto.name()) == "sql" || std::string(proto.name()) == "fast";
             if (sql) eskit_register(db);
             Stmt wait(db, sql ? "SELECT es_wait(?1, 2000)" : "PRAGMA data_version");
             int64_t last = 1;
@@ -986,7 +1010,8 @@ struct Bench {
                     }
                 }
                 last = seen;
-                const double t = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+                const double t =
+                    std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
                 (void)!write(to_parent[1], &t, sizeof t);
             }
             _exit(0);
@@ -999,9 +1024,11 @@ struct Bench {
         for (int i = 0; i < sizes.w7_wakeups; ++i) {
             usleep(5000 + static_cast<useconds_t>((i * 7919) % 10000));
             if (!sys->append("ping-1", i, 1)) throw std::runtime_error("W7");
-            const double t1 = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+            const double t1 =
+                std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
             double t2 = 0;
-            if (read(to_parent[0], &t2, sizeof t2) != sizeof t2) throw std::runtime_error("W7 pipe");
+            if (read(to_parent[0], &t2, sizeof t2) != sizeof t2)
+                throw std::runtime_error("W7 pipe");
             lat.push_back(std::max(0.0, (t2 - t1) * 1e6));
         }
         // Idle CPU: the waiter now sits in es_wait (or its poll loop) with nothing to see.
@@ -1016,7 +1043,8 @@ struct Bench {
             buf[n] = 0;
             const char* p = std::strrchr(buf, ')');
             unsigned long ut = 0, st = 0;
-            if (p) std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+            if (p)
+                std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
             return static_cast<double>(ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
         };
         const double c0 = cpu_ticks();
@@ -1099,7 +1127,8 @@ Result measure(const Bench& bench, const std::string& workload, const std::strin
 int main(int argc, char** argv) {
     Bench bench;
     int repeat = 0;  // rounds per workload; 0: 3 for W1-W4 and W8, 1 for the rest
-    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W11"};
+    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4", "W5",
+                                          "W6", "W7", "W8", "W9", "W11"};
     char tmpl[] = "/tmp/eskit-bench-XXXXXX";
     bench.dir = "";
     for (int i = 1; i < argc; ++i) {
@@ -1169,7 +1198,7 @@ int main(int argc, char** argv) {
         // the machine hits all of them; each system reports its median round.
         const int rounds = repeat > 0 ? repeat
                            : (w == "W5" || w == "W6" || w == "W7" || w == "W9" || w == "W10") ? 1
-                                                                                             : 3;
+                                                                                              : 3;
         std::map<std::string, std::vector<Result>> runs;
         std::map<std::string, bool> failed;
         for (int round = 0; round < rounds; ++round) {
@@ -1204,17 +1233,18 @@ int main(int argc, char** argv) {
                 r.extra["vs_schema"] = r.events_per_s / schema;
             }
             const double ratio = raw > 0 ? r.events_per_s / raw : 0;
-            std::printf("RESULT workload=%s system=%s events_per_s=%.0f ratio_vs_raw=%.2f "
-                        "peak_rss_kb=%ld",
-                        w.c_str(), sys->name(), r.events_per_s, ratio, r.peak_rss_kb);
+            std::printf(
+                "RESULT workload=%s system=%s events_per_s=%.0f ratio_vs_raw=%.2f "
+                "peak_rss_kb=%ld",
+                w.c_str(), sys->name(), r.events_per_s, ratio, r.peak_rss_kb);
             for (auto& [k, v2] : r.extra) std::printf(" %s=%.3f", k.c_str(), v2);
             std::printf("\n");
             std::fflush(stdout);
             rows.push_back(Row{w, sys->name(), r, ratio});
         }
     }
-    std::printf("\n%-4s %-5s %14s %7s %12s  %s\n", "work", "sys", "events/s", "ratio", "peak RSS kB",
-                "details");
+    std::printf("\n%-4s %-5s %14s %7s %12s  %s\n", "work", "sys", "events/s", "ratio",
+                "peak RSS kB", "details");
     for (const Row& row : rows) {
         std::printf("%-4s %-5s %14.0f %7.2f %12ld ", row.workload.c_str(), row.system.c_str(),
                     row.r.events_per_s, row.ratio, row.r.peak_rss_kb);

@@ -24,22 +24,22 @@ std::string error_json(const Error& e) {
         json_quote(e.context.stream, out);
     }
     if (e.context.has_versions) {
-        out += format(",\"expected\":%lld,\"actual\":%lld",
-                      static_cast<long long>(e.context.expected),
-                      static_cast<long long>(e.context.actual));
+        out +=
+            format(",\"expected\":%lld,\"actual\":%lld", static_cast<long long>(e.context.expected),
+                   static_cast<long long>(e.context.actual));
     }
     out += '}';
     return out;
 }
 
 std::string append_json(const AppendRecord& a) {
-    std::string out = format("{\"first_seq\":%lld,\"count\":%lld,\"first_version\":%lld,"
-                             "\"last_version\":%lld,\"created_at\":%lld,\"replay\":%s,"
-                             "\"event_ids\":[",
-                             static_cast<long long>(a.first_seq), static_cast<long long>(a.count),
-                             static_cast<long long>(a.first_version),
-                             static_cast<long long>(a.last_version),
-                             static_cast<long long>(a.created_at), a.replay ? "true" : "false");
+    std::string out = format(
+        "{\"first_seq\":%lld,\"count\":%lld,\"first_version\":%lld,"
+        "\"last_version\":%lld,\"created_at\":%lld,\"replay\":%s,"
+        "\"event_ids\":[",
+        static_cast<long long>(a.first_seq), static_cast<long long>(a.count),
+        static_cast<long long>(a.first_version), static_cast<long long>(a.last_version),
+        static_cast<long long>(a.created_at), a.replay ? "true" : "false");
     for (size_t i = 0; i < a.event_ids.size(); ++i) {
         if (i) out += ',';
         json_quote(a.event_ids[i], out);
@@ -108,8 +108,9 @@ int register_api(sqlite3* db, Conn* c) {
                                lastAppendFunc);
     }
     if (rc == SQLITE_OK) {
-        rc = register_function(db, c, "es_readable", {1},
-                               SQLITE_UTF8 | SQLITE_DIRECTONLY | SQLITE_DETERMINISTIC, readableFunc);
+        rc =
+            register_function(db, c, "es_readable", {1},
+                              SQLITE_UTF8 | SQLITE_DIRECTONLY | SQLITE_DETERMINISTIC, readableFunc);
     }
     if (rc == SQLITE_OK) {
         rc = register_function(db, c, "es_category", {1},
@@ -145,8 +146,8 @@ extern "C" ES_API int eskit_last_append(sqlite3* db, eskit_append* out) {
     if (!c || !out) return SQLITE_MISUSE;
     const eskit::ext::AppendRecord& a = c->last_append;
     if (!a.valid) return SQLITE_NOTFOUND;
-    *out = eskit_append{a.first_seq, a.count, a.first_version, a.last_version, a.created_at,
-                        a.replay ? 1 : 0};
+    *out = eskit_append{a.first_seq,    a.count,      a.first_version,
+                        a.last_version, a.created_at, a.replay ? 1 : 0};
     return SQLITE_OK;
 }
 

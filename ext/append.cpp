@@ -68,8 +68,7 @@ struct Request {
 Expectation parse_expected(sqlite3_value* v) {
     Expectation e;
     switch (sqlite3_value_type(v)) {
-        case SQLITE_NULL:
-            return e;
+        case SQLITE_NULL: return e;
         case SQLITE_INTEGER:
             e.version = sqlite3_value_int64(v);
             if (e.version >= 0) {
@@ -117,9 +116,10 @@ void take_batch(Conn& c, const eskit_batch& batch, std::vector<EventIn>& out) {
             check_event_name(ev.id, kFn, i, "id");
         }
         if (in.schema_version < 0) {
-            raise(Code::InvalidArgument, "%s: events[%lld].schema_version must be an integer >= 1, "
-                  "got %lld", kFn, static_cast<long long>(i),
-                  static_cast<long long>(in.schema_version));
+            raise(Code::InvalidArgument,
+                  "%s: events[%lld].schema_version must be an integer >= 1, "
+                  "got %lld",
+                  kFn, static_cast<long long>(i), static_cast<long long>(in.schema_version));
         }
         if (in.schema_version > 0) ev.schema_version = in.schema_version;
         const std::string_view data(static_cast<const char*>(in.data ? in.data : ""), in.data_len);
@@ -138,7 +138,8 @@ void take_batch(Conn& c, const eskit_batch& batch, std::vector<EventIn>& out) {
 }
 
 void parse_events(Conn& c, sqlite3_value* v, std::vector<EventIn>& out) {
-    if (const auto* batch = static_cast<const eskit_batch*>(sqlite3_value_pointer(v, ESKIT_BATCH_TYPE))) {
+    if (const auto* batch =
+            static_cast<const eskit_batch*>(sqlite3_value_pointer(v, ESKIT_BATCH_TYPE))) {
         take_batch(c, *batch, out);
         return;
     }
@@ -225,8 +226,8 @@ std::vector<IdOwner> existing_ids(Conn& c, const Request& r) {
     for (size_t i = 0; i < events.size(); ++i) {
         const EventIn& ev = events[i];
         const IdOwner& o = owners[i];
-        const bool in_place = o.stream == r.stream &&
-                              o.version == owners.front().version + static_cast<int64_t>(i);
+        const bool in_place =
+            o.stream == r.stream && o.version == owners.front().version + static_cast<int64_t>(i);
         const bool same = o.type == ev.type && o.codec == ev.codec && o.data == payload_of(ev);
         if (!in_place || !same) raise_duplicate(ev.id, o, "is not an exact replay of it");
     }
@@ -252,10 +253,13 @@ void check_lengths(Conn& c, const Request& r) {
     for (size_t i = 0; i < r.events->size(); ++i) {
         const EventIn& ev = (*r.events)[i];
         const size_t meta = c.row_metadata[i].size();
-        if (payload_of(ev).size() > static_cast<size_t>(limit) || meta > static_cast<size_t>(limit)) {
-            raise(Code::TooBig, "%s: events[%lld] (data %lld bytes, metadata %lld bytes) is larger "
-                  "than SQLITE_LIMIT_LENGTH allows (%d bytes)", kFn, static_cast<long long>(i),
-                  static_cast<long long>(payload_of(ev).size()), static_cast<long long>(meta), limit);
+        if (payload_of(ev).size() > static_cast<size_t>(limit) ||
+            meta > static_cast<size_t>(limit)) {
+            raise(Code::TooBig,
+                  "%s: events[%lld] (data %lld bytes, metadata %lld bytes) is larger "
+                  "than SQLITE_LIMIT_LENGTH allows (%d bytes)",
+                  kFn, static_cast<long long>(i), static_cast<long long>(payload_of(ev).size()),
+                  static_cast<long long>(meta), limit);
         }
     }
 }
@@ -322,7 +326,8 @@ void write_events(Conn& c, const StreamState& st, const Request& r, int64_t ts, 
         c.row_has_metadata[i] = merge_metadata(ev, r.options, c.row_metadata[i]);
     }
     check_lengths(c, r);
-    PermitScope permit(c.guard, insert_permit(st.store_id, rec.first_seq, rec.first_seq + rec.count - 1));
+    PermitScope permit(c.guard,
+                       insert_permit(st.store_id, rec.first_seq, rec.first_seq + rec.count - 1));
     if (events.size() == 1) {
         insert_one(c, r, rec);
     } else {

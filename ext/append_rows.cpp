@@ -85,8 +85,9 @@ int rowsClose(sqlite3_vtab_cursor* p) {
 
 int rowsFilter(sqlite3_vtab_cursor* p, int, const char*, int argc, sqlite3_value** argv) {
     auto* cur = static_cast<RowsCursor*>(p);
-    cur->rows = argc == 1 ? static_cast<const AppendRows*>(sqlite3_value_pointer(argv[0], kAppendRowsType))
-                          : nullptr;
+    cur->rows =
+        argc == 1 ? static_cast<const AppendRows*>(sqlite3_value_pointer(argv[0], kAppendRowsType))
+                  : nullptr;
     cur->at = 0;
     return SQLITE_OK;
 }

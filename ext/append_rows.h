@@ -30,10 +30,10 @@ inline constexpr const char* kAppendRowsType = "eskit-append-rows";
 struct AppendRows {
     std::string_view stream;
     const std::vector<EventIn>* events = nullptr;
-    const std::vector<std::string>* ids = nullptr;          // one per event
-    const std::vector<std::string>* metadata = nullptr;     // one per event
-    const std::vector<bool>* has_metadata = nullptr;        // NULL metadata when false
-    const std::string* idempotency_key = nullptr;           // nullptr: NULL
+    const std::vector<std::string>* ids = nullptr;       // one per event
+    const std::vector<std::string>* metadata = nullptr;  // one per event
+    const std::vector<bool>* has_metadata = nullptr;     // NULL metadata when false
+    const std::string* idempotency_key = nullptr;        // nullptr: NULL
     int64_t first_seq = 0;
     int64_t first_version = 0;
     int64_t created_at = 0;

@@ -13,8 +13,7 @@ std::string describe(sqlite3_value* v) {
     switch (sqlite3_value_type(v)) {
         case SQLITE_INTEGER:
             return format("integer %lld", static_cast<long long>(sqlite3_value_int64(v)));
-        case SQLITE_FLOAT:
-            return format("real %!.15g", sqlite3_value_double(v));
+        case SQLITE_FLOAT: return format("real %!.15g", sqlite3_value_double(v));
         case SQLITE_TEXT: {
             const auto* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
             if (!t) throw std::bad_alloc();
@@ -22,10 +21,8 @@ std::string describe(sqlite3_value* v) {
             if (n > 40) return format("text %Q...", std::string(t, 40).c_str());
             return format("text %Q", t);
         }
-        case SQLITE_BLOB:
-            return format("a %d-byte blob", sqlite3_value_bytes(v));
-        default:
-            return "NULL";
+        case SQLITE_BLOB: return format("a %d-byte blob", sqlite3_value_bytes(v));
+        default: return "NULL";
     }
 }
 

@@ -23,9 +23,10 @@ Error explain_old_schema(Conn& c, const Error& e) {
     }
     if (version == 0 || version >= kSchemaVersion) return e;
     Error explained = e;
-    explained.message += format("%s %d; SELECT es_init() (or "
-                                "any eskit write) upgrades it to version %d, which eskit reads",
-                                std::string(kExplained).c_str(), version, kSchemaVersion);
+    explained.message += format(
+        "%s %d; SELECT es_init() (or "
+        "any eskit write) upgrades it to version %d, which eskit reads",
+        std::string(kExplained).c_str(), version, kSchemaVersion);
     return explained;
 }
 
@@ -44,8 +45,8 @@ int register_function(sqlite3* db, Conn* c, const char* name, std::initializer_l
                       int flags, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
     for (int n : nargs) {
         ++c->refs;  // released by SQLite through conn_release, also when registration fails
-        const int rc = sqlite3_create_function_v2(db, name, n, flags, c, fn, nullptr, nullptr,
-                                                  conn_release);
+        const int rc =
+            sqlite3_create_function_v2(db, name, n, flags, c, fn, nullptr, nullptr, conn_release);
         if (rc != SQLITE_OK) return rc;
     }
     return SQLITE_OK;

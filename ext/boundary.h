@@ -26,7 +26,8 @@ namespace eskit::ext {
 // statement, not on every row: SQLite re-prepares only at a statement's first step.
 class OwnSqlScope {
   public:
-    explicit OwnSqlScope(sqlite3* db) : db_(db), limit_(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) {
+    explicit OwnSqlScope(sqlite3* db)
+        : db_(db), limit_(sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)) {
         if (limit_ < kOwnSqlLength) sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, kOwnSqlLength);
     }
     ~OwnSqlScope() {
@@ -76,7 +77,8 @@ void guard(sqlite3_context* ctx, F&& body) noexcept {
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
     } catch (const std::exception& e) {
-        result_error(ctx, c, Error{Code::Sqlite, SQLITE_ERROR, std::string("internal: ") + e.what(), {}});
+        result_error(ctx, c,
+                     Error{Code::Sqlite, SQLITE_ERROR, std::string("internal: ") + e.what(), {}});
     } catch (...) {
         sqlite3_result_error(ctx, "internal: unknown exception", -1);
     }

@@ -17,14 +17,14 @@ namespace eskit {
 
 enum class Code : int {
     Ok = 0,
-    Conflict = 1,        // expected version or checkpoint compare-and-set does not match
-    DuplicateEvent = 2,  // an event id exists and the append is not an exact replay
-    Archived = 3,        // append to an archived stream; read of one moved to an archive
-    Tombstoned = 4,      // any write to, or read of, a tombstoned stream
-    NotFound = 5,        // delete/archive/restore of a stream that does not exist
-    InvalidArgument = 6, // wrong type, range, JSON shape, unknown key, empty id
-    TooBig = 7,          // invalid_argument for oversized input (SQLITE_TOOBIG)
-    Sqlite = 8,          // SQLite's own error (I/O, full disk, busy), passed through as is
+    Conflict = 1,         // expected version or checkpoint compare-and-set does not match
+    DuplicateEvent = 2,   // an event id exists and the append is not an exact replay
+    Archived = 3,         // append to an archived stream; read of one moved to an archive
+    Tombstoned = 4,       // any write to, or read of, a tombstoned stream
+    NotFound = 5,         // delete/archive/restore of a stream that does not exist
+    InvalidArgument = 6,  // wrong type, range, JSON shape, unknown key, empty id
+    TooBig = 7,           // invalid_argument for oversized input (SQLITE_TOOBIG)
+    Sqlite = 8,           // SQLite's own error (I/O, full disk, busy), passed through as is
 };
 
 struct CodeInfo {

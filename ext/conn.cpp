@@ -29,8 +29,7 @@ uint64_t random_nonce() {
 }
 
 // Eponymous tables whose connection (xConnect) keeps the cache finalizable at close.
-constexpr const char* kSentinels[] = {"SELECT 1 FROM main.es_all",
-                                      "SELECT 1 FROM main.es_stream"};
+constexpr const char* kSentinels[] = {"SELECT 1 FROM main.es_all", "SELECT 1 FROM main.es_stream"};
 
 }  // namespace
 

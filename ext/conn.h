@@ -129,8 +129,8 @@ class Conn {
     Guard guard;
     JsonScratch json;
     UuidGen uuid;
-    std::string scratch;          // reused per-event buffer (merged metadata)
-    std::vector<EventIn> events;  // reused batch of the current es_append
+    std::string scratch;                    // reused per-event buffer (merged metadata)
+    std::vector<EventIn> events;            // reused batch of the current es_append
     std::vector<std::string> row_metadata;  // its merged metadata, one per event
     std::vector<bool> row_has_metadata;
     bool main_schema_checked = false;  // main's eskit schema known current on this connection
@@ -160,13 +160,13 @@ class Conn {
     void forget(sqlite3_stmt* s) noexcept;  // from the cache and the pool (not live_)
     void forget_all() noexcept;
 
-    std::string tag_;      // "/*eskit <this> " prefix of every statement we prepare
+    std::string tag_;  // "/*eskit <this> " prefix of every statement we prepare
     uint64_t counter_ = 0;
     struct Slot {
         sqlite3_stmt* stmt = nullptr;
         bool in_use = false;  // a nested eskit call (from a user trigger) prepares its own
     };
-    std::vector<Slot> cache_;  // by Query::slot()
+    std::vector<Slot> cache_;                          // by Query::slot()
     std::unordered_map<std::string, int> text_slots_;  // dynamic SQL -> its slot in cache_
     std::unordered_map<uint64_t, std::vector<ReadStmt>> pool_;
     struct Live {

@@ -18,8 +18,7 @@ std::string vformat(const char* fmt, va_list ap) {
     return out;
 }
 
-[[noreturn]] void throw_formatted(Code code, const Context& context, const char* fmt,
-                                  va_list ap) {
+[[noreturn]] void throw_formatted(Code code, const Context& context, const char* fmt, va_list ap) {
     Error e;
     e.code = code;
     e.rc = sqlite_rc_of(code);
@@ -57,15 +56,17 @@ Error db_error(sqlite3* db) {
     if ((rc & 0xff) == SQLITE_NOMEM) throw std::bad_alloc();
     Error e;
     // SQLite's text when a statement (one it re-prepares after a schema change) is too long.
-    if ((rc & 0xff) == SQLITE_TOOBIG && std::strcmp(sqlite3_errmsg(db), "statement too long") == 0) {
+    if ((rc & 0xff) == SQLITE_TOOBIG &&
+        std::strcmp(sqlite3_errmsg(db), "statement too long") == 0) {
         return sql_too_long(db);
     }
     if ((rc & 0xff) == SQLITE_TOOBIG) {
         e.code = Code::TooBig;
         e.rc = rc;
-        e.message = format("invalid_argument: a value is larger than SQLITE_LIMIT_LENGTH "
-                           "allows (%d bytes): %s",
-                           sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1), sqlite3_errmsg(db));
+        e.message = format(
+            "invalid_argument: a value is larger than SQLITE_LIMIT_LENGTH "
+            "allows (%d bytes): %s",
+            sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1), sqlite3_errmsg(db));
         return e;
     }
     e.code = Code::Sqlite;
@@ -91,7 +92,8 @@ Error step_error(sqlite3_stmt* s) {
 
 Error sql_too_long(sqlite3* db) {
     // Not Code::TooBig, which is about values (SQLITE_LIMIT_LENGTH) and returns SQLITE_TOOBIG.
-    return Error{Code::InvalidArgument, SQLITE_ERROR,
+    return Error{Code::InvalidArgument,
+                 SQLITE_ERROR,
                  format("invalid_argument: an eskit statement is longer than "
                         "SQLITE_LIMIT_SQL_LENGTH allows (%d bytes) outside eskit's own calls",
                         sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, -1)),

@@ -61,13 +61,13 @@ enum eskit_code {
 
 /* The last failed eskit call on a connection. */
 typedef struct eskit_error {
-    int code;            /* enum eskit_code; ESKIT_OK when the last eskit call succeeded */
-    int sqlite_rc;       /* the (extended) result code the call returned */
-    const char* message; /* the complete message, code prefix included ("" when none) */
-    const char* stream_id;   /* the stream concerned, or NULL */
-    int has_expected;        /* expected/actual are set (conflicts) */
-    int64_t expected;        /* the expected version (-1 any, -2 exists) or checkpoint */
-    int64_t actual;          /* the stream's version, or the stored checkpoint */
+    int code;              /* enum eskit_code; ESKIT_OK when the last eskit call succeeded */
+    int sqlite_rc;         /* the (extended) result code the call returned */
+    const char* message;   /* the complete message, code prefix included ("" when none) */
+    const char* stream_id; /* the stream concerned, or NULL */
+    int has_expected;      /* expected/actual are set (conflicts) */
+    int64_t expected;      /* the expected version (-1 any, -2 exists) or checkpoint */
+    int64_t actual;        /* the stream's version, or the stored checkpoint */
 } eskit_error;
 
 /* Fills *out for db's last eskit call. SQLITE_OK, or SQLITE_MISUSE when eskit is not
@@ -79,12 +79,12 @@ ES_API int eskit_last_error(struct sqlite3* db, eskit_error* out);
 ** last_version is the version the earlier append reached, and count/first_seq describe the
 ** existing events when they are known (ids), else 0. */
 typedef struct eskit_append {
-    int64_t first_seq;       /* seq of the first event written (consecutive after it) */
-    int64_t count;           /* events written */
-    int64_t first_version;   /* version of the first event */
-    int64_t last_version;    /* the stream's version after the call */
-    int64_t created_at;      /* the timestamp every event of the call got (µs) */
-    int replay;              /* 1: nothing written, an earlier append answered */
+    int64_t first_seq;     /* seq of the first event written (consecutive after it) */
+    int64_t count;         /* events written */
+    int64_t first_version; /* version of the first event */
+    int64_t last_version;  /* the stream's version after the call */
+    int64_t created_at;    /* the timestamp every event of the call got (µs) */
+    int replay;            /* 1: nothing written, an earlier append answered */
 } eskit_append;
 
 ES_API int eskit_last_append(struct sqlite3* db, eskit_append* out);

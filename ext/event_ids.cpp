@@ -64,11 +64,14 @@ void list_stream_ids(Conn& c, const Schema& s, std::string_view stream) {
                                      s.quoted().c_str()));
         rows.bind(1, stream);
         while (rows.step_row()) {
-            if (needs_listing(rows.text(0), rows.int64(1))) listed.emplace_back(rows.str(0), rows.int64(1));
+            if (needs_listing(rows.text(0), rows.int64(1)))
+                listed.emplace_back(rows.str(0), rows.int64(1));
         }
     }
-    Stmt insert = c.prepare(format("INSERT OR REPLACE INTO %s.es_event_ids(event_id, seq) "
-                                   "VALUES (?1, ?2)", s.quoted().c_str()));
+    Stmt insert =
+        c.prepare(format("INSERT OR REPLACE INTO %s.es_event_ids(event_id, seq) "
+                         "VALUES (?1, ?2)",
+                         s.quoted().c_str()));
     for (const auto& [id, seq] : listed) {
         insert.bind(1, id).bind(2, seq).step_done();
         insert.reset();
@@ -78,7 +81,8 @@ void list_stream_ids(Conn& c, const Schema& s, std::string_view stream) {
 void unlist_stream_ids(Conn& c, const Schema& s, std::string_view stream) {
     const char* q = s.quoted().c_str();
     c.prepare(format("DELETE FROM %s.es_event_ids WHERE event_id IN (SELECT event_id FROM "
-                     "%s.es_events WHERE stream_id = ?1)", q, q))
+                     "%s.es_events WHERE stream_id = ?1)",
+                     q, q))
         .bind(1, stream)
         .step_done();
 }

@@ -43,11 +43,11 @@ void versionFunc(sqlite3_context* ctx, int, sqlite3_value**) {
 
 void debugFunc(sqlite3_context* ctx, int, sqlite3_value**) {
     guard(ctx, [&](Conn&) {
-        const std::string s = format(
-            "eskit %s\nsqlite %s\nsimdjson %s (validation: %s, on-demand: %s)\nbuild %s",
-            ES_VERSION, sqlite3_libversion(), ES_STR(SIMDJSON_VERSION),
-            simdjson::get_active_implementation()->name().c_str(),
-            simdjson::builtin_implementation()->name().c_str(), ES_BUILD_FLAGS);
+        const std::string s =
+            format("eskit %s\nsqlite %s\nsimdjson %s (validation: %s, on-demand: %s)\nbuild %s",
+                   ES_VERSION, sqlite3_libversion(), ES_STR(SIMDJSON_VERSION),
+                   simdjson::get_active_implementation()->name().c_str(),
+                   simdjson::builtin_implementation()->name().c_str(), ES_BUILD_FLAGS);
         sqlite3_result_text(ctx, s.c_str(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     });
 }

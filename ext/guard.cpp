@@ -63,7 +63,8 @@ void check_bookkeeping_triggers(Conn& c, const Schema& s) {
         "temp.sqlite_schema WHERE type = 'trigger' AND tbl_name IN %s LIMIT 1",
         s.quoted().c_str(), kBookkeepingIn, kBookkeepingIn));
     if (t.step_row()) {
-        raise(Code::InvalidArgument, "trigger %Q on %s is not eskit's: eskit's bookkeeping tables "
+        raise(Code::InvalidArgument,
+              "trigger %Q on %s is not eskit's: eskit's bookkeeping tables "
               "take no triggers of their own (they would run while eskit writes them); drop it",
               t.str(0).c_str(), t.str(1).c_str());
     }
@@ -77,7 +78,8 @@ namespace {
 
 std::string_view text_arg(sqlite3_value* v) {
     const auto* t = reinterpret_cast<const char*>(sqlite3_value_text(v));
-    return t ? std::string_view(t, static_cast<size_t>(sqlite3_value_bytes(v))) : std::string_view();
+    return t ? std::string_view(t, static_cast<size_t>(sqlite3_value_bytes(v)))
+             : std::string_view();
 }
 
 // (store, seq): an insert into es_events. (store, op, stream): an update or delete of one of

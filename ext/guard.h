@@ -46,8 +46,8 @@ struct Permit {
     enum class Kind { EventsInsert, EventsDelete, Bookkeeping, Nothing };
     Kind kind;
     std::string store;
-    std::string stream;   // EventsDelete
-    int64_t seq_lo = 0;   // EventsInsert: the next seq it admits ...
+    std::string stream;  // EventsDelete
+    int64_t seq_lo = 0;  // EventsInsert: the next seq it admits ...
     int64_t seq_hi = -1;
     std::vector<int64_t> seqs;  // ... or, when given, exactly these, in this order
     size_t next = 0;

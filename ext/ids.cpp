@@ -85,7 +85,9 @@ std::optional<int64_t> seq_in_id(std::string_view id) {
     uint64_t seq = 0;
     for (size_t i = 26; i < 36; ++i) {  // the last 40 bits: bytes 11..15
         const char ch = id[i];
-        const int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        const int v = ch >= '0' && ch <= '9'   ? ch - '0'
+                      : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                               : -1;
         if (v < 0) return std::nullopt;
         seq = seq << 4 | static_cast<uint64_t>(v);
     }

@@ -75,8 +75,8 @@ struct JsonScratch::Impl {
 namespace {
 
 std::string_view trim_right(std::string_view s) {
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' ||
-                          s.back() == '\t')) {
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) {
         s.remove_suffix(1);
     }
     return s;
@@ -189,39 +189,41 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                   static_cast<long long>(index), simdjson::error_message(err));
         }
         unsigned bit = 0;
-        if (key == "type") bit = kType;
-        else if (key == "data") bit = kData;
-        else if (key == "codec") bit = kCodec;
-        else if (key == "metadata") bit = kMeta;
-        else if (key == "id") bit = kId;
-        else if (key == "schema_version") bit = kSchema;
+        if (key == "type")
+            bit = kType;
+        else if (key == "data")
+            bit = kData;
+        else if (key == "codec")
+            bit = kCodec;
+        else if (key == "metadata")
+            bit = kMeta;
+        else if (key == "id")
+            bit = kId;
+        else if (key == "schema_version")
+            bit = kSchema;
         const std::string k(key);
         if (bit == 0) {
             raise(Code::InvalidArgument, "%s: events[%lld] has unknown key %Q", fn,
                   static_cast<long long>(index), k.c_str());
         }
         if (seen & bit) {
-            raise(Code::InvalidArgument, "%s: events[%lld] has key %Q more than once",
-                  fn, static_cast<long long>(index), k.c_str());
+            raise(Code::InvalidArgument, "%s: events[%lld] has key %Q more than once", fn,
+                  static_cast<long long>(index), k.c_str());
         }
         seen |= bit;
         od::value val = f.value();
         switch (bit) {
-            case kType:
-                ev.type = read_name(val, fn, index, "type");
-                break;
-            case kCodec:
-                ev.codec = read_name(val, fn, index, "codec");
-                break;
-            case kId:
-                ev.id = read_name(val, fn, index, "id");
-                break;
+            case kType: ev.type = read_name(val, fn, index, "type"); break;
+            case kCodec: ev.codec = read_name(val, fn, index, "codec"); break;
+            case kId: ev.id = read_name(val, fn, index, "id"); break;
             case kData: {
                 od::json_type dt;
                 if (!val.type().get(dt)) data_is_string = dt == od::json_type::string;
                 if (auto e = raw_text(val, ev.data)) {
-                    raise(Code::InvalidArgument, "%s: events[%lld].data is not valid "
-                          "JSON: %s", fn, static_cast<long long>(index), simdjson::error_message(e));
+                    raise(Code::InvalidArgument,
+                          "%s: events[%lld].data is not valid "
+                          "JSON: %s",
+                          fn, static_cast<long long>(index), simdjson::error_message(e));
                 }
                 break;
             }
@@ -237,9 +239,10 @@ void parse_event(od::value v, size_t index, EventIn& ev, const char* fn) {
                           fn, static_cast<long long>(index), got.c_str());
                 }
                 if (!read_members(val, ev.metadata, e)) {
-                    raise(Code::InvalidArgument, "%s: events[%lld].metadata is not valid "
-                          "JSON: %s", fn, static_cast<long long>(index),
-                          simdjson::error_message(e));
+                    raise(Code::InvalidArgument,
+                          "%s: events[%lld].metadata is not valid "
+                          "JSON: %s",
+                          fn, static_cast<long long>(index), simdjson::error_message(e));
                 }
                 ev.has_metadata = true;
                 break;
@@ -316,8 +319,7 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
     od::json_type t;
     if (m.doc.type().get(t) || t != od::json_type::object || m.doc.get_object().get(o)) {
         const std::string got = json_describe(m.doc);
-        raise(Code::InvalidArgument, "%s: options must be a JSON object, got %s", fn,
-              got.c_str());
+        raise(Code::InvalidArgument, "%s: options must be a JSON object, got %s", fn, got.c_str());
     }
     bool seen_key = false, seen_ts = false, seen_meta = false;
     for (auto field : o) {
@@ -334,8 +336,7 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
         const std::string k(key);
         if (!seen) raise(Code::InvalidArgument, "%s: unknown option %Q", fn, k.c_str());
         if (*seen) {
-            raise(Code::InvalidArgument, "%s: option %Q is given more than once", fn,
-                  k.c_str());
+            raise(Code::InvalidArgument, "%s: option %Q is given more than once", fn, k.c_str());
         }
         *seen = true;
         if (v.type().get(t)) Impl::fail(simdjson::TAPE_ERROR, fn, "options");
@@ -351,8 +352,7 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
                       fn, got.c_str());
             }
             if (s.size() > static_cast<size_t>(kMaxBytes)) {
-                raise(Code::TooBig,
-                      "%s: option idempotency_key is %lld bytes, maximum %d", fn,
+                raise(Code::TooBig, "%s: option idempotency_key is %lld bytes, maximum %d", fn,
                       static_cast<long long>(s.size()), kMaxBytes);
             }
             out.has_idempotency_key = true;
@@ -370,9 +370,8 @@ void JsonScratch::parse_options(std::string_view text, AppendOptions& out, const
         } else {
             simdjson::error_code e = simdjson::SUCCESS;
             if (t != od::json_type::object) {
-                raise(Code::InvalidArgument,
-                      "%s: option metadata must be a JSON object, got %s", fn,
-                      got.c_str());
+                raise(Code::InvalidArgument, "%s: option metadata must be a JSON object, got %s",
+                      fn, got.c_str());
             }
             if (!read_members(v, out.metadata, e)) Impl::fail(e, fn, "options");
             out.has_metadata = true;

@@ -31,10 +31,10 @@ struct MetaMember {
 
 struct EventIn {
     std::string_view type;
-    std::string_view data;          // raw JSON text of "data"
-    std::string payload;            // decoded bytes for non-json codecs
+    std::string_view data;  // raw JSON text of "data"
+    std::string payload;    // decoded bytes for non-json codecs
     std::string_view codec = "json";
-    std::string_view id;            // empty: generate one
+    std::string_view id;  // empty: generate one
     int64_t schema_version = 1;
     bool has_metadata = false;
     std::vector<MetaMember> metadata;

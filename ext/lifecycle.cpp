@@ -63,19 +63,19 @@ int64_t restore_in_place(Conn& c, std::string_view stream) {
     const char* id = st.stream.c_str();
     const char* where = st.life.archive_alias.c_str();
     switch (st.state()) {
-        case State::None:
-            raise_not_found(stream);
-        case State::Tombstoned:
-            raise_tombstoned(st);
+        case State::None: raise_not_found(stream);
+        case State::Tombstoned: raise_tombstoned(st);
         case State::ArchivedElsewhere:
-            raise(Code::Archived, Context{st.stream}, "stream %Q is archived in database %Q; "
-                  "es_restore(%Q, %Q) moves it back", id, where, id, where);
+            raise(Code::Archived, Context{st.stream},
+                  "stream %Q is archived in database %Q; "
+                  "es_restore(%Q, %Q) moves it back",
+                  id, where, id, where);
         case State::Archiving:
-            raise(Code::Archived, Context{st.stream}, "stream %Q is being moved to database %Q; "
-                  "es_archive(%Q, %Q) finishes that move", id, where, id, where);
-        case State::Held:
-            require_own(st, "es_restore()");
-            break;
+            raise(Code::Archived, Context{st.stream},
+                  "stream %Q is being moved to database %Q; "
+                  "es_archive(%Q, %Q) finishes that move",
+                  id, where, id, where);
+        case State::Held: require_own(st, "es_restore()"); break;
         case State::Archived: {
             BookkeepingScope permit(c, Schema::main_db(), st.store_id);
             c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1"))
@@ -83,8 +83,7 @@ int64_t restore_in_place(Conn& c, std::string_view stream) {
                 .step_done();
             break;
         }
-        case State::Active:
-            break;  // restoring an active stream is a no-op
+        case State::Active: break;  // restoring an active stream is a no-op
     }
     scope.commit();
     return 0;
@@ -94,8 +93,10 @@ void archiveFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, [&](Conn& c) {
         const bool outside = sqlite3_get_autocommit(c.db) != 0;
         const std::string_view stream = arg_id(argv[0], "es_archive()", "stream_id");
-        sqlite3_result_int64(ctx, argc > 1 ? archive_to(c, stream, Schema::attached(c, argv[1], "es_archive()"), outside)
-                                           : archive_in_place(c, stream));
+        sqlite3_result_int64(
+            ctx, argc > 1
+                     ? archive_to(c, stream, Schema::attached(c, argv[1], "es_archive()"), outside)
+                     : archive_in_place(c, stream));
     });
 }
 
@@ -103,8 +104,10 @@ void restoreFunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     guard(ctx, [&](Conn& c) {
         const bool outside = sqlite3_get_autocommit(c.db) != 0;
         const std::string_view stream = arg_id(argv[0], "es_restore()", "stream_id");
-        sqlite3_result_int64(ctx, argc > 1 ? restore_from(c, stream, Schema::attached(c, argv[1], "es_restore()"), outside)
-                                           : restore_in_place(c, stream));
+        sqlite3_result_int64(
+            ctx, argc > 1 ? restore_from(c, stream, Schema::attached(c, argv[1], "es_restore()"),
+                                         outside)
+                          : restore_in_place(c, stream));
     });
 }
 
@@ -144,10 +147,14 @@ int64_t erase_in_main(Conn& c, std::string_view stream, const std::optional<std:
             .bind_optional(5, has_reason ? &*tombstone : nullptr)
             .step_done();
     }
-    c.use(std::string("DELETE FROM main.es_reserved_ids WHERE stream_id = ?1")).bind(1, stream).step_done();
+    c.use(std::string("DELETE FROM main.es_reserved_ids WHERE stream_id = ?1"))
+        .bind(1, stream)
+        .step_done();
     const int64_t removed = erase_stream_rows(c, Schema::main_db(), st.store_id, stream);
     if (!tombstone) {
-        c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1")).bind(1, stream).step_done();
+        c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1"))
+            .bind(1, stream)
+            .step_done();
     }
     scope.commit();
     return removed;

@@ -20,7 +20,8 @@ constexpr const char* kEventCols =
 constexpr const char* kEventColsAfterSeq =
     "stream_id, version, type, data, metadata, codec, schema_version, event_id, "
     "idempotency_key, created_at";
-constexpr const char* kSnapshotCols = "stream_id, version, schema_version, codec, state, created_at";
+constexpr const char* kSnapshotCols =
+    "stream_id, version, schema_version, codec, state, created_at";
 const std::string kArchived = "archived";
 
 // What database x holds of a stream: its events and its es_lifecycle row there.
@@ -40,10 +41,12 @@ Copy read_copy(Conn& c, const Schema& x, std::string_view stream) {
     const char* q = x.quoted().c_str();
     Copy copy;
     {
-        Stmt s = c.use(format("SELECT count(*), ifnull(max(version), 0), ifnull(min(seq), 0), "
-                              "ifnull(max(seq), 0), (SELECT event_id FROM %s.es_events WHERE "
-                              "stream_id = ?1 ORDER BY version DESC LIMIT 1) FROM %s.es_events "
-                              "WHERE stream_id = ?1", q, q));
+        Stmt s =
+            c.use(format("SELECT count(*), ifnull(max(version), 0), ifnull(min(seq), 0), "
+                         "ifnull(max(seq), 0), (SELECT event_id FROM %s.es_events WHERE "
+                         "stream_id = ?1 ORDER BY version DESC LIMIT 1) FROM %s.es_events "
+                         "WHERE stream_id = ?1",
+                         q, q));
         s.bind(1, stream);
         if (s.step_row()) {
             copy.count = s.int64(0);
@@ -53,8 +56,10 @@ Copy read_copy(Conn& c, const Schema& x, std::string_view stream) {
             copy.last_id = s.str(4);
         }
     }
-    Stmt l = c.use(format("SELECT state, ifnull(move_id, ''), ifnull(origin_store, '') FROM "
-                          "%s.es_lifecycle WHERE stream_id = ?1", q));
+    Stmt l =
+        c.use(format("SELECT state, ifnull(move_id, ''), ifnull(origin_store, '') FROM "
+                     "%s.es_lifecycle WHERE stream_id = ?1",
+                     q));
     l.bind(1, stream);
     if (l.step_row()) {
         copy.has_row = true;
@@ -89,9 +94,11 @@ bool matches(const Copy& copy, const Lifecycle& life) {
 }
 
 // The moves whose copies of stream in store main has recorded for erasure.
-std::vector<std::string> recorded_moves(Conn& c, const std::string& store, std::string_view stream) {
-    Stmt s = c.use(std::string("SELECT move_id FROM main.es_cleanups WHERE store_id = ?1 AND "
-                               "stream_id = ?2"));
+std::vector<std::string> recorded_moves(Conn& c, const std::string& store,
+                                        std::string_view stream) {
+    Stmt s =
+        c.use(std::string("SELECT move_id FROM main.es_cleanups WHERE store_id = ?1 AND "
+                          "stream_id = ?2"));
     s.bind(1, store).bind(2, stream);
     std::vector<std::string> moves;
     while (s.step_row()) moves.push_back(s.str(0));
@@ -100,8 +107,9 @@ std::vector<std::string> recorded_moves(Conn& c, const std::string& store, std::
 
 bool cleanup_recorded(Conn& c, const std::string& store, std::string_view stream,
                       const std::string& move_id) {
-    Stmt s = c.use(std::string("SELECT 1 FROM main.es_cleanups WHERE store_id = ?1 AND "
-                               "stream_id = ?2 AND move_id = ?3"));
+    Stmt s =
+        c.use(std::string("SELECT 1 FROM main.es_cleanups WHERE store_id = ?1 AND "
+                          "stream_id = ?2 AND move_id = ?3"));
     s.bind(1, store).bind(2, stream).bind(3, move_id);
     return s.step_row();
 }
@@ -110,23 +118,28 @@ void keep_head(Conn& c, const Schema& s) {
     const char* q = s.quoted().c_str();
     c.prepare(format("INSERT OR REPLACE INTO %s.es_meta(key, value) SELECT 'seq_floor', "
                      "max(ifnull((SELECT max(seq) FROM %s.es_events), 0), ifnull((SELECT value "
-                     "FROM %s.es_meta WHERE key = 'seq_floor'), 0))", q, q, q))
+                     "FROM %s.es_meta WHERE key = 'seq_floor'), 0))",
+                     q, q, q))
         .step_done();
 }
 
 }  // namespace
 
-int64_t erase_stream_rows(Conn& c, const Schema& s, const std::string& store, std::string_view stream) {
+int64_t erase_stream_rows(Conn& c, const Schema& s, const std::string& store,
+                          std::string_view stream) {
     keep_head(c, s);
     return remove_stream_rows(c, s, store, stream);
 }
 
-int64_t remove_stream_rows(Conn& c, const Schema& s, const std::string& store, std::string_view stream) {
+int64_t remove_stream_rows(Conn& c, const Schema& s, const std::string& store,
+                           std::string_view stream) {
     const char* q = s.quoted().c_str();
     unlist_stream_ids(c, s, stream);
     {
         PermitScope none(c.guard, no_permit());  // es_snapshots is not eskit's: no permit
-        c.prepare(format("DELETE FROM %s.es_snapshots WHERE stream_id = ?1", q)).bind(1, stream).step_done();
+        c.prepare(format("DELETE FROM %s.es_snapshots WHERE stream_id = ?1", q))
+            .bind(1, stream)
+            .step_done();
     }
     PermitScope permit(c.guard, delete_permit(store, std::string(stream)));
     Stmt d = c.prepare(format("DELETE FROM %s.es_events WHERE stream_id = ?1", q));
@@ -176,7 +189,8 @@ std::optional<int64_t> erase_copy_of(Conn& c, const Schema& x, std::string_view 
             .bind(1, stream)
             .step_done();
         // A move given up because a tombstone or delete overtook it: that recorded the erasure.
-        if (!undo || cleanup_recorded(c, x_store, stream, move_id)) note_erased(c, x, move_id, stream);
+        if (!undo || cleanup_recorded(c, x_store, stream, move_id))
+            note_erased(c, x, move_id, stream);
     } else if (!move_id.empty()) {
         Stmt n = c.prepare(format("SELECT 1 FROM %s.es_meta WHERE key = ?1", x.quoted().c_str()));
         n.bind(1, note);
@@ -206,8 +220,10 @@ void drop_cleanup(Conn& c, const std::string& store, std::string_view stream,
 std::string prepare_archive(Conn& c, const Schema& x, const char* fn) {
     const char* name = x.name().c_str();
     if (!outlives_connection(c, x)) {
-        raise(Code::InvalidArgument, "%s: database %Q cannot outlive this connection (in memory or "
-              "temporary): an archive must be a file", fn, name);
+        raise(Code::InvalidArgument,
+              "%s: database %Q cannot outlive this connection (in memory or "
+              "temporary): an archive must be a file",
+              fn, name);
     }
     if (is_readonly(c, x)) {
         raise(Code::InvalidArgument, "%s: database %Q is read-only", fn, name);
@@ -224,24 +240,32 @@ struct Move {
 };
 
 [[noreturn]] void raise_ids_taken_in(const Schema& x, const std::string& stream, const char* fn) {
-    raise(Code::DuplicateEvent, Context{stream}, "%s: event ids of stream %Q already exist in "
-          "archive database %Q", fn, stream.c_str(), x.name().c_str());
+    raise(Code::DuplicateEvent, Context{stream},
+          "%s: event ids of stream %Q already exist in "
+          "archive database %Q",
+          fn, stream.c_str(), x.name().c_str());
 }
 
 void check_room_in(Conn& c, const Schema& x, std::string_view stream, const char* fn) {
     const char* q = x.quoted().c_str();
     const std::string id(stream);
-    Stmt seqs = c.use(format("SELECT count(*) FROM main.es_events AS m JOIN %s.es_events AS a "
-                             "ON a.seq = m.seq WHERE m.stream_id = ?1", q));
+    Stmt seqs =
+        c.use(format("SELECT count(*) FROM main.es_events AS m JOIN %s.es_events AS a "
+                     "ON a.seq = m.seq WHERE m.stream_id = ?1",
+                     q));
     seqs.bind(1, stream);
     if (seqs.step_row() && seqs.int64(0) > 0) {
-        raise(Code::Conflict, Context{id}, "%s: seq values of stream %Q are already used in archive "
-              "database %Q (by another store's events)", fn, id.c_str(), x.name().c_str());
+        raise(Code::Conflict, Context{id},
+              "%s: seq values of stream %Q are already used in archive "
+              "database %Q (by another store's events)",
+              fn, id.c_str(), x.name().c_str());
     }
-    Stmt ids = c.use(format("SELECT count(*) FROM main.es_events AS m WHERE m.stream_id = ?1 AND "
-                            "(EXISTS (SELECT 1 FROM %s.es_event_ids AS i WHERE i.event_id = "
-                            "m.event_id) OR EXISTS (SELECT 1 FROM %s.es_reserved_ids AS r WHERE "
-                            "r.event_id = m.event_id))", q, q));
+    Stmt ids =
+        c.use(format("SELECT count(*) FROM main.es_events AS m WHERE m.stream_id = ?1 AND "
+                     "(EXISTS (SELECT 1 FROM %s.es_event_ids AS i WHERE i.event_id = "
+                     "m.event_id) OR EXISTS (SELECT 1 FROM %s.es_reserved_ids AS r WHERE "
+                     "r.event_id = m.event_id))",
+                     q, q));
     ids.bind(1, stream);
     if (ids.step_row() && ids.int64(0) > 0) raise_ids_taken_in(x, id, fn);
     // Ids x generated itself are not listed there: they are found at the seq they carry.
@@ -274,8 +298,10 @@ void refuse_foreign_copy(Conn& c, const Schema& x, const std::string& x_store,
 void refuse_self(const Schema& x, const std::string& x_store, const StreamState& st,
                  const char* fn) {
     if (x_store != st.store_id) return;
-    raise(Code::InvalidArgument, "%s: database %Q is this store (the same identity: a copy of it, "
-          "or the file attached twice); archive into another eskit store", fn, x.name().c_str());
+    raise(Code::InvalidArgument,
+          "%s: database %Q is this store (the same identity: a copy of it, "
+          "or the file attached twice); archive into another eskit store",
+          fn, x.name().c_str());
 }
 
 // Step A of archive_to.
@@ -286,34 +312,31 @@ Move record_intent(Conn& c, std::string_view stream, const Schema& x, const std:
     const char* id = st.stream.c_str();
     Move m;
     switch (st.state()) {
-        case State::None:
-            raise_not_found(stream);
-        case State::Tombstoned:
-            raise_tombstoned(st);
-        case State::Held:
-            require_own(st, fn);
-            break;
+        case State::None: raise_not_found(stream);
+        case State::Tombstoned: raise_tombstoned(st);
+        case State::Held: require_own(st, fn); break;
         case State::ArchivedElsewhere:
             if (st.life.archive_store == x_store) {
                 m.done = true;
                 scope.commit();
                 return m;
             }
-            raise(Code::InvalidArgument, Context{st.stream}, "%s: stream %Q is already archived in "
-                  "database %Q; restore it before moving it to %Q", fn, id,
-                  st.life.archive_alias.c_str(), x.name().c_str());
+            raise(Code::InvalidArgument, Context{st.stream},
+                  "%s: stream %Q is already archived in "
+                  "database %Q; restore it before moving it to %Q",
+                  fn, id, st.life.archive_alias.c_str(), x.name().c_str());
         case State::Archiving:
             if (st.life.archive_store != x_store) {
-                raise(Code::InvalidArgument, Context{st.stream}, "%s: stream %Q is being moved to "
-                      "database %Q; es_archive(%Q, %Q) finishes that move", fn, id,
-                      st.life.archive_alias.c_str(), id, st.life.archive_alias.c_str());
+                raise(Code::InvalidArgument, Context{st.stream},
+                      "%s: stream %Q is being moved to "
+                      "database %Q; es_archive(%Q, %Q) finishes that move",
+                      fn, id, st.life.archive_alias.c_str(), id, st.life.archive_alias.c_str());
             }
             m.intent = st.life;  // an unfinished move to x: finish it
             scope.commit();
             return m;
         case State::Active:
-        case State::Archived:
-            break;
+        case State::Archived: break;
     }
     refuse_self(x, x_store, st, fn);
     refuse_foreign_copy(c, x, x_store, stream, read_copy(c, x, stream), fn);
@@ -330,11 +353,12 @@ Move record_intent(Conn& c, std::string_view stream, const Schema& x, const std:
     l.moved_seq_hi = leaving.seq_hi;
     BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     c.use(std::string(
-            "INSERT OR REPLACE INTO main.es_lifecycle(stream_id, state, version, created_at, "
-            "updated_at, archive_store, archive_alias, move_id, moved_count, moved_last_id, "
-            "moved_seq_lo, moved_seq_hi, prior_state) VALUES (?1, 'archiving', ?2, (SELECT "
-            "created_at FROM main.es_events WHERE stream_id = ?1 ORDER BY version LIMIT 1), ?3, ?4, "
-            "?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
+              "INSERT OR REPLACE INTO main.es_lifecycle(stream_id, state, version, created_at, "
+              "updated_at, archive_store, archive_alias, move_id, moved_count, moved_last_id, "
+              "moved_seq_lo, moved_seq_hi, prior_state) VALUES (?1, 'archiving', ?2, (SELECT "
+              "created_at FROM main.es_events WHERE stream_id = ?1 ORDER BY version LIMIT 1), ?3, "
+              "?4, "
+              "?5, ?6, ?7, ?8, ?9, ?10, ?11)"))
         .bind(1, stream)
         .bind(2, l.version)
         .bind(3, now_micros())
@@ -380,24 +404,29 @@ void copy_into(Conn& c, std::string_view stream, const Schema& x, const std::str
     }
     check_room_in(c, x, stream, fn);
     {
-        PermitScope permit(c.guard, insert_permit(x_store, stream_seqs(c, Schema::main_db(), stream)));
+        PermitScope permit(c.guard,
+                           insert_permit(x_store, stream_seqs(c, Schema::main_db(), stream)));
         c.prepare(format("INSERT INTO %s.es_events(%s) SELECT %s FROM main.es_events WHERE "
-                         "stream_id = ?1 ORDER BY seq", q, kEventCols, kEventCols))
+                         "stream_id = ?1 ORDER BY seq",
+                         q, kEventCols, kEventCols))
             .bind(1, stream)
             .step_done();
     }
     {
         PermitScope none(c.guard, no_permit());
         c.prepare(format("INSERT OR REPLACE INTO %s.es_snapshots(%s) SELECT %s FROM "
-                         "main.es_snapshots WHERE stream_id = ?1", q, kSnapshotCols, kSnapshotCols))
+                         "main.es_snapshots WHERE stream_id = ?1",
+                         q, kSnapshotCols, kSnapshotCols))
             .bind(1, stream)
             .step_done();
     }
-    c.prepare(format("INSERT OR REPLACE INTO %s.es_lifecycle(stream_id, state, version, created_at, "
-                     "updated_at, move_id, moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, "
-                     "origin_store) SELECT stream_id, 'archived', version, created_at, ?2, move_id, "
-                     "moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, ?3 FROM "
-                     "main.es_lifecycle WHERE stream_id = ?1", q))
+    c.prepare(
+         format("INSERT OR REPLACE INTO %s.es_lifecycle(stream_id, state, version, created_at, "
+                "updated_at, move_id, moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, "
+                "origin_store) SELECT stream_id, 'archived', version, created_at, ?2, move_id, "
+                "moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, ?3 FROM "
+                "main.es_lifecycle WHERE stream_id = ?1",
+                q))
         .bind(1, stream)
         .bind(2, now_micros())
         .bind(3, st.store_id)
@@ -450,13 +479,16 @@ int64_t finish_archive(Conn& c, std::string_view stream, const Schema& x, const 
     if (st.state() == State::Tombstoned) raise_tombstoned(st);
     const char* id = st.stream.c_str();
     if (st.state() != State::Archiving || st.life.move_id != intent.move_id) {
-        raise(Code::Conflict, Context{st.stream}, "%s: stream %Q changed while it was being moved "
-              "to %Q; try again", fn, id, x.name().c_str());
+        raise(Code::Conflict, Context{st.stream},
+              "%s: stream %Q changed while it was being moved "
+              "to %Q; try again",
+              fn, id, x.name().c_str());
     }
     if (!matches(read_copy(c, x, stream), st.life)) {
-        raise(Code::Conflict, Context{st.stream}, "%s: the copy of stream %Q in %Q does not match "
-              "what is leaving this store; es_archive(%Q, %Q) copies it again", fn, id,
-              x.name().c_str(), id, x.name().c_str());
+        raise(Code::Conflict, Context{st.stream},
+              "%s: the copy of stream %Q in %Q does not match "
+              "what is leaving this store; es_archive(%Q, %Q) copies it again",
+              fn, id, x.name().c_str(), id, x.name().c_str());
     }
     BookkeepingScope permit(c, Schema::main_db(), st.store_id);
     c.use(std::string("INSERT OR REPLACE INTO main.es_reserved_ids(event_id, stream_id) SELECT "
@@ -495,15 +527,17 @@ bool is_recorded_archive(const StreamState& st, const Schema& x, const std::stri
 }
 
 void check_ids_free_in_main(Conn& c, const Schema& x, std::string_view stream, const char* fn) {
-    Stmt ids = c.prepare(format("SELECT event_id FROM %s.es_events WHERE stream_id = ?1",
-                                x.quoted().c_str()));
+    Stmt ids = c.prepare(
+        format("SELECT event_id FROM %s.es_events WHERE stream_id = ?1", x.quoted().c_str()));
     ids.bind(1, stream);
     while (ids.step_row()) {
         const IdOwner o = find_id(c, ids.text(0));
         if (o.kind != IdOwner::Kind::Free) {
             const std::string id(stream);
-            raise(Code::DuplicateEvent, Context{id}, "%s: event ids of stream %Q in database %Q "
-                  "already exist in main", fn, id.c_str(), x.name().c_str());
+            raise(Code::DuplicateEvent, Context{id},
+                  "%s: event ids of stream %Q in database %Q "
+                  "already exist in main",
+                  fn, id.c_str(), x.name().c_str());
         }
     }
 }
@@ -522,17 +556,14 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
     r.move_id = copy.move_id;
     bool adopt = false;
     switch (st.state()) {
-        case State::Tombstoned:
-            raise_tombstoned(st);
-        case State::Held:
-            require_own(st, fn);
-            break;
+        case State::Tombstoned: raise_tombstoned(st);
+        case State::Held: require_own(st, fn); break;
         case State::Archiving:
-            raise(Code::Conflict, Context{st.stream}, "%s: stream %Q is being moved to database %Q; "
-                  "es_archive(%Q, %Q) finishes that move", fn, id, st.life.archive_alias.c_str(),
-                  id, st.life.archive_alias.c_str());
-        case State::Archived:
-            raise_not_in(st, x, fn);
+            raise(Code::Conflict, Context{st.stream},
+                  "%s: stream %Q is being moved to database %Q; "
+                  "es_archive(%Q, %Q) finishes that move",
+                  fn, id, st.life.archive_alias.c_str(), id, st.life.archive_alias.c_str());
+        case State::Archived: raise_not_in(st, x, fn);
         case State::Active: {
             // The restore happened and only the erasure of x's copy (or the removal of its
             // record after it) was interrupted: finish that and answer 0, as the first call.
@@ -547,16 +578,18 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
         }
         case State::ArchivedElsewhere:
             if (!is_recorded_archive(st, x, x_store)) {
-                raise(Code::InvalidArgument, Context{st.stream}, "%s: stream %Q is archived in "
-                      "another database (attached as %Q when it moved), not in %Q", fn, id,
-                      st.life.archive_alias.c_str(), x.name().c_str());
+                raise(Code::InvalidArgument, Context{st.stream},
+                      "%s: stream %Q is archived in "
+                      "another database (attached as %Q when it moved), not in %Q",
+                      fn, id, st.life.archive_alias.c_str(), x.name().c_str());
             }
             // A version 2 move reserved nothing: ids taken in main since then refuse it.
             if (is_legacy(st.life)) check_ids_free_in_main(c, x, stream, fn);
             if (!matches(copy, st.life)) {
-                raise(Code::Conflict, Context{st.stream}, "%s: the copy of stream %Q in %Q does not "
-                      "match what left this store (%lld events up to version %lld)", fn, id,
-                      x.name().c_str(), static_cast<long long>(st.life.moved_count),
+                raise(Code::Conflict, Context{st.stream},
+                      "%s: the copy of stream %Q in %Q does not "
+                      "match what left this store (%lld events up to version %lld)",
+                      fn, id, x.name().c_str(), static_cast<long long>(st.life.moved_count),
                       static_cast<long long>(st.life.version));
             }
             break;
@@ -568,9 +601,11 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
                 !cleanup_recorded(c, x_store, stream, copy.move_id)) {
                 // An old copy of main's own (a backup of an archive): the stream was restored or
                 // erased since, and what was erased stays erased.
-                raise(Code::NotFound, Context{st.stream}, "stream %Q does not exist in database %Q "
+                raise(Code::NotFound, Context{st.stream},
+                      "stream %Q does not exist in database %Q "
                       "(it holds an old copy of this store's stream, which was restored or "
-                      "removed since)", id, x.name().c_str());
+                      "removed since)",
+                      id, x.name().c_str());
             }
             if (!copy.has_row || copy.count == 0 || copy.state != "archived" ||
                 copy.origin.empty() || copy.move_id.empty() ||
@@ -591,10 +626,11 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
                                           : insert_permit(st.store_id, stream_seqs(c, x, stream)));
         // An adopted stream's events get the positions after the head, in their order, so a
         // consumer reading es_all from its checkpoint sees them.
-        Stmt ins = c.prepare(format("INSERT INTO main.es_events(%s) SELECT %s%s FROM %s.es_events "
-                                    "WHERE stream_id = ?1 ORDER BY seq", kEventCols,
-                                    adopt ? "?2 + row_number() OVER (ORDER BY seq), " : "",
-                                    adopt ? kEventColsAfterSeq : kEventCols, q));
+        Stmt ins =
+            c.prepare(format("INSERT INTO main.es_events(%s) SELECT %s%s FROM %s.es_events "
+                             "WHERE stream_id = ?1 ORDER BY seq",
+                             kEventCols, adopt ? "?2 + row_number() OVER (ORDER BY seq), " : "",
+                             adopt ? kEventColsAfterSeq : kEventCols, q));
         ins.bind(1, stream);
         if (adopt) ins.bind(2, st.head);
         ins.step_done();
@@ -603,12 +639,17 @@ Return copy_back(Conn& c, std::string_view stream, const Schema& x, const char* 
     {
         PermitScope none(c.guard, no_permit());
         c.prepare(format("INSERT OR REPLACE INTO main.es_snapshots(%s) SELECT %s FROM "
-                         "%s.es_snapshots WHERE stream_id = ?1", kSnapshotCols, kSnapshotCols, q))
+                         "%s.es_snapshots WHERE stream_id = ?1",
+                         kSnapshotCols, kSnapshotCols, q))
             .bind(1, stream)
             .step_done();
     }
-    c.use(std::string("DELETE FROM main.es_reserved_ids WHERE stream_id = ?1")).bind(1, stream).step_done();
-    c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1")).bind(1, stream).step_done();
+    c.use(std::string("DELETE FROM main.es_reserved_ids WHERE stream_id = ?1"))
+        .bind(1, stream)
+        .step_done();
+    c.use(std::string("DELETE FROM main.es_lifecycle WHERE stream_id = ?1"))
+        .bind(1, stream)
+        .step_done();
     list_stream_ids(c, Schema::main_db(), stream);
     index_stream(c, Schema::main_db(), st.store_id, stream);
     fold_pending(c, Schema::main_db(), st.store_id, kTailBound);
@@ -702,9 +743,10 @@ void precheck_archive(Conn& c, std::string_view stream, const Schema& x, const c
         case State::ArchivedElsewhere:
         case State::Archiving:
             if (x_store.empty() || st.life.archive_store != x_store) {
-                raise(Code::InvalidArgument, Context{st.stream}, "%s: stream %Q is already "
-                      "archived in database %Q; restore it before moving it to %Q", fn,
-                      st.stream.c_str(), st.life.archive_alias.c_str(), x.name().c_str());
+                raise(Code::InvalidArgument, Context{st.stream},
+                      "%s: stream %Q is already "
+                      "archived in database %Q; restore it before moving it to %Q",
+                      fn, st.stream.c_str(), st.life.archive_alias.c_str(), x.name().c_str());
             }
             return;
         case State::Active:

@@ -97,8 +97,10 @@ class KeyBlocks {
         int64_t last = 0;
         std::string blob;
         {
-            Stmt s = c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
-                                   "key = ?2 ORDER BY last_seq DESC LIMIT 1", q_.c_str()));
+            Stmt s =
+                c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
+                              "key = ?2 ORDER BY last_seq DESC LIMIT 1",
+                              q_.c_str()));
             s.bind(1, kind_).bind(2, key_);
             if (s.step_row()) {
                 last = s.int64(0);
@@ -110,7 +112,8 @@ class KeyBlocks {
         if (!blob.empty()) {
             int64_t prev = last;
             while (taken < seqs.size() &&
-                   blob.size() + varint_size(static_cast<uint64_t>(seqs[taken] - prev)) <= kMaxBlockBytes) {
+                   blob.size() + varint_size(static_cast<uint64_t>(seqs[taken] - prev)) <=
+                       kMaxBlockBytes) {
                 put_varint(blob, static_cast<uint64_t>(seqs[taken] - prev));
                 prev = seqs[taken++];
             }
@@ -136,8 +139,9 @@ class KeyBlocks {
             .step_done();
     }
     void insert_block(int64_t last, std::string_view blob) {
-        c_.use(format("INSERT INTO %s.es_postings(kind, key, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)",
-                      q_.c_str()))
+        c_.use(format(
+                   "INSERT INTO %s.es_postings(kind, key, last_seq, seqs) VALUES (?1, ?2, ?3, ?4)",
+                   q_.c_str()))
             .bind(1, kind_)
             .bind(2, key_)
             .bind(3, last)
@@ -150,22 +154,26 @@ class KeyBlocks {
         last = s.int64(0);
         seqs.clear();
         if (!decode_block(s.text(1), seqs)) {
-            throw Error{Code::Sqlite, SQLITE_CORRUPT,
-                        format("es_postings: malformed block for key %Q", key_.c_str()), {}};
+            throw Error{Code::Sqlite,
+                        SQLITE_CORRUPT,
+                        format("es_postings: malformed block for key %Q", key_.c_str()),
+                        {}};
         }
         return true;
     }
     bool block_at_or_after(int64_t seq, int64_t& last, std::vector<int64_t>& seqs) {
-        Stmt s = c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
-                               "key = ?2 AND last_seq >= ?3 ORDER BY last_seq LIMIT 1",
-                               q_.c_str()));
+        Stmt s =
+            c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
+                          "key = ?2 AND last_seq >= ?3 ORDER BY last_seq LIMIT 1",
+                          q_.c_str()));
         s.bind(1, kind_).bind(2, key_).bind(3, seq);
         return read_block(s, last, seqs);
     }
     bool last_block(int64_t& last, std::vector<int64_t>& seqs) {
-        Stmt s = c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
-                               "key = ?2 ORDER BY last_seq DESC LIMIT 1",
-                               q_.c_str()));
+        Stmt s =
+            c_.use(format("SELECT last_seq, seqs FROM %s.es_postings WHERE kind = ?1 AND "
+                          "key = ?2 ORDER BY last_seq DESC LIMIT 1",
+                          q_.c_str()));
         s.bind(1, kind_).bind(2, key_);
         return read_block(s, last, seqs);
     }
@@ -240,9 +248,10 @@ int64_t fold_tail(Conn& c, const Schema& s, const std::string& store, int64_t up
         Groups categories, types;
         int n = 0;
         {
-            Stmt rows = c.use(format("SELECT seq, stream_id, type FROM %s.es_events WHERE "
-                                     "seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
-                                     s.quoted().c_str()));
+            Stmt rows =
+                c.use(format("SELECT seq, stream_id, type FROM %s.es_events WHERE "
+                             "seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                             s.quoted().c_str()));
             rows.bind(1, from).bind(2, head).bind(3, int64_t{kFoldChunk});
             while (rows.step_row()) {
                 const int64_t seq = rows.int64(0);
@@ -328,8 +337,10 @@ void index_stream(Conn& c, const Schema& s, const std::string& store, std::strin
     const int64_t upto = meta_int(c, s, "indexed_upto");
     Groups groups;
     {
-        Stmt rows = c.prepare(format("SELECT seq, type FROM %s.es_events WHERE stream_id = ?1 "
-                                     "AND seq <= ?2 ORDER BY seq", s.quoted().c_str()));
+        Stmt rows =
+            c.prepare(format("SELECT seq, type FROM %s.es_events WHERE stream_id = ?1 "
+                             "AND seq <= ?2 ORDER BY seq",
+                             s.quoted().c_str()));
         rows.bind(1, stream).bind(2, upto);
         while (rows.step_row()) {
             groups.add(IndexKind::Category, category_of(stream), rows.int64(0));
@@ -373,14 +384,14 @@ constexpr const char* kBlocksDesc =
 struct SeqsCursor : sqlite3_vtab_cursor {
     Conn* conn = nullptr;
     bool desc = false;
-    ReadStmt blocks;                 // the key's blocks from lo on, in the scan's direction
+    ReadStmt blocks;  // the key's blocks from lo on, in the scan's direction
     uint64_t shape = 0;
-    RunWatch run;                    // up while blocks runs
-    bool scanning = false;           // blocks gave a block and has not ended
-    sqlite3_value* kind = nullptr;   // the arguments, to run blocks again (see next_block())
+    RunWatch run;                   // up while blocks runs
+    bool scanning = false;          // blocks gave a block and has not ended
+    sqlite3_value* kind = nullptr;  // the arguments, to run blocks again (see next_block())
     sqlite3_value* key = nullptr;
-    std::vector<int64_t> values;     // the current block
-    size_t at = 0;                   // position in values (from the back when desc)
+    std::vector<int64_t> values;  // the current block
+    size_t at = 0;                // position in values (from the back when desc)
     int64_t lo = 0, hi = 0;
     bool eof = true;
 
@@ -398,7 +409,8 @@ struct SeqsCursor : sqlite3_vtab_cursor {
         const uint64_t want = desc ? 2 : 1;  // below 16: see shape_id() in read_vtab.cpp
         if (blocks && shape != want) conn->release_read(shape, blocks, true);
         if (!blocks) {
-            blocks = conn->acquire_read(want, [&] { return std::string(desc ? kBlocksDesc : kBlocksAsc); });
+            blocks = conn->acquire_read(
+                want, [&] { return std::string(desc ? kBlocksDesc : kBlocksAsc); });
             shape = want;
         } else {
             sqlite3_reset(blocks.stmt);
@@ -433,7 +445,8 @@ struct SeqsCursor : sqlite3_vtab_cursor {
         values.clear();
         at = 0;
         const auto* b = static_cast<const char*>(sqlite3_column_blob(blocks.stmt, 0));
-        decode_block({b ? b : "", static_cast<size_t>(sqlite3_column_bytes(blocks.stmt, 0))}, values);
+        decode_block({b ? b : "", static_cast<size_t>(sqlite3_column_bytes(blocks.stmt, 0))},
+                     values);
         return true;
     }
 

@@ -10,8 +10,8 @@
 namespace eskit::ext {
 
 const char* const kColumnNames[kVisibleColumns] = {
-    "seq",  "stream_id", "category",       "version",  "type",           "data",
-    "metadata", "codec", "schema_version", "event_id", "idempotency_key", "created_at"};
+    "seq",   "stream_id",      "category", "version",         "type",      "data", "metadata",
+    "codec", "schema_version", "event_id", "idempotency_key", "created_at"};
 
 namespace {
 
@@ -77,10 +77,14 @@ class Builder {
         const bool missing_stream = in_.is_stream && !u_.stream_arg;
         const bool order_ok = take_order();
         if (!in_.is_stream) {
-            if (u_.keys[kEventId]) out_.idx_num |= kByEventId;
-            else if (u_.keys[kStreamId]) out_.idx_num |= kByStream;
-            else if (u_.keys[kCategory]) out_.idx_num |= kByCategory;
-            else if (u_.keys[kType]) out_.idx_num |= kByType;
+            if (u_.keys[kEventId])
+                out_.idx_num |= kByEventId;
+            else if (u_.keys[kStreamId])
+                out_.idx_num |= kByStream;
+            else if (u_.keys[kCategory])
+                out_.idx_num |= kByCategory;
+            else if (u_.keys[kType])
+                out_.idx_num |= kByType;
         }
         double rows = estimate_rows(missing_stream);
         // LIMIT/OFFSET only when the cursor alone decides which rows are returned and in
@@ -99,7 +103,8 @@ class Builder {
         // one scan evaluating the OR, while one constraint still beats the scan.
         out_.cost = in_.is_stream || rows >= 1000000 ? rows : 600000 + rows;
         char cols[24];
-        std::snprintf(cols, sizeof cols, "cols=%x", static_cast<unsigned>(in_.col_used & kVisibleMask));
+        std::snprintf(cols, sizeof cols, "cols=%x",
+                      static_cast<unsigned>(in_.col_used & kVisibleMask));
         if (!out_.idx_str.empty()) out_.idx_str += ' ';
         out_.idx_str += cols;
     }
@@ -212,7 +217,8 @@ ParsedPlan parse_plan(std::string_view s) {
         const std::string_view tok = s.substr(0, end);
         s = end == std::string_view::npos ? std::string_view() : s.substr(end + 1);
         if (tok.rfind("cols=", 0) == 0) {
-            p.columns = static_cast<uint32_t>(std::strtoul(std::string(tok.substr(5)).c_str(), nullptr, 16)) &
+            p.columns = static_cast<uint32_t>(
+                            std::strtoul(std::string(tok.substr(5)).c_str(), nullptr, 16)) &
                         kVisibleMask;
             continue;
         }
@@ -233,15 +239,23 @@ ParsedPlan parse_plan(std::string_view s) {
             if (!t.in_list && tok.substr(name.size()) != "=") return false;
             return true;
         };
-        if (tok == "stream=") t.kind = Token::Kind::StreamArg;
-        else if (tok == "from=") t.kind = Token::Kind::FromArg;
-        else if (tok == "after=") t.kind = Token::Kind::AfterArg;
-        else if (tok == "limit") t.kind = Token::Kind::Limit;
-        else if (tok == "offset") t.kind = Token::Kind::Offset;
-        else if (tok.rfind("seq", 0) == 0) t = Token{Token::Kind::Seq, op_after("seq")};
-        else if (tok.rfind("version", 0) == 0) t = Token{Token::Kind::Version, op_after("version")};
-        else if (!key("stream_id", Token::Kind::StreamId) && !key("category", Token::Kind::Category) &&
-                 !key("type", Token::Kind::Type) && !key("event_id", Token::Kind::EventId)) {
+        if (tok == "stream=")
+            t.kind = Token::Kind::StreamArg;
+        else if (tok == "from=")
+            t.kind = Token::Kind::FromArg;
+        else if (tok == "after=")
+            t.kind = Token::Kind::AfterArg;
+        else if (tok == "limit")
+            t.kind = Token::Kind::Limit;
+        else if (tok == "offset")
+            t.kind = Token::Kind::Offset;
+        else if (tok.rfind("seq", 0) == 0)
+            t = Token{Token::Kind::Seq, op_after("seq")};
+        else if (tok.rfind("version", 0) == 0)
+            t = Token{Token::Kind::Version, op_after("version")};
+        else if (!key("stream_id", Token::Kind::StreamId) &&
+                 !key("category", Token::Kind::Category) && !key("type", Token::Kind::Type) &&
+                 !key("event_id", Token::Kind::EventId)) {
             throw std::invalid_argument("bad plan token");
         }
         p.tokens.push_back(t);
@@ -256,19 +270,20 @@ void Range::apply_int(Op op, int64_t x) {
             hi = std::min(hi, x);
             break;
         case Op::Gt:
-            if (x == kMax) empty = true; else lo = std::max(lo, x + 1);
+            if (x == kMax)
+                empty = true;
+            else
+                lo = std::max(lo, x + 1);
             break;
-        case Op::Ge:
-            lo = std::max(lo, x);
-            break;
+        case Op::Ge: lo = std::max(lo, x); break;
         case Op::Lt:
-            if (x == kMin) empty = true; else hi = std::min(hi, x - 1);
+            if (x == kMin)
+                empty = true;
+            else
+                hi = std::min(hi, x - 1);
             break;
-        case Op::Le:
-            hi = std::min(hi, x);
-            break;
-        default:
-            break;
+        case Op::Le: hi = std::min(hi, x); break;
+        default: break;
     }
     if (lo > hi) empty = true;
 }
@@ -316,10 +331,9 @@ void KeySet::add(std::vector<std::string> values) {
 
 bool KeySet::contains(std::string_view v) const {
     if (!keys) return true;
-    return std::binary_search(keys->begin(), keys->end(), v,
-                              [](const auto& a, const auto& b) {
-                                  return std::string_view(a) < std::string_view(b);
-                              });
+    return std::binary_search(keys->begin(), keys->end(), v, [](const auto& a, const auto& b) {
+        return std::string_view(a) < std::string_view(b);
+    });
 }
 
 }  // namespace eskit::ext

@@ -61,8 +61,8 @@ struct ConstraintIn {
     int column;
     Op op;
     bool usable;
-    bool binary = true;     // the comparison uses BINARY collation
-    bool in_list = false;   // an IN (...) that sqlite3_vtab_in() can hand over whole
+    bool binary = true;    // the comparison uses BINARY collation
+    bool in_list = false;  // an IN (...) that sqlite3_vtab_in() can hand over whole
 };
 
 struct PlanInput {
@@ -73,7 +73,7 @@ struct PlanInput {
 };
 
 struct Plan {
-    bool usable = true;  // false: SQLITE_CONSTRAINT (a hidden argument it cannot use)
+    bool usable = true;         // false: SQLITE_CONSTRAINT (a hidden argument it cannot use)
     std::vector<int> argv;      // per constraint: argv index (1-based), 0 when not used
     std::vector<bool> in_list;  // per constraint: take the IN list whole
     int idx_num = 0;
@@ -87,7 +87,19 @@ Plan plan(const PlanInput& in);
 
 // One idxStr token, as xFilter reads it.
 struct Token {
-    enum class Kind { StreamArg, FromArg, AfterArg, Seq, Version, StreamId, Category, Type, EventId, Limit, Offset };
+    enum class Kind {
+        StreamArg,
+        FromArg,
+        AfterArg,
+        Seq,
+        Version,
+        StreamId,
+        Category,
+        Type,
+        EventId,
+        Limit,
+        Offset
+    };
     Kind kind;
     Op op = Op::Eq;
     bool in_list = false;

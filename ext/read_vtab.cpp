@@ -102,32 +102,42 @@ std::string shape_sql(Shape shape, bool desc, uint32_t columns) {
     const char* dir = desc ? " DESC" : "";
     switch (shape) {
         case Shape::Stream:
-            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
-                         "AND e.version BETWEEN ?2 AND ?3 ORDER BY e.version" + dir;
+            return sql +
+                   " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
+                   "AND e.version BETWEEN ?2 AND ?3 ORDER BY e.version" +
+                   dir;
         case Shape::All:
-            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq BETWEEN ?2 "
-                         "AND ?3 ORDER BY e.seq" + dir;
+            return sql +
+                   " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq BETWEEN ?2 "
+                   "AND ?3 ORDER BY e.seq" +
+                   dir;
         case Shape::ByStream:
             // Within one stream version order is seq order: the (stream_id, version) index
             // yields seq order without a sort.
-            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
-                         "AND e.seq BETWEEN ?2 AND ?3 ORDER BY e.version" + dir;
+            return sql +
+                   " FROM main.es_events AS e WHERE eskit_running(?5) AND e.stream_id = ?1 "
+                   "AND e.seq BETWEEN ?2 AND ?3 ORDER BY e.version" +
+                   dir;
         case Shape::Index:
-            return sql + " FROM es_index_seqs(?4, ?1, ?2, ?3) AS i CROSS JOIN main.es_events AS e "
-                         "ON e.seq = i.seq WHERE eskit_running(?5) ORDER BY i.seq" + dir;
+            return sql +
+                   " FROM es_index_seqs(?4, ?1, ?2, ?3) AS i CROSS JOIN main.es_events AS e "
+                   "ON e.seq = i.seq WHERE eskit_running(?5) ORDER BY i.seq" +
+                   dir;
         case Shape::EventId:
             // The indexed id's seq, else the seq a generated id carries (?4); ids are unique,
             // so the index entry wins. A scalar, not IN (...): IN builds an ephemeral table.
-            return sql + " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq = "
-                         "coalesce((SELECT seq FROM main.es_event_ids WHERE event_id = ?1), ?4) "
-                         "AND e.event_id = ?1 AND e.seq BETWEEN ?2 AND ?3";
+            return sql +
+                   " FROM main.es_events AS e WHERE eskit_running(?5) AND e.seq = "
+                   "coalesce((SELECT seq FROM main.es_event_ids WHERE event_id = ?1), ?4) "
+                   "AND e.event_id = ?1 AND e.seq BETWEEN ?2 AND ?3";
     }
     return sql;
 }
 
 uint64_t shape_id(Shape shape, bool desc, uint32_t columns) {
     // Below 16: es_index_seqs's own shapes (postings.cpp).
-    return (uint64_t{columns} << 8) | (static_cast<uint64_t>(shape) << 1) | (desc ? 1 : 0) | 0x10000000000ULL;
+    return (uint64_t{columns} << 8) | (static_cast<uint64_t>(shape) << 1) | (desc ? 1 : 0) |
+           0x10000000000ULL;
 }
 
 struct Segment {
@@ -147,15 +157,15 @@ struct Source {
     std::string key;
     // Index-driven sources check every row's key against their own (see postings.h): the
     // index narrows the scan, the tail is a plain scan, and several keys scan the same tail.
-    int key_column = -1;  // kCategory or kType, or -1
+    int key_column = -1;      // kCategory or kType, or -1
     int64_t kind_or_seq = 0;  // ?4
     bool has_kind_or_seq = false;
     std::vector<Segment> segments;
     size_t seg = 0;
-    ReadStmt stmt;          // empty once the last segment ended
+    ReadStmt stmt;  // empty once the last segment ended
     uint64_t shape = 0;
-    RunWatch run;           // up while stmt runs, and so still holds the pending row
-    bool has_row = false;   // a pending row: the next one this source delivers
+    RunWatch run;          // up while stmt runs, and so still holds the pending row
+    bool has_row = false;  // a pending row: the next one this source delivers
     // Where a restart finds the pending row again: `since` rows after the one of seq `at`,
     // both of the current segment (see reposition()). In a merge, since is 0.
     int64_t at = 0;
@@ -184,8 +194,8 @@ struct EventsCursor : sqlite3_vtab_cursor {
     size_t current = 0;
     Wanted want;
     // Which filters the driving statements do not already guarantee.
-    bool check_seq = false, check_version = false, check_streams = false,
-         check_categories = false, check_types = false, check_event_ids = false;
+    bool check_seq = false, check_version = false, check_streams = false, check_categories = false,
+         check_types = false, check_event_ids = false;
     bool filters = false;  // any of them, or a source checks its key
     int64_t emitted = 0;
     sqlite3_value* arg_num = nullptr;  // from_version (es_stream) or after_seq (es_all), as given
@@ -322,7 +332,8 @@ struct EventsCursor : sqlite3_vtab_cursor {
         if (s.key_column == kCategory && category_of(text(st, kStreamId)) != s.key) return false;
         if (s.key_column == kType && text(st, kType) != s.key) return false;
         if (check_seq && !want.seq.contains(sqlite3_column_int64(st, kSeq))) return false;
-        if (check_version && !want.version.contains(sqlite3_column_int64(st, kVersion))) return false;
+        if (check_version && !want.version.contains(sqlite3_column_int64(st, kVersion)))
+            return false;
         if (check_streams && !want.streams.contains(text(st, kStreamId))) return false;
         if (check_categories && !want.categories.contains(category_of(text(st, kStreamId)))) {
             return false;
@@ -374,13 +385,12 @@ struct EventsCursor : sqlite3_vtab_cursor {
         step(sources[current]);
         settle();
     }
-
 };
 
 // ---------------------------------------------------------------------------------------------
 
-int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out,
-                  char** err, bool is_stream) {
+int eventsConnect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err,
+                  bool is_stream) {
     int rc = SQLITE_OK;
     {
         OwnSqlScope own(db);  // the schema is SQL too, longer than a host's lowered limit
@@ -458,12 +468,8 @@ int eventsEof(sqlite3_vtab_cursor* p) { return static_cast<EventsCursor*>(p)->eo
 // which take no mutex: this runs inside the outer statement's step, whose mutex is held.
 void copy_value(sqlite3_context* ctx, sqlite3_value* v) {
     switch (sqlite3_value_type(v)) {
-        case SQLITE_INTEGER:
-            sqlite3_result_int64(ctx, sqlite3_value_int64(v));
-            break;
-        case SQLITE_FLOAT:
-            sqlite3_result_double(ctx, sqlite3_value_double(v));
-            break;
+        case SQLITE_INTEGER: sqlite3_result_int64(ctx, sqlite3_value_int64(v)); break;
+        case SQLITE_FLOAT: sqlite3_result_double(ctx, sqlite3_value_double(v)); break;
         case SQLITE_TEXT: {
             const unsigned char* z = sqlite3_value_text(v);
             if (!z) {
@@ -486,8 +492,7 @@ void copy_value(sqlite3_context* ctx, sqlite3_value* v) {
             }
             break;
         }
-        default:
-            break;  // the result is NULL already
+        default: break;  // the result is NULL already
     }
 }
 
@@ -683,14 +688,16 @@ void build_sources(EventsCursor& cur, Conn& c, int idx_num) {
         }
     } else if (idx_num & kByStream) {
         cur.check_streams = false;
-        for (const std::string& s : *w.streams.keys) add(s, {{Shape::ByStream, w.seq.lo, w.seq.hi}});
+        for (const std::string& s : *w.streams.keys)
+            add(s, {{Shape::ByStream, w.seq.lo, w.seq.hi}});
     } else if (idx_num & (kByCategory | kByType)) {
         // The index blocks up to indexed_upto, then the tail; the key is re-checked on every
         // row (blocks may keep seqs of events that left, see postings.h).
         const bool by_category = idx_num & kByCategory;
         (by_category ? cur.check_categories : cur.check_types) = false;
         const int64_t upto = indexed_upto(c);
-        const int64_t kind = static_cast<int64_t>(by_category ? IndexKind::Category : IndexKind::Type);
+        const int64_t kind =
+            static_cast<int64_t>(by_category ? IndexKind::Category : IndexKind::Type);
         for (const std::string& key : *(by_category ? w.categories : w.types).keys) {
             std::vector<Segment> segments;
             const Segment indexed{Shape::Index, w.seq.lo, std::min(w.seq.hi, upto)};
@@ -774,7 +781,8 @@ int eventsFilter(sqlite3_vtab_cursor* p, int idxNum, const char* idxStr, int arg
         cur->columns = plan.columns;
         bind_values(*cur, plan, argc, argv);
         if (cur->is_stream && !cur->want.stream_given) {
-            raise(Code::InvalidArgument, "es_stream: the stream_id argument is required, as in "
+            raise(Code::InvalidArgument,
+                  "es_stream: the stream_id argument is required, as in "
                   "es_stream('order-17')");
         }
         if (no_rows_possible(*cur)) return SQLITE_OK;

@@ -21,9 +21,8 @@ constexpr int kLatest = static_cast<int>(sizeof(es_migrations) / sizeof(es_migra
 static_assert(kLatest == kSchemaVersion, "sql/schema has one file per schema version");
 
 // Bookkeeping tables: eskit's own, guarded like es_events (guard.h). One trigger per write.
-constexpr const char* kBookkeepingTables[] = {"es_meta",         "es_lifecycle",
-                                              "es_postings",     "es_event_ids",
-                                              "es_reserved_ids", "es_cleanups"};
+constexpr const char* kBookkeepingTables[] = {"es_meta",      "es_lifecycle",    "es_postings",
+                                              "es_event_ids", "es_reserved_ids", "es_cleanups"};
 
 std::string substitute(const char* text, const Schema& s, const std::string& store) {
     std::string sql(text);
@@ -52,10 +51,10 @@ void create_bookkeeping_guards(Conn& c, const Schema& s, const std::string& stor
     std::string sql;
     for (const char* table : kBookkeepingTables) {
         for (const char* op : {"insert", "update", "delete"}) {
-            sql += format("CREATE TRIGGER %s.\"%w_guard_%s\" BEFORE %s ON \"%w\" WHEN NOT \"%w\"(%Q) "
-                          "BEGIN SELECT RAISE(ABORT, '%q is maintained by eskit'); END;\n",
-                          s.quoted().c_str(), table, op, op, table, kGuardFunction,
-                          store.c_str(), table);
+            sql += format(
+                "CREATE TRIGGER %s.\"%w_guard_%s\" BEFORE %s ON \"%w\" WHEN NOT \"%w\"(%Q) "
+                "BEGIN SELECT RAISE(ABORT, '%q is maintained by eskit'); END;\n",
+                s.quoted().c_str(), table, op, op, table, kGuardFunction, store.c_str(), table);
         }
     }
     exec_script(c, sql, "bookkeeping guards");
@@ -105,8 +104,10 @@ void remove_autoincrement(Conn& c, const Schema& s) {
     const std::string& q = s.quoted();
     std::string sql;
     {
-        Stmt t = c.prepare(format("SELECT sql FROM %s.sqlite_schema WHERE type = 'table' AND "
-                                  "name = 'es_events'", q.c_str()));
+        Stmt t =
+            c.prepare(format("SELECT sql FROM %s.sqlite_schema WHERE type = 'table' AND "
+                             "name = 'es_events'",
+                             q.c_str()));
         if (!t.step_row()) return;
         sql = t.str(0);
     }
@@ -123,13 +124,15 @@ void remove_autoincrement(Conn& c, const Schema& s) {
         // caller's transaction, which SQLite may already have rolled back.
         WritableSchema writable(c.db);
         c.prepare(format("UPDATE %s.sqlite_schema SET sql = ?1 WHERE type = 'table' AND "
-                         "name = 'es_events'", q.c_str()))
+                         "name = 'es_events'",
+                         q.c_str()))
             .bind(1, sql)
             .step_done();
         exec_script(c, format("PRAGMA %s.schema_version = %d", q.c_str(), cookie + 1),
                     "schema cookie");
     }
-    c.prepare(format("DELETE FROM %s.sqlite_sequence WHERE name = 'es_events'", q.c_str())).step_done();
+    c.prepare(format("DELETE FROM %s.sqlite_sequence WHERE name = 'es_events'", q.c_str()))
+        .step_done();
 }
 
 void apply_upgrade(Conn& c, const Schema& s, const Migration& m, const std::string& store) {
@@ -145,7 +148,8 @@ void apply_upgrade(Conn& c, const Schema& s, const Migration& m, const std::stri
 
 }  // namespace
 
-Schema::Schema(std::string name) : name_(std::move(name)), quoted_(format("\"%w\"", name_.c_str())) {}
+Schema::Schema(std::string name)
+    : name_(std::move(name)), quoted_(format("\"%w\"", name_.c_str())) {}
 
 const Schema& Schema::main_db() {
     static const Schema m("main");
@@ -178,8 +182,9 @@ Schema Schema::attached(Conn& c, sqlite3_value* v, const char* fn) {
 namespace {
 
 bool has_meta_table(Conn& c, const Schema& s) {
-    return c.use(format("SELECT 1 FROM %s.sqlite_schema WHERE type = 'table' AND name = 'es_meta'",
-                        s.quoted().c_str()))
+    return c
+        .use(format("SELECT 1 FROM %s.sqlite_schema WHERE type = 'table' AND name = 'es_meta'",
+                    s.quoted().c_str()))
         .step_row();
 }
 
@@ -234,7 +239,8 @@ bool outlives_connection(Conn& c, const Schema& s) {
     const char* file = sqlite3_db_filename(c.db, s.name().c_str());
     if (!file || !*file) return false;  // ":memory:", a temp database
     char* vfs = nullptr;
-    if (sqlite3_file_control(c.db, s.name().c_str(), SQLITE_FCNTL_VFSNAME, &vfs) == SQLITE_OK && vfs) {
+    if (sqlite3_file_control(c.db, s.name().c_str(), SQLITE_FCNTL_VFSNAME, &vfs) == SQLITE_OK &&
+        vfs) {
         const bool memdb = std::strstr(vfs, "memdb") != nullptr;
         sqlite3_free(vfs);
         if (memdb) return false;  // deserialized or vfs=memdb: lives in this process only
@@ -273,8 +279,7 @@ std::string new_identity() {
     std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
     const uint64_t hi = (gen() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
     const uint64_t lo = (gen() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-    return format("%08llx-%04llx-%04llx-%04llx-%012llx",
-                  static_cast<unsigned long long>(hi >> 32),
+    return format("%08llx-%04llx-%04llx-%04llx-%012llx", static_cast<unsigned long long>(hi >> 32),
                   static_cast<unsigned long long>((hi >> 16) & 0xffff),
                   static_cast<unsigned long long>(hi & 0xffff),
                   static_cast<unsigned long long>(lo >> 48),

@@ -70,20 +70,19 @@ SnapshotIn parse_snapshot(Conn& c, int argc, sqlite3_value** argv, const char* f
 void check_snapshottable(const StreamState& st, int64_t version, const char* fn) {
     const char* id = st.stream.c_str();
     switch (st.state()) {
-        case State::None:
-            raise_not_found(st.stream);
-        case State::Tombstoned:
-            raise_tombstoned(st);
+        case State::None: raise_not_found(st.stream);
+        case State::Tombstoned: raise_tombstoned(st);
         case State::ArchivedElsewhere:
         case State::Archiving:
             raise(Code::Archived, Context{st.stream}, "stream %Q was moved to archive database %Q",
                   id, st.life.archive_alias.c_str());
         case State::Held:
-            raise(Code::Archived, Context{st.stream}, "stream %Q is an archive copy held here for "
-                  "store %s", id, st.life.origin_store.c_str());
+            raise(Code::Archived, Context{st.stream},
+                  "stream %Q is an archive copy held here for "
+                  "store %s",
+                  id, st.life.origin_store.c_str());
         case State::Active:
-        case State::Archived:
-            break;
+        case State::Archived: break;
     }
     if (version < 1 || version > st.version()) {
         raise(Code::InvalidArgument, Context{st.stream},

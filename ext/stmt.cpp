@@ -48,7 +48,8 @@ void Stmt::check_bind(int rc) {
         raise(Code::TooBig, "a value is larger than SQLITE_LIMIT_LENGTH allows (%d bytes)",
               sqlite3_limit(sqlite3_db_handle(s_), SQLITE_LIMIT_LENGTH, -1));
     }
-    throw Error{Code::Sqlite, rc, std::string("internal: cannot bind a value: ") + sqlite3_errstr(rc), {}};
+    throw Error{
+        Code::Sqlite, rc, std::string("internal: cannot bind a value: ") + sqlite3_errstr(rc), {}};
 }
 
 Stmt& Stmt::bind(int i, int64_t v) {
@@ -92,8 +93,10 @@ bool Stmt::step_row() {
 
 void Stmt::step_done() {
     if (step_row()) {
-        throw Error{Code::Sqlite, SQLITE_ERROR,
-                    std::string("internal: statement returned a row: ") + sqlite3_sql(s_), {}};
+        throw Error{Code::Sqlite,
+                    SQLITE_ERROR,
+                    std::string("internal: statement returned a row: ") + sqlite3_sql(s_),
+                    {}};
     }
 }
 

@@ -34,7 +34,7 @@ class Query {
     Query& operator=(const Query&) = delete;
     const char* sql() const { return sql_; }
     int slot() const { return slot_; }  // index in every connection's statement cache
-    static int count();                  // Query objects in the program
+    static int count();                 // Query objects in the program
 
   private:
     const char* sql_;

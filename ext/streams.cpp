@@ -37,7 +37,7 @@ State StreamState::state() const {
         if (life.state == "archiving") return State::Archiving;
         if (!life.origin_store.empty()) return State::Held;
         return life.archive_alias.empty() && life.archive_store.empty() ? State::Archived
-                                                                          : State::ArchivedElsewhere;
+                                                                        : State::ArchivedElsewhere;
     }
     return events_version > 0 ? State::Active : State::None;
 }
@@ -107,8 +107,7 @@ void require_appendable(const StreamState& s) {
     const char* id = s.stream.c_str();
     const char* where = s.life.archive_alias.c_str();
     switch (s.state()) {
-        case State::Tombstoned:
-            raise_tombstoned(s);
+        case State::Tombstoned: raise_tombstoned(s);
         case State::Archived:
             raise(Code::Archived, Context{s.stream},
                   "stream %Q is archived and accepts no appends; es_restore(%Q) reactivates it", id,
@@ -124,11 +123,10 @@ void require_appendable(const StreamState& s) {
                   where);
         case State::Held:
             raise(Code::Archived, Context{s.stream},
-                  "stream %Q is an archive copy held here for store %s and accepts no appends",
-                  id, s.life.origin_store.c_str());
+                  "stream %Q is an archive copy held here for store %s and accepts no appends", id,
+                  s.life.origin_store.c_str());
         case State::None:
-        case State::Active:
-            return;
+        case State::Active: return;
     }
 }
 

@@ -62,7 +62,8 @@ constexpr const char* kSideHead =
 // The deadline of a timeout, saturating instead of overflowing.
 Clock::time_point deadline_after(int64_t timeout_ms) {
     const auto now = Clock::now();
-    const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+    const auto room =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
     if (timeout_ms >= room.count()) return Clock::time_point::max();
     return now + std::chrono::milliseconds(timeout_ms);
 }
@@ -146,13 +147,16 @@ void open_side(Conn& c) {
     sqlite3_file_control(c.db, "main", SQLITE_FCNTL_VFS_POINTER, &vfs);
     const std::string uri = same_file_uri(c.db);
     sqlite3* side = nullptr;
-    const int rc = sqlite3_open_v2(uri.c_str(), &side,
-                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX |
-                                       SQLITE_OPEN_PRIVATECACHE,
-                                   vfs ? vfs->zName : nullptr);
+    const int rc = sqlite3_open_v2(
+        uri.c_str(), &side,
+        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+        vfs ? vfs->zName : nullptr);
     if (rc != SQLITE_OK) {
-        Error e{Code::Sqlite, rc, format("es_wait(): cannot open %s to watch it: %s", uri.c_str(),
-                                         side ? sqlite3_errmsg(side) : sqlite3_errstr(rc)), {}};
+        Error e{Code::Sqlite,
+                rc,
+                format("es_wait(): cannot open %s to watch it: %s", uri.c_str(),
+                       side ? sqlite3_errmsg(side) : sqlite3_errstr(rc)),
+                {}};
         sqlite3_close_v2(side);
         throw e;
     }
@@ -275,8 +279,10 @@ WaitArgs parse_wait(Conn& c, sqlite3_value** argv) {
         // Waiting while this connection holds the write lock keeps out the very commits
         // being waited for (and a CHECK constraint of an untrusted schema could use it to
         // stall every insert: SQLite 3.40 does not apply DIRECTONLY to CHECK).
-        raise(Code::InvalidArgument, "%s: cannot wait inside a statement or transaction that "
-              "writes: its write lock keeps out the commits it would wait for", kFn);
+        raise(Code::InvalidArgument,
+              "%s: cannot wait inside a statement or transaction that "
+              "writes: its write lock keeps out the commits it would wait for",
+              kFn);
     }
     return {sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1])};
 }
@@ -348,7 +354,8 @@ int64_t wait_through_caller(Conn& c, const WaitArgs& args) {
               "%s: cannot wait inside a transaction or a statement that reads tables on a "
               "database no second connection can see (in memory, memdb, or "
               "locking_mode=EXCLUSIVE), whose snapshot never shows new commits; call it in a "
-              "SELECT of its own", kFn);
+              "SELECT of its own",
+              kFn);
     }
     return wait_for(c, args, std::nullopt,
                     [&] { return std::optional<int64_t>(read_own_head(c)); });
@@ -359,12 +366,13 @@ void waitFunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
         // A replicated host (dqlite) keeps its databases in its own VFS: a connection of eskit's
         // own there is outside the replication's control, so es_wait does not open one.
         if (c.writes_need_transaction) {
-            raise(Code::InvalidArgument, "es_wait(): not available on a replicated host: poll "
+            raise(Code::InvalidArgument,
+                  "es_wait(): not available on a replicated host: poll "
                   "es_head() instead");
         }
         const WaitArgs args = parse_wait(c, argv);
-        sqlite3_result_int64(ctx, side_can_see(c) ? wait_through_side(c, args)
-                                                  : wait_through_caller(c, args));
+        sqlite3_result_int64(
+            ctx, side_can_see(c) ? wait_through_side(c, args) : wait_through_caller(c, args));
     });
 }
 

@@ -20,7 +20,8 @@ bool only_main_attached(sqlite3* db) { return sqlite3_db_name(db, 2) == nullptr;
 // SQLite's own text ("database is locked") would send the caller to the busy timeout, which
 // cannot help here, so it is replaced rather than appended.
 Error stale_snapshot(const char* fn) {
-    return Error{Code::Conflict, SQLITE_CONSTRAINT,
+    return Error{Code::Conflict,
+                 SQLITE_CONSTRAINT,
                  format("conflict: %s: another connection wrote since this connection's open "
                         "statement began reading; finish or reset that statement, re-read and "
                         "retry",
@@ -29,7 +30,8 @@ Error stale_snapshot(const char* fn) {
 }
 
 Error writes_inside_statement(const char* fn) {
-    return Error{Code::InvalidArgument, SQLITE_ERROR,
+    return Error{Code::InvalidArgument,
+                 SQLITE_ERROR,
                  format("invalid_argument: %s: cannot run inside a statement that writes; call "
                         "it in a SELECT of its own",
                         fn),
@@ -42,13 +44,17 @@ bool is_busy(const Error& e) { return (e.rc & 0xff) == SQLITE_BUSY; }
 
 WriteScope::WriteScope(Conn& c, const char* fn, const Schema& target) : c_(c) {
     if (c.in_write) {
-        raise(Code::InvalidArgument, "%s: cannot be called while another eskit write is running "
-              "on this connection", fn);
+        raise(Code::InvalidArgument,
+              "%s: cannot be called while another eskit write is running "
+              "on this connection",
+              fn);
     }
     own_ = sqlite3_get_autocommit(c.db) != 0;
     if (own_ && c.writes_need_transaction) {
-        raise(Code::InvalidArgument, "%s: must run between BEGIN and COMMIT on this host; "
-              "outside a transaction its writes would not be replicated", fn);
+        raise(Code::InvalidArgument,
+              "%s: must run between BEGIN and COMMIT on this host; "
+              "outside a transaction its writes would not be replicated",
+              fn);
     }
     const int txn = sqlite3_txn_state(c.db, nullptr);  // the highest state of any schema
     // Autocommit, yet a database is being written: the calling statement itself writes

@@ -212,9 +212,7 @@ bool wants_file_db(const std::string& sql) {
 void append_value(sqlite3_stmt* s, int col, std::string& out) {
     static constexpr char kHex[] = "0123456789abcdef";
     switch (sqlite3_column_type(s, col)) {
-        case SQLITE_NULL:
-            out += "NULL";
-            break;
+        case SQLITE_NULL: out += "NULL"; break;
         case SQLITE_BLOB: {
             const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s, col));
             const int n = sqlite3_column_bytes(s, col);
@@ -253,8 +251,8 @@ std::string run_script(sqlite3* db, const std::string& sql) {
         const char* start = sql.c_str() + pos;
         const char* tail = nullptr;
         sqlite3_stmt* raw = nullptr;
-        const int prc = sqlite3_prepare_v2(db, start, static_cast<int>(sql.size() - pos), &raw,
-                                           &tail);
+        const int prc =
+            sqlite3_prepare_v2(db, start, static_cast<int>(sql.size() - pos), &raw, &tail);
         Stmt stmt(raw);
         if (prc != SQLITE_OK) {
             append_error(db, prc, out);
@@ -294,8 +292,8 @@ void print_diff(const std::string& expected_name, const std::string& expected,
         std::vector<std::vector<uint32_t>> lcs(n + 1, std::vector<uint32_t>(m + 1, 0));
         for (size_t i = n; i-- > 0;) {
             for (size_t j = m; j-- > 0;) {
-                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1
-                                         : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+                lcs[i][j] =
+                    a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
             }
         }
         size_t i = 0, j = 0;
@@ -378,8 +376,7 @@ int run(int argc, char** argv) {
     }
     std::string expected;
     if (!update && !read_file(out_path, expected)) {
-        std::cerr << "sqlgolden: cannot read " << out_path
-                  << " (ES_GOLDEN_UPDATE=1 creates it)\n";
+        std::cerr << "sqlgolden: cannot read " << out_path << " (ES_GOLDEN_UPDATE=1 creates it)\n";
         return 2;
     }
 
@@ -403,8 +400,8 @@ int run(int argc, char** argv) {
         }
         if (sqlite3_db_config(db.get(), SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 1, nullptr) !=
             SQLITE_OK) {
-            std::cerr << "sqlgolden: cannot enable extension loading: "
-                      << sqlite3_errmsg(db.get()) << '\n';
+            std::cerr << "sqlgolden: cannot enable extension loading: " << sqlite3_errmsg(db.get())
+                      << '\n';
             return 2;
         }
         char* err = nullptr;

@@ -75,7 +75,8 @@ Stats cluster_single(const std::vector<std::string>& seeds, int n, const std::st
     for (int i = 0; i < n; ++i) {
         const int s = i % 10;
         const auto t = Clock::now();
-        version[s] = app.append({.stream = prefix + std::to_string(s), .expected = version[s],
+        version[s] = app.append({.stream = prefix + std::to_string(s),
+                                 .expected = version[s],
                                  .events = kPayload})
                          .version;
         lat.push_back(us_since(t));
@@ -94,7 +95,8 @@ Stats cluster_batch(const std::vector<std::string>& seeds, int n, int batch) {
         std::vector<ec::AppendRequest> reqs;
         for (int k = 0; k < batch && done + k < n; ++k) {
             const int s = (done + k) % 10;
-            reqs.push_back({.stream = "batch-" + std::to_string(s), .expected = version[s],
+            reqs.push_back({.stream = "batch-" + std::to_string(s),
+                            .expected = version[s],
                             .events = kPayload});
             ++version[s];
         }
@@ -215,8 +217,9 @@ int main(int argc, char** argv) {
         } else if (a == "--latency-ms" && i + 1 < argc) {
             latency = static_cast<unsigned>(std::atoi(argv[++i]));
         } else {
-            std::fprintf(stderr, "usage: eskit_cluster_bench [--quick] [--appends N] [--batch N] "
-                                 "[--latency-ms N]\n");
+            std::fprintf(stderr,
+                         "usage: eskit_cluster_bench [--quick] [--appends N] [--batch N] "
+                         "[--latency-ms N]\n");
             return 2;
         }
     }

@@ -95,10 +95,12 @@ class ClusterRows final : public detail::Rows {
     std::string_view text(int col) const override {
         const ec::Value& v = at(col);
         if (v.is_text()) return v.as_text();
-        if (v.is_blob()) return {reinterpret_cast<const char*>(v.as_blob().data()), v.as_blob().size()};
+        if (v.is_blob())
+            return {reinterpret_cast<const char*>(v.as_blob().data()), v.as_blob().size()};
         if (v.is_null()) return {};
         // Numbers as text: kept until next(), like SQLite's converted column.
-        return texts_.emplace_back(v.is_int() ? std::to_string(v.as_int()) : std::to_string(v.as_real()));
+        return texts_.emplace_back(v.is_int() ? std::to_string(v.as_int())
+                                              : std::to_string(v.as_real()));
     }
 
   private:
@@ -190,7 +192,8 @@ AppendReply parse_last_append(const ec::Value& v) {
 // SQLITE_TOOBIG is TooBig), through the table the extension raises from.
 Code code_named(std::string_view name, int64_t sqlite_code) {
     for (const CodeInfo& c : kCodeTable) {
-        if (!c.prefix.empty() && c.prefix == name && c.sqlite_rc == (sqlite_code & 0xff)) return c.code;
+        if (!c.prefix.empty() && c.prefix == name && c.sqlite_rc == (sqlite_code & 0xff))
+            return c.code;
     }
     for (const CodeInfo& c : kCodeTable) {
         if (!c.prefix.empty() && c.prefix == name) return c.code;
@@ -209,10 +212,10 @@ void raise_if_eskit(const ec::Value& last, const ec::Error& received, std::strin
     if (doc["message"].get(message) || doc["code"].get(code)) return;
     if (doc["sqlite_code"].get(sqlite_code)) sqlite_code = kSqliteError;
     // dqlite's garbled form: a small code (1, 2 seen) and the column text as message.
-    const bool garbled = !received.message().empty() &&
-                         sql.find(received.message()) != std::string_view::npos;
+    const bool garbled =
+        !received.message().empty() && sql.find(received.message()) != std::string_view::npos;
     if (message != received.message() && !garbled) return;  // an older call's error
-    if (doc["stream_id"].get(stream)) stream = {};  // none for errors about no stream
+    if (doc["stream_id"].get(stream)) stream = {};          // none for errors about no stream
     std::optional<int64_t> expected, actual;
     int64_t x = 0;
     if (!doc["expected"].get(x)) expected = x;
@@ -235,7 +238,8 @@ template <class Ask>
         }
         throw_error(Code::Sqlite, e.code(), e.message());
     }
-    throw_error(Code::Sqlite, e.kind() == ec::Error::Kind::unknown_outcome ? kSqliteIoErr : kSqliteError,
+    throw_error(Code::Sqlite,
+                e.kind() == ec::Error::Kind::unknown_outcome ? kSqliteIoErr : kSqliteError,
                 "eskit: cluster: " + e.message());
 }
 
@@ -276,7 +280,8 @@ class ClusterConnection final : public detail::Connection {
     int64_t execute(std::string_view sql, std::span<const Param> params) override {
         return static_cast<int64_t>(run(sql, values_of(params), ec::Mode::automatic).rows_affected);
     }
-    std::unique_ptr<detail::Rows> query(std::string_view sql, std::span<const Param> params) override {
+    std::unique_ptr<detail::Rows> query(std::string_view sql,
+                                        std::span<const Param> params) override {
         return std::make_unique<ClusterRows>(run(sql, values_of(params), ec::Mode::query));
     }
     AppendReply append(const AppendCall& call) override;
@@ -290,23 +295,25 @@ class ClusterConnection final : public detail::Connection {
 
     // es_init() in a transaction of its own (idempotent: safe to retry).
     void init() {
-        appender_.transact([](ec::Client::Transaction& tx) { return tx.query("SELECT es_init()"); });
+        appender_.transact(
+            [](ec::Client::Transaction& tx) { return tx.query("SELECT es_init()"); });
     }
 
   private:
     ec::Result run(std::string_view sql, const std::vector<ec::Value>& params, ec::Mode mode);
     ec::Result run_in_tx(std::string_view sql, const std::vector<ec::Value>& params, ec::Mode mode);
     ec::Result run_alone(std::string_view sql, const std::vector<ec::Value>& params, ec::Mode mode);
-    AppendReply append_in(ec::Client::Transaction& tx, const AppendCall& call, const std::string& key,
-                          bool generated);
+    AppendReply append_in(ec::Client::Transaction& tx, const AppendCall& call,
+                          const std::string& key, bool generated);
     void begin(bool immediate);
     void commit();
     bool committed(const Probe& p);
     [[noreturn]] void lose(const ec::Error& e);
     [[noreturn]] static void throw_lost() {
-        throw NotCommitted(Code::Sqlite, kSqliteIoErr,
-                           "eskit: the cluster lost this transaction (leader change); nothing of it "
-                           "was committed: roll it back and run it again");
+        throw NotCommitted(
+            Code::Sqlite, kSqliteIoErr,
+            "eskit: the cluster lost this transaction (leader change); nothing of it "
+            "was committed: roll it back and run it again");
     }
 
     // fn() again after retriable failures (nothing was committed by it: reads, BEGIN), looking
@@ -314,13 +321,16 @@ class ClusterConnection final : public detail::Connection {
     template <class F>
     auto retrying(F&& fn) {
         const auto deadline = Clock::now() + options_.leader_timeout;
-        for (auto pause = std::chrono::milliseconds(20);; pause = std::min(pause * 2, std::chrono::milliseconds(500))) {
+        for (auto pause = std::chrono::milliseconds(20);;
+             pause = std::min(pause * 2, std::chrono::milliseconds(500))) {
             try {
                 return fn();
             } catch (const ec::Error& e) {
-                if (!e.retriable()) raise(e, {}, [&](std::string_view q) { return client_.query(q); });
+                if (!e.retriable())
+                    raise(e, {}, [&](std::string_view q) { return client_.query(q); });
                 client_.reset();
-                if (Clock::now() + pause > deadline) raise(e, {}, [](std::string_view) { return ec::Result{}; });
+                if (Clock::now() + pause > deadline)
+                    raise(e, {}, [](std::string_view) { return ec::Result{}; });
                 std::this_thread::sleep_for(pause);
             }
         }
@@ -339,7 +349,8 @@ void ClusterConnection::connect() {
     retrying([&] { return client_.leader_connection(), 0; });
 }
 
-ec::Result ClusterConnection::run(std::string_view sql, const std::vector<ec::Value>& params, ec::Mode mode) {
+ec::Result ClusterConnection::run(std::string_view sql, const std::vector<ec::Value>& params,
+                                  ec::Mode mode) {
     if (tx_ || lost_) return run_in_tx(sql, params, mode);
     if (writer_) return run_alone(sql, params, mode);
     return retrying([&] {
@@ -370,8 +381,8 @@ void ClusterConnection::lose(const ec::Error& e) {
     probe_.reset();
     lost_ = true;
     throw NotCommitted(Code::Sqlite, kSqliteIoErr,
-                       "eskit: the cluster lost the transaction before it committed (" + e.message() +
-                           "); nothing of it was written: run it again");
+                       "eskit: the cluster lost the transaction before it committed (" +
+                           e.message() + "); nothing of it was written: run it again");
 }
 
 // A write connection's statement outside a transaction: in BEGIN IMMEDIATE ... COMMIT of its
@@ -415,7 +426,8 @@ void ClusterConnection::exec(std::string_view sql) {
 }
 
 void ClusterConnection::begin(bool immediate) {
-    if (tx_ || lost_) throw_error(Code::Sqlite, kSqliteError, "eskit: a transaction is already open");
+    if (tx_ || lost_)
+        throw_error(Code::Sqlite, kSqliteError, "eskit: a transaction is already open");
     // Nothing is written yet: BEGIN may wait for an election.
     tx_.emplace(retrying([&] { return client_.begin(immediate); }));
     probe_.reset();
@@ -423,7 +435,8 @@ void ClusterConnection::begin(bool immediate) {
 
 void ClusterConnection::commit() {
     if (lost_) throw_lost();
-    if (!tx_) throw_error(Code::Sqlite, kSqliteError, "eskit: cannot commit - no transaction is active");
+    if (!tx_)
+        throw_error(Code::Sqlite, kSqliteError, "eskit: cannot commit - no transaction is active");
     ec::Client::Transaction tx = std::move(*tx_);
     tx_.reset();
     const std::optional<Probe> probe = std::move(probe_);
@@ -440,9 +453,10 @@ void ClusterConnection::commit() {
                             "may not have committed");
         }
         if (committed(*probe)) return;
-        throw NotCommitted(Code::Sqlite, kSqliteIoErr,
-                           "eskit: the transaction did not commit (the leader was lost at COMMIT: " +
-                               e.message() + "); nothing of it was written: run it again");
+        throw NotCommitted(
+            Code::Sqlite, kSqliteIoErr,
+            "eskit: the transaction did not commit (the leader was lost at COMMIT: " + e.message() +
+                "); nothing of it was written: run it again");
     }
 }
 
@@ -451,8 +465,9 @@ void ClusterConnection::commit() {
 // commit can no longer commit (see appender.cpp).
 bool ClusterConnection::committed(const Probe& p) {
     return retrying([&] {
-        ec::Result r = client_.query("SELECT count(*) FROM es_events WHERE stream_id = ? AND idempotency_key = ?",
-                                     {ec::Value(p.stream), ec::Value(p.key)});
+        ec::Result r = client_.query(
+            "SELECT count(*) FROM es_events WHERE stream_id = ? AND idempotency_key = ?",
+            {ec::Value(p.stream), ec::Value(p.key)});
         return !r.rows.empty() && r.rows[0].at(0).as_int() > 0;
     });
 }
@@ -505,19 +520,29 @@ AppendReply ClusterConnection::append_in(ec::Client::Transaction& tx, const Appe
     if (generated && reply.replay) {
         // Only an earlier attempt of this call knows the key: it committed. Its rows are this
         // call's answer, a fresh append as far as the caller is concerned.
-        const ec::Result rows = run("SELECT seq, version, created_at, event_id FROM es_events "
-                                    "WHERE stream_id = ?1 AND idempotency_key = ?2 ORDER BY version", by_key);
+        const ec::Result rows =
+            run("SELECT seq, version, created_at, event_id FROM es_events "
+                "WHERE stream_id = ?1 AND idempotency_key = ?2 ORDER BY version",
+                by_key);
         if (rows.rows.empty()) protocol_error("a replay without the key's events");
-        reply = AppendReply{rows.rows[0][0].as_int(), static_cast<int64_t>(rows.rows.size()),
-                            rows.rows[0][1].as_int(), rows.rows.back()[1].as_int(),
-                            rows.rows[0][2].as_int(), false, {}, {}};
+        reply = AppendReply{rows.rows[0][0].as_int(),
+                            static_cast<int64_t>(rows.rows.size()),
+                            rows.rows[0][1].as_int(),
+                            rows.rows.back()[1].as_int(),
+                            rows.rows[0][2].as_int(),
+                            false,
+                            {},
+                            {}};
         for (const ec::Row& row : rows.rows) reply.event_ids.push_back(row[3].as_text());
     }
     if (call.metadata && !reply.replay && reply.count > 0) {
-        const ec::Result m = run("SELECT metadata FROM es_events WHERE stream_id = ?1 AND "
-                                 "idempotency_key = ?2 ORDER BY version", by_key);
+        const ec::Result m =
+            run("SELECT metadata FROM es_events WHERE stream_id = ?1 AND "
+                "idempotency_key = ?2 ORDER BY version",
+                by_key);
         for (const ec::Row& row : m.rows) {
-            reply.metadata.push_back(row[0].is_text() ? std::optional<std::string>(row[0].as_text()) : std::nullopt);
+            reply.metadata.push_back(row[0].is_text() ? std::optional<std::string>(row[0].as_text())
+                                                      : std::nullopt);
         }
     }
     return reply;
@@ -550,11 +575,14 @@ class ClusterBackend final : public detail::Backend {
 }  // namespace
 
 Database connect_cluster(std::vector<std::string> addresses, const ClusterOptions& options) {
-    if (addresses.empty()) throw_error(Code::InvalidArgument, kSqliteError, "eskit: connect_cluster needs node addresses");
+    if (addresses.empty())
+        throw_error(Code::InvalidArgument, kSqliteError,
+                    "eskit: connect_cluster needs node addresses");
     DatabaseOptions o;
     o.readers = options.readers;
     o.immediate = true;
-    return Database::with_backend(std::make_unique<ClusterBackend>(Settings{std::move(addresses), options}), o);
+    return Database::with_backend(
+        std::make_unique<ClusterBackend>(Settings{std::move(addresses), options}), o);
 }
 
 }  // namespace eskit

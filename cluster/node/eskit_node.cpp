@@ -26,7 +26,8 @@
 ** ESKIT_OPTION_WRITES_NEED_TRANSACTION on: dqlite replicates a statement's writes only when
 ** it runs as EXEC or inside BEGIN ... COMMIT, so an eskit write called as a QUERY in
 ** autocommit would be answered and then lost. Connections to the other nodes (Raft traffic)
-** are made by our own connect function with TCP_NODELAY. SIGPIPE is ignored (a follower writing to a dead
+** are made by our own connect function with TCP_NODELAY. SIGPIPE is ignored (a follower writing to
+*a dead
 ** leader must not die with it). SIGTERM or SIGINT stops the node cleanly. Leadership changes
 ** seen by this node are logged to stderr.
 */
@@ -85,8 +86,9 @@ void log(const char* fmt, ...) {
     char when[32];
     const auto now = std::chrono::system_clock::now();
     const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        now.time_since_epoch()).count() % 1000;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&t, &tm);
     std::strftime(when, sizeof when, "%H:%M:%S", &tm);
@@ -115,7 +117,8 @@ std::vector<std::string> split(const std::string& s) {
     size_t start = 0;
     while (start <= s.size()) {
         const size_t comma = s.find(',', start);
-        const std::string part = s.substr(start, comma == std::string::npos ? comma : comma - start);
+        const std::string part =
+            s.substr(start, comma == std::string::npos ? comma : comma - start);
         if (!part.empty()) out.push_back(part);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -141,10 +144,14 @@ Config parse(int argc, char** argv) {
             for (const std::string& j : split(value())) c.join.push_back(j);
         } else if (a == "--role") {
             const std::string r = value();
-            if (r == "voter") c.role = ec::Role::voter;
-            else if (r == "standby") c.role = ec::Role::standby;
-            else if (r == "spare") c.role = ec::Role::spare;
-            else usage("--role must be voter, standby or spare");
+            if (r == "voter")
+                c.role = ec::Role::voter;
+            else if (r == "standby")
+                c.role = ec::Role::standby;
+            else if (r == "spare")
+                c.role = ec::Role::spare;
+            else
+                usage("--role must be voter, standby or spare");
         } else if (a == "--latency-ms") {
             c.latency_ms = static_cast<unsigned>(std::strtoul(value().c_str(), nullptr, 10));
             if (c.latency_ms == 0) usage("--latency-ms must be >= 1");
@@ -228,7 +235,8 @@ void mkdirs(const std::string& path) {
 
 void sleep_unless_stopping(std::chrono::milliseconds d) {
     const auto until = std::chrono::steady_clock::now() + d;
-    while (!g_stopping && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+    while (!g_stopping && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(20ms);
 }
 
 const char* role_name(ec::Role r) {
@@ -303,10 +311,14 @@ void leader_watch() {
             now = last;  // our own node did not answer: say nothing new
         }
         if (now != last) {
-            if (now == "self") log("leadership: this node is now the leader");
-            else if (now == "none") log("leadership: no leader known");
-            else if (last == "self") log("leadership: lost; the leader is %s", now.c_str());
-            else log("leadership: the leader is %s", now.c_str());
+            if (now == "self")
+                log("leadership: this node is now the leader");
+            else if (now == "none")
+                log("leadership: no leader known");
+            else if (last == "self")
+                log("leadership: lost; the leader is %s", now.c_str());
+            else
+                log("leadership: the leader is %s", now.c_str());
             last = now;
         }
         sleep_unless_stopping(100ms);
@@ -333,14 +345,14 @@ int main(int argc, char** argv) {
     mkdirs(g_config.dir);
 
     dqlite_node* node = nullptr;
-    int rc = dqlite_node_create(g_config.id, g_config.address.c_str(), g_config.dir.c_str(),
-                                &node);
+    int rc = dqlite_node_create(g_config.id, g_config.address.c_str(), g_config.dir.c_str(), &node);
     if (rc != 0) {
         log("dqlite_node_create failed (%d)", rc);
         return 1;
     }
     rc = dqlite_node_set_bind_address(node, g_config.address.c_str());
-    if (rc == 0 && g_config.nodelay) rc = dqlite_node_set_connect_func(node, connect_nodelay, nullptr);
+    if (rc == 0 && g_config.nodelay)
+        rc = dqlite_node_set_connect_func(node, connect_nodelay, nullptr);
     if (rc == 0 && g_config.latency_ms) {
         rc = dqlite_node_set_network_latency_ms(node, g_config.latency_ms);
     }

@@ -34,13 +34,18 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "cluster-run: %s needs a value\n", a.c_str());
             return 2;
         }
-        if (a == "--nodes") o.nodes = std::atoi(argv[++i]);
-        else if (a == "--latency-ms") o.latency_ms = static_cast<unsigned>(std::atoi(argv[++i]));
-        else if (a == "--node") o.binary = argv[++i];
-        else if (a == "--dir") o.base_dir = argv[++i];
+        if (a == "--nodes")
+            o.nodes = std::atoi(argv[++i]);
+        else if (a == "--latency-ms")
+            o.latency_ms = static_cast<unsigned>(std::atoi(argv[++i]));
+        else if (a == "--node")
+            o.binary = argv[++i];
+        else if (a == "--dir")
+            o.base_dir = argv[++i];
         else {
-            std::fprintf(stderr, "usage: cluster-run [--nodes N] [--latency-ms N] [--node PATH] "
-                                 "[--dir DIR] [-- command args...]\n");
+            std::fprintf(stderr,
+                         "usage: cluster-run [--nodes N] [--latency-ms N] [--node PATH] "
+                         "[--dir DIR] [-- command args...]\n");
             return 2;
         }
     }
@@ -80,7 +85,8 @@ int main(int argc, char** argv) {
         int status = 0;
         ::waitpid(pid, &status, 0);
         lc.reap();
-        for (const std::string& c : lc.crashed()) std::fprintf(stderr, "cluster-run: %s\n", c.c_str());
+        for (const std::string& c : lc.crashed())
+            std::fprintf(stderr, "cluster-run: %s\n", c.c_str());
         if (!lc.crashed().empty()) {
             lc.print_logs();
             return 1;

@@ -39,8 +39,7 @@ int free_port() {
 }
 
 std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               Clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
         .count();
 }
 
@@ -90,8 +89,8 @@ std::vector<std::string> LocalCluster::addresses() const {
 void LocalCluster::start(size_t i) {
     NodeProc& n = nodes_.at(i);
     if (n.pid > 0) throw std::runtime_error("node already running");
-    std::vector<std::string> args = {options_.binary, "--id", std::to_string(n.id),
-                                     "--address", n.address, "--dir", n.dir};
+    std::vector<std::string> args = {
+        options_.binary, "--id", std::to_string(n.id), "--address", n.address, "--dir", n.dir};
     if (options_.latency_ms) {
         args.push_back("--latency-ms");
         args.push_back(std::to_string(options_.latency_ms));
@@ -195,9 +194,9 @@ std::vector<size_t> LocalCluster::reap() {
         if (n.pid > 0 && ::waitpid(n.pid, &status, WNOHANG) == n.pid) {
             n.pid = -1;
             out.push_back(i);
-            const std::string how =
-                WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                    : "exit status " + std::to_string(WEXITSTATUS(status));
+            const std::string how = WIFSIGNALED(status)
+                                        ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                        : "exit status " + std::to_string(WEXITSTATUS(status));
             crashed_.push_back("node " + std::to_string(n.id) + ": " + how);
         }
     }

@@ -113,8 +113,8 @@ TEST_CASE("PREPARE/EXEC/QUERY/FINALIZE round-trip every parameter type") {
     const ec::Statement ins = conn.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?)");
     CHECK(ins.params == 5);
     const std::vector<std::vector<ec::Value>> rows = {
-        {ec::Value(std::numeric_limits<std::int64_t>::min()), ec::Value(-0.0),
-         ec::Value(""), ec::Value(ec::Blob{}), ec::Value(nullptr)},
+        {ec::Value(std::numeric_limits<std::int64_t>::min()), ec::Value(-0.0), ec::Value(""),
+         ec::Value(ec::Blob{}), ec::Value(nullptr)},
         {ec::Value(std::numeric_limits<std::int64_t>::max()), ec::Value(3.141592653589793),
          ec::Value("1234567"), ec::Value(ec::Blob{0}), ec::Value(nullptr)},
         {ec::Value(0), ec::Value(1e300), ec::Value("12345678"),
@@ -136,9 +136,10 @@ TEST_CASE("PREPARE/EXEC/QUERY/FINALIZE round-trip every parameter type") {
     CHECK(sel.params == 1);
     for (std::uint64_t id = 1; id <= rows.size(); ++id) {
         CAPTURE(id);
-        ec::Result res = conn.query(sel, std::vector<ec::Value>{ec::Value(static_cast<std::int64_t>(id))});
-        CHECK(res.columns == std::vector<std::string>{"i", "r", "s", "b", "n", "typeof(s)",
-                                                      "typeof(b)"});
+        ec::Result res =
+            conn.query(sel, std::vector<ec::Value>{ec::Value(static_cast<std::int64_t>(id))});
+        CHECK(res.columns ==
+              std::vector<std::string>{"i", "r", "s", "b", "n", "typeof(s)", "typeof(b)"});
         REQUIRE(res.rows.size() == 1);
         ec::Row want = rows[id - 1];
         want.push_back(ec::Value("text"));
@@ -147,9 +148,9 @@ TEST_CASE("PREPARE/EXEC/QUERY/FINALIZE round-trip every parameter type") {
     }
     conn.finalize(sel);
     // Parameters through the SQL requests too, including a NULL that is returned as NULL.
-    ec::Result q = c.query("SELECT ?, ?, ? || 'b', length(?)",
-                           {ec::Value(5), ec::Value(nullptr), ec::Value("a"),
-                            ec::Value(ec::Blob{1, 2, 3})});
+    ec::Result q =
+        c.query("SELECT ?, ?, ? || 'b', length(?)",
+                {ec::Value(5), ec::Value(nullptr), ec::Value("a"), ec::Value(ec::Blob{1, 2, 3})});
     REQUIRE(q.rows.size() == 1);
     CHECK(q.rows[0] == ec::Row{ec::Value(5), ec::Value(nullptr), ec::Value("ab"), ec::Value(3)});
 }

@@ -14,7 +14,8 @@
 **
 **   test_cluster_failover [--long] [--kills N] [--naive] [--latency-ms N]
 **   default 3 kills (CI; env ESKIT_FAILOVER_KILLS); --long: 20. --latency-ms: the nodes'
-**   network latency setting (default 50; 0: dqlite's default). --naive shows what the checks catch: single appends are
+**   network latency setting (default 50; 0: dqlite's default). --naive shows what the checks catch:
+*single appends are
 **   retried the naive way (a new transaction, no key, any version), and a commit that was
 **   answered with an error although it committed is stored twice.
 */
@@ -41,14 +42,14 @@ namespace {
 
 int g_failures = 0;
 
-#define EXPECT(cond, ...)                                                   \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            ++g_failures;                                                   \
+#define EXPECT(cond, ...)                                                          \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            ++g_failures;                                                          \
             std::fprintf(stderr, "FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            std::fprintf(stderr, __VA_ARGS__);                              \
-            std::fputc('\n', stderr);                                       \
-        }                                                                   \
+            std::fprintf(stderr, __VA_ARGS__);                                     \
+            std::fputc('\n', stderr);                                              \
+        }                                                                          \
     } while (0)
 
 struct Ack {
@@ -75,8 +76,8 @@ std::string events_json(int count, std::int64_t& n) {
     std::string s = "[";
     for (int i = 0; i < count; ++i) {
         if (i) s += ',';
-        s += R"({"type":"T)" + std::to_string(n % 3) + R"(","data":{"n":)" +
-             std::to_string(n) + "}}";
+        s += R"({"type":"T)" + std::to_string(n % 3) + R"(","data":{"n":)" + std::to_string(n) +
+             "}}";
         ++n;
     }
     return s + "]";
@@ -88,10 +89,11 @@ ec::AppendResult naive_append(ec::Client& client, ec::AppendRequest req) {
         req.idempotency_key = ec::make_idempotency_key();
         try {
             auto tx = client.begin();
-            ec::Result r = tx.run("SELECT es_append(?, NULL, ?, ?)",
-                                  std::vector<ec::Value>{ec::Value(req.stream), ec::Value(req.events),
-                                                         ec::Value(ec::append_options_json(req))},
-                                  ec::Mode::query);
+            ec::Result r =
+                tx.run("SELECT es_append(?, NULL, ?, ?)",
+                       std::vector<ec::Value>{ec::Value(req.stream), ec::Value(req.events),
+                                              ec::Value(ec::append_options_json(req))},
+                       ec::Mode::query);
             tx.commit();
             return {.version = r.rows.at(0).at(0).as_int(), .idempotency_key = req.idempotency_key};
         } catch (const ec::Error& e) {
@@ -138,12 +140,11 @@ void writer(std::vector<std::string> addresses, Shared& sh) {
             if (kind < 9) {
                 const int count = kind < 7 ? 1 : 2 + static_cast<int>(rng() % 4);
                 const std::string s = stream_name(rng() % 8);
-                ec::AppendRequest req{.stream = s, .expected = model[s],
-                                      .events = events_json(count, n)};
+                ec::AppendRequest req{
+                    .stream = s, .expected = model[s], .events = events_json(count, n)};
                 ec::AppendResult r = sh.naive ? naive_append(client, req) : app.append(req);
                 EXPECT(r.version == model[s] + count, "%s: answered %lld, expected %lld", s.c_str(),
-                       static_cast<long long>(r.version),
-                       static_cast<long long>(model[s] + count));
+                       static_cast<long long>(r.version), static_cast<long long>(model[s] + count));
                 std::lock_guard<std::mutex> lock(sh.mu);
                 sh.acks.push_back({r.idempotency_key, s, model[s], count, r.version});
                 if (r.settled_ambiguity) ++sh.settled;
@@ -155,7 +156,8 @@ void writer(std::vector<std::string> addresses, Shared& sh) {
                 std::vector<ec::AppendRequest> reqs;
                 for (int i = 0; i < 3; ++i) {
                     const std::string s = stream_name(ks[i]);
-                    reqs.push_back({.stream = s, .expected = model[s], .events = events_json(1, n)});
+                    reqs.push_back(
+                        {.stream = s, .expected = model[s], .events = events_json(1, n)});
                 }
                 std::vector<ec::BatchItem> items = app.append_batch(reqs);
                 std::lock_guard<std::mutex> lock(sh.mu);
@@ -165,7 +167,8 @@ void writer(std::vector<std::string> addresses, Shared& sh) {
                            "batch item %zu on %s: %s", i, s.c_str(),
                            items[i].error ? items[i].error->message().c_str() : "wrong version");
                     if (!items[i].version) continue;
-                    sh.acks.push_back({items[i].idempotency_key, s, model[s], 1, *items[i].version});
+                    sh.acks.push_back(
+                        {items[i].idempotency_key, s, model[s], 1, *items[i].version});
                     model[s] = *items[i].version;
                 }
             }
@@ -222,10 +225,14 @@ int main(int argc, char** argv) {
     if (const char* k = std::getenv("ESKIT_FAILOVER_KILLS")) kills = std::atoi(k);
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--long") kills = 20;
-        else if (a == "--kills" && i + 1 < argc) kills = std::atoi(argv[++i]);
-        else if (a == "--naive") naive = true;
-        else if (a == "--latency-ms" && i + 1 < argc) latency = std::atoi(argv[++i]);
+        if (a == "--long")
+            kills = 20;
+        else if (a == "--kills" && i + 1 < argc)
+            kills = std::atoi(argv[++i]);
+        else if (a == "--naive")
+            naive = true;
+        else if (a == "--latency-ms" && i + 1 < argc)
+            latency = std::atoi(argv[++i]);
     }
     const auto started = Clock::now();
     ec::test::ClusterOptions options;
@@ -256,17 +263,19 @@ int main(int argc, char** argv) {
             const auto t2 = Clock::now();
             election_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
             resume_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
-            std::printf("kill %d: node %llu killed, node %llu elected after %.0f ms, appends "
-                        "resumed after %.0f ms\n",
-                        k + 1, static_cast<unsigned long long>(lc.node(leader).id),
-                        static_cast<unsigned long long>(lc.node(next).id), election_ms.back(),
-                        resume_ms.back());
+            std::printf(
+                "kill %d: node %llu killed, node %llu elected after %.0f ms, appends "
+                "resumed after %.0f ms\n",
+                k + 1, static_cast<unsigned long long>(lc.node(leader).id),
+                static_cast<unsigned long long>(lc.node(next).id), election_ms.back(),
+                resume_ms.back());
             lc.start(leader);
             ++sh.stale_requests;
             if (!wait_for([&] { return sh.stale_requests == 0 || sh.stop; }, 60s)) {
                 throw std::runtime_error("stale append not tried");
             }
-            if (!progressed(sh.ack_count, 20)) throw std::runtime_error("no progress after restart");
+            if (!progressed(sh.ack_count, 20))
+                throw std::runtime_error("no progress after restart");
         }
         // A follower goes down, appends go on, it comes back and catches up.
         const size_t leader = lc.leader_index();
@@ -325,43 +334,46 @@ int main(int argc, char** argv) {
                    static_cast<long long>(r[0].as_int()), i);
             const std::string& s = r[1].as_text();
             EXPECT(r[2].as_int() == last_version[s] + 1, "%s: version %lld after %lld", s.c_str(),
-                   static_cast<long long>(r[2].as_int()),
-                   static_cast<long long>(last_version[s]));
+                   static_cast<long long>(r[2].as_int()), static_cast<long long>(last_version[s]));
             last_version[s] = r[2].as_int();
-            if (r[9].is_text()) by_key[r[9].as_text()].push_back(&r);
-            else EXPECT(false, "event without idempotency key at seq %zu", i + 1);
+            if (r[9].is_text())
+                by_key[r[9].as_text()].push_back(&r);
+            else
+                EXPECT(false, "event without idempotency key at seq %zu", i + 1);
         }
         std::set<std::string> keys;
         for (const Ack& a : sh.acks) {
             EXPECT(keys.insert(a.key).second, "key %s acknowledged twice", a.key.c_str());
             const auto& evs = by_key[a.key];
-            EXPECT(static_cast<int>(evs.size()) == a.count, "key %s: %zu events stored, %d acknowledged",
-                   a.key.c_str(), evs.size(), a.count);
+            EXPECT(static_cast<int>(evs.size()) == a.count,
+                   "key %s: %zu events stored, %d acknowledged", a.key.c_str(), evs.size(),
+                   a.count);
             for (size_t j = 0; j < evs.size(); ++j) {
                 EXPECT((*evs[j])[1].as_text() == a.stream &&
                            (*evs[j])[2].as_int() == a.expected + 1 + static_cast<std::int64_t>(j),
                        "key %s: event %zu at %s v%lld", a.key.c_str(), j,
-                       (*evs[j])[1].as_text().c_str(), static_cast<long long>((*evs[j])[2].as_int()));
+                       (*evs[j])[1].as_text().c_str(),
+                       static_cast<long long>((*evs[j])[2].as_int()));
             }
         }
         EXPECT(by_key.size() == keys.size(), "%zu keys stored, %zu acknowledged", by_key.size(),
                keys.size());
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    std::printf("RESULT test=failover latency_ms=%d kills=%d acks=%lld appends=%zu events=%lld "
-                "election_ms_median=%.0f election_ms_max=%.0f resume_ms_median=%.0f "
-                "resume_ms_max=%.0f retries=%llu ambiguous_commits=%llu ambiguous_settled=%llu "
-                "reconnects=%llu seconds=%.1f violations=%d\n",
-                latency, kills, static_cast<long long>(sh.ack_count.load()), sh.acks.size(),
-                static_cast<long long>(expected_events), median(election_ms),
-                election_ms.empty() ? 0 : *std::max_element(election_ms.begin(), election_ms.end()),
-                median(resume_ms),
-                resume_ms.empty() ? 0 : *std::max_element(resume_ms.begin(), resume_ms.end()),
-                static_cast<unsigned long long>(sh.retries),
-                static_cast<unsigned long long>(sh.ambiguous),
-                static_cast<unsigned long long>(sh.settled),
-                static_cast<unsigned long long>(sh.connects > 0 ? sh.connects - 1 : 0), seconds,
-                g_failures);
+    std::printf(
+        "RESULT test=failover latency_ms=%d kills=%d acks=%lld appends=%zu events=%lld "
+        "election_ms_median=%.0f election_ms_max=%.0f resume_ms_median=%.0f "
+        "resume_ms_max=%.0f retries=%llu ambiguous_commits=%llu ambiguous_settled=%llu "
+        "reconnects=%llu seconds=%.1f violations=%d\n",
+        latency, kills, static_cast<long long>(sh.ack_count.load()), sh.acks.size(),
+        static_cast<long long>(expected_events), median(election_ms),
+        election_ms.empty() ? 0 : *std::max_element(election_ms.begin(), election_ms.end()),
+        median(resume_ms),
+        resume_ms.empty() ? 0 : *std::max_element(resume_ms.begin(), resume_ms.end()),
+        static_cast<unsigned long long>(sh.retries), static_cast<unsigned long long>(sh.ambiguous),
+        static_cast<unsigned long long>(sh.settled),
+        static_cast<unsigned long long>(sh.connects > 0 ? sh.connects - 1 : 0), seconds,
+        g_failures);
     if (g_failures) lc.print_logs(15);
     return g_failures == 0 ? 0 : 1;
 }

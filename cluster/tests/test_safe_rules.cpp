@@ -79,9 +79,11 @@ TEST_CASE("an eskit write sent as a QUERY in autocommit is refused; the real err
     CHECK(garbled.message() == sql.substr(7));
     // The next statement on the same connection reads the real one.
     ec::Result last = raw.query("SELECT es_last_error()");
-    CHECK(last.rows.at(0).at(0) ==
-          ec::Value(R"({"code":"invalid_argument","sqlite_code":1,"message":"invalid_argument: es_append)" +
-                    kRefused + "\"}"));
+    CHECK(
+        last.rows.at(0).at(0) ==
+        ec::Value(
+            R"({"code":"invalid_argument","sqlite_code":1,"message":"invalid_argument: es_append)" +
+            kRefused + "\"}"));
     CHECK(raw.query("SELECT es_last_error()").rows.at(0).at(0) == last.rows.at(0).at(0));
     // The client does that by itself.
     ec::Client c(lc.addresses());
@@ -138,10 +140,9 @@ TEST_CASE("inside BEGIN ... COMMIT the writers run and replicate to every node")
     {
         auto tx = c.begin();
         CHECK(tx.query("SELECT es_init()").rows[0][0] == ec::Value(3));
-        const std::string batch =
-            R"([{"type":"OrderPlaced","data":{"total":25},"id":"e-1"},)"
-            R"({"type":"ItemAdded","data":{"sku":"A-1"},"id":"e-2"},)"
-            R"({"type":"Shipped","data":{},"id":"e-3"}])";
+        const std::string batch = R"([{"type":"OrderPlaced","data":{"total":25},"id":"e-1"},)"
+                                  R"({"type":"ItemAdded","data":{"sku":"A-1"},"id":"e-2"},)"
+                                  R"({"type":"Shipped","data":{},"id":"e-3"}])";
         CHECK(tx.query("SELECT es_append('order-1', 0, ?, '{\"timestamp\":1000}')",
                        {ec::Value(batch)})
                   .rows[0][0] == ec::Value(3));
@@ -150,8 +151,13 @@ TEST_CASE("inside BEGIN ... COMMIT the writers run and replicate to every node")
               ec::Value(3));
         tx.commit();
     }
-    const ec::Row r1{ec::Value(1), ec::Value("order-1"), ec::Value(1), ec::Value("OrderPlaced"),
-                     ec::Value(R"({"total":25})"), ec::Value("e-1"), ec::Value(1000)};
+    const ec::Row r1{ec::Value(1),
+                     ec::Value("order-1"),
+                     ec::Value(1),
+                     ec::Value("OrderPlaced"),
+                     ec::Value(R"({"total":25})"),
+                     ec::Value("e-1"),
+                     ec::Value(1000)};
     for (size_t i = 0; i < lc.size(); ++i) {
         CAPTURE(i);
         on_node(lc, i, [&](ec::Client& ci) {
@@ -172,9 +178,8 @@ TEST_CASE("a conflict inside a transaction: the real error, and the transaction 
     auto& lc = guarded();
     ec::Client c(lc.addresses());
     auto tx = c.begin();
-    ec::Error e = error_of([&] {
-        tx.query("SELECT es_append('order-1', 0, ?)", {ec::Value(kEvent)});
-    });
+    ec::Error e =
+        error_of([&] { tx.query("SELECT es_append('order-1', 0, ?)", {ec::Value(kEvent)}); });
     CHECK(e.code() == 19);
     CHECK(e.message() == "conflict: stream 'order-1' is at version 3, expected 0");
     CHECK(e.from_last_error());
@@ -196,9 +201,8 @@ TEST_CASE("EXEC of SELECT es_append(...) reports SQLITE_ROW although the append 
     auto& lc = guarded();
     ec::Client c(lc.addresses());
     auto tx = c.begin();
-    ec::Error e = error_of([&] {
-        tx.exec("SELECT es_append('order-2', 0, ?)", {ec::Value(kEvent)});
-    });
+    ec::Error e =
+        error_of([&] { tx.exec("SELECT es_append('order-2', 0, ?)", {ec::Value(kEvent)}); });
     CHECK(e.code() == 100);
     CHECK(e.message() == "another row available");
     tx.commit();
@@ -212,8 +216,9 @@ TEST_CASE("es_wait is per node: on the cluster it refuses, subscribers poll es_h
     ec::Client raw(lc.addresses(), raw_errors());
     ec::Error e = error_of([&] { raw.exec("SELECT es_wait(0, 10)"); });
     CHECK(e.code() == 1);
-    CHECK(e.message() == "invalid_argument: es_wait(): not available on a replicated host: poll "
-                         "es_head() instead");
+    CHECK(e.message() ==
+          "invalid_argument: es_wait(): not available on a replicated host: poll "
+          "es_head() instead");
     CHECK(raw.query("SELECT es_head()").rows[0][0] == ec::Value(5));
 }
 
@@ -221,8 +226,8 @@ TEST_CASE("Appender: keys make retries replays; conflicts are definite; batches"
     auto& lc = guarded();
     ec::Client c(lc.addresses());
     ec::Appender a(c);
-    ec::AppendRequest req{.stream = "order-3", .expected = 0, .events = kEvent,
-                          .idempotency_key = "key-1"};
+    ec::AppendRequest req{
+        .stream = "order-3", .expected = 0, .events = kEvent, .idempotency_key = "key-1"};
     ec::AppendResult r = a.append(req);
     CHECK(r.version == 1);
     CHECK(r.attempts == 1);
@@ -237,7 +242,9 @@ TEST_CASE("Appender: keys make retries replays; conflicts are definite; batches"
     std::vector<ec::BatchItem> items = a.append_batch({
         {.stream = "order-4", .expected = 0, .events = kEvent},
         {.stream = "order-3", .expected = 0, .events = kEvent},  // conflict: this item only
-        {.stream = "order-4", .expected = 1, .events = std::string("[") + kEvent + "," + kEvent + "]"},
+        {.stream = "order-4",
+         .expected = 1,
+         .events = std::string("[") + kEvent + "," + kEvent + "]"},
         {.stream = "order-5", .expected = std::nullopt, .events = kEvent},
     });
     REQUIRE(items.size() == 4);
@@ -314,8 +321,7 @@ TEST_CASE("without the guard: a QUERY in autocommit is acknowledged, then lost")
     }
     REQUIRE_FALSE(lc.running(leader));
     REQUIRE(lc.crashed().size() == 1);
-    CHECK(lc.crashed()[0] ==
-          "node " + std::to_string(lc.node(leader).id) + ": killed by signal 6");
+    CHECK(lc.crashed()[0] == "node " + std::to_string(lc.node(leader).id) + ": killed by signal 6");
     CHECK(lc.log_tail(leader).find("Assertion `wal->n_tx == 0' failed") != std::string::npos);
     ec::Client after(lc.addresses());
     CHECK(after.query(has_table).rows[0][0] == ec::Value(0));

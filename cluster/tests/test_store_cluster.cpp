@@ -99,7 +99,8 @@ void store_surface(eskit::Database& db) {
     REQUIRE(loaded.size() == 7);
     CHECK(std::get<Placed>(loaded[0].data).customer == "c-1");
     CHECK(std::get<Paid>(loaded[1].data).amount == 10.5);
-    for (size_t i = 0; i < loaded.size(); ++i) CHECK(loaded[i].version == static_cast<int64_t>(i) + 1);
+    for (size_t i = 0; i < loaded.size(); ++i)
+        CHECK(loaded[i].version == static_cast<int64_t>(i) + 1);
     eskit::LoadOptions back;
     back.backwards = true;
     back.limit = 2;
@@ -198,7 +199,9 @@ TEST_CASE("Store<E> over a local file (the comparison)") {
 TEST_CASE("Store<E> over a 3-node cluster") {
     auto db = connect();
     SUBCASE("appends, loads, the log, checkpoints, snapshots, tombstones") { store_surface(db); }
-    SUBCASE("conflicts are ConcurrencyConflict with stream, expected, actual") { conflict_surface(db); }
+    SUBCASE("conflicts are ConcurrencyConflict with stream, expected, actual") {
+        conflict_surface(db);
+    }
     SUBCASE("a Transaction's appends commit together") { transaction_surface(db); }
     SUBCASE("an event of another codec travels as base64") {
         eskit::Store<Event> cbor(db, {.write_codec = &eskit::cbor_codec()});
@@ -215,11 +218,13 @@ TEST_CASE("Store<E> over a 3-node cluster") {
         std::vector<std::thread> ts;
         for (int t = 0; t < 4; ++t) {
             ts.emplace_back([&, t] {
-                for (int i = 0; i < 10; ++i) store.append(s + "-" + std::to_string(t), eskit::Any{}, {Paid{1}});
+                for (int i = 0; i < 10; ++i)
+                    store.append(s + "-" + std::to_string(t), eskit::Any{}, {Paid{1}});
             });
         }
         for (auto& t : ts) t.join();
-        for (int t = 0; t < 4; ++t) CHECK(store.load(s + "-" + std::to_string(t)).collect().size() == 10);
+        for (int t = 0; t < 4; ++t)
+            CHECK(store.load(s + "-" + std::to_string(t)).collect().size() == 10);
     }
 }
 
@@ -270,7 +275,8 @@ void append_loop(eskit::Store<Event>& store, eskit::Database& db, std::atomic<bo
                         auto e1 = store.append(s, eskit::Exact{model[s]}, {Paid{double(i)}});
                         auto e2 = store.append(s2, eskit::Exact{model[s2]}, {Paid{double(i)}});
                         tx.commit();
-                        got = {{s, e1[0].version, e1[0].event_id}, {s2, e2[0].version, e2[0].event_id}};
+                        got = {{s, e1[0].version, e1[0].event_id},
+                               {s2, e2[0].version, e2[0].event_id}};
                         break;
                     } catch (const eskit::NotCommitted&) {
                         // Definitely not committed (the leader was lost): run it again.
@@ -311,7 +317,8 @@ TEST_CASE("leader SIGKILLs in the middle of Store<E> appends: each acknowledged 
     };
     auto wait_more = [&](size_t from, size_t by) {
         const auto deadline = Clock::now() + 40s;
-        while (count() < from + by && Clock::now() < deadline && failure.empty()) std::this_thread::sleep_for(5ms);
+        while (count() < from + by && Clock::now() < deadline && failure.empty())
+            std::this_thread::sleep_for(5ms);
         return count() >= from + by;
     };
     const int kills = 3;
@@ -339,7 +346,8 @@ TEST_CASE("leader SIGKILLs in the middle of Store<E> appends: each acknowledged 
     for (const auto& [s, as] : by_stream) {
         auto events = store.load(s).collect();
         stored += events.size();
-        for (size_t i = 0; i < events.size(); ++i) CHECK(events[i].version == static_cast<int64_t>(i) + 1);
+        for (size_t i = 0; i < events.size(); ++i)
+            CHECK(events[i].version == static_cast<int64_t>(i) + 1);
         REQUIRE(events.size() >= as.size());
         for (const Acked& a : as) {
             CHECK(events[static_cast<size_t>(a.version - 1)].event_id == a.event_id);
@@ -347,7 +355,8 @@ TEST_CASE("leader SIGKILLs in the middle of Store<E> appends: each acknowledged 
         CHECK(events.size() == as.size());
     }
     CHECK(store.latest_sequence() - head0 == static_cast<int64_t>(stored));
-    std::printf("RESULT store_failover kills=%d acked=%zu stored=%zu\n", kills, acked.size(), stored);
+    std::printf("RESULT store_failover kills=%d acked=%zu stored=%zu\n", kills, acked.size(),
+                stored);
 }
 
 TEST_CASE("figures: appends/s through Store<E>, single and in Transactions of 50") {

@@ -172,8 +172,9 @@ TEST_CASE("errors: which are retried") {
     CHECK_FALSE(ec::Error(K::server, 19, "conflict: x").retriable());
     CHECK_FALSE(ec::Error(K::server, 1, "no such table: t").retriable());
     CHECK_FALSE(ec::Error(K::protocol, 0, "x").retriable());
-    CHECK(ec::Error(K::server, 19, "conflict: stream 'a' is at version 2, expected 1")
-              .eskit_code() == "conflict");
+    CHECK(
+        ec::Error(K::server, 19, "conflict: stream 'a' is at version 2, expected 1").eskit_code() ==
+        "conflict");
     CHECK(ec::Error(K::server, 1, "conflicting").eskit_code().empty());
 }
 
@@ -191,8 +192,7 @@ struct Db {
 std::string one(sqlite3* db, const char* sql) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) {
-        return "error " + std::to_string(sqlite3_extended_errcode(db)) + ": " +
-               sqlite3_errmsg(db);
+        return "error " + std::to_string(sqlite3_extended_errcode(db)) + ": " + sqlite3_errmsg(db);
     }
     std::string out;
     const int rc = sqlite3_step(s);
@@ -200,8 +200,7 @@ std::string one(sqlite3* db, const char* sql) {
         const unsigned char* t = sqlite3_column_text(s, 0);
         out = t ? reinterpret_cast<const char*>(t) : "NULL";
     } else if (rc != SQLITE_DONE) {
-        out = "error " + std::to_string(sqlite3_extended_errcode(db)) + ": " +
-              sqlite3_errmsg(db);
+        out = "error " + std::to_string(sqlite3_extended_errcode(db)) + ": " + sqlite3_errmsg(db);
     }
     sqlite3_finalize(s);
     return out;
@@ -255,15 +254,17 @@ TEST_CASE("writes need a transaction: every writer refused in autocommit, allowe
     }
     // Nothing to remove: it writes nothing, so it answers (as on a read-only connection).
     CHECK(one(d.db, "SELECT es_snapshot_invalidate(NULL)") == "0");
-    CHECK(one(d.db, "SELECT (SELECT count(*) FROM es_events) + (SELECT count(*) FROM "
-                    "es_checkpoints) + (SELECT count(*) FROM es_snapshots)") == "0");
+    CHECK(one(d.db,
+              "SELECT (SELECT count(*) FROM es_events) + (SELECT count(*) FROM "
+              "es_checkpoints) + (SELECT count(*) FROM es_snapshots)") == "0");
     // Readers are not affected.
     CHECK(one(d.db, "SELECT es_head()") == "0");
     CHECK(one(d.db, "SELECT es_checkpoint('c')") == "0");
     // es_wait would open a connection of its own to the replicated database: refused.
-    CHECK(one(d.db, "SELECT es_wait(0, 10)") == "error 1: invalid_argument: es_wait(): not "
-                                                "available on a replicated host: poll es_head() "
-                                                "instead");
+    CHECK(one(d.db, "SELECT es_wait(0, 10)") ==
+          "error 1: invalid_argument: es_wait(): not "
+          "available on a replicated host: poll es_head() "
+          "instead");
     // Inside a transaction every writer runs.
     CHECK(one(d.db, "BEGIN") == "");
     CHECK(one(d.db, R"(SELECT es_append('order-1', 0, '{"type":"A","data":{}}'))") == "1");
@@ -293,8 +294,9 @@ TEST_CASE("es_last_error: the last eskit call's error, NULL once an eskit call s
     CHECK(one(d.db, "SELECT es_last_error()") == conflict);
     CHECK(one(d.db, R"(SELECT es_append('order-1', 1, '{"type":"A","data":{}}'))") == "2");
     CHECK(one(d.db, "SELECT es_last_error()") == "NULL");  // that call succeeded
-    CHECK(one(d.db, "SELECT es_append('order-1', 'x', '[]')") ==
-          "error 1: invalid_argument: es_append(): expected_version must be an integer or NULL, got "
-          "text 'x'");
+    CHECK(
+        one(d.db, "SELECT es_append('order-1', 'x', '[]')") ==
+        "error 1: invalid_argument: es_append(): expected_version must be an integer or NULL, got "
+        "text 'x'");
     CHECK(one(d.db, "SELECT json_extract(es_last_error(), '$.code')") == "invalid_argument");
 }

@@ -43,18 +43,20 @@ struct Order {
 ESKIT_FIELDS(Order, placed, shipped, total, items);
 
 void evolve(Order& o, const eskit::RecordedEvent<OrderEvent>& e) {
-    std::visit([&](const auto& ev) {
-        using T = std::decay_t<decltype(ev)>;
-        if constexpr (std::is_same_v<T, OrderPlaced>) {
-            o.placed = true;
-            o.total = ev.total;
-        } else if constexpr (std::is_same_v<T, ItemAdded>) {
-            o.items += ev.qty;
-            o.total += ev.qty * ev.price;
-        } else {
-            o.shipped = true;
-        }
-    }, e.data);
+    std::visit(
+        [&](const auto& ev) {
+            using T = std::decay_t<decltype(ev)>;
+            if constexpr (std::is_same_v<T, OrderPlaced>) {
+                o.placed = true;
+                o.total = ev.total;
+            } else if constexpr (std::is_same_v<T, ItemAdded>) {
+                o.items += ev.qty;
+                o.total += ev.qty * ev.price;
+            } else {
+                o.shipped = true;
+            }
+        },
+        e.data);
 }
 
 std::vector<OrderEvent> ship(const Order& o, const std::string& carrier) {
@@ -71,19 +73,18 @@ int main(int argc, char** argv) {
 
     // The read model, kept exactly once by a transactional subscription.
     db.execute("CREATE TABLE IF NOT EXISTS order_totals(order_id TEXT PRIMARY KEY, total REAL)");
-    eskit::Subscription<OrderEvent> totals(store, notifier,
-                                           {.name = "order_totals",
-                                            .delivery = eskit::Delivery::Transactional});
+    eskit::Subscription<OrderEvent> totals(
+        store, notifier, {.name = "order_totals", .delivery = eskit::Delivery::Transactional});
 
     // Commands: place an order, add items, ship it (decide from the current state).
     const std::string id = "order-" + std::to_string(store.latest_sequence() + 1);
     store.append(id, eskit::NoStream{}, {OrderPlaced{"cust-42", 0}});
-    auto added = store.append(id, eskit::Exact{1},
-                              {ItemAdded{"A-1", 2, 19.99}, ItemAdded{"B-7", 1, 5.5}});
-    std::printf("appended %s versions %lld..%lld at seq %lld..%lld\n", id.c_str(),
-                static_cast<long long>(added.front().version),
-                static_cast<long long>(added.back().version),
-                static_cast<long long>(added.front().seq), static_cast<long long>(added.back().seq));
+    auto added =
+        store.append(id, eskit::Exact{1}, {ItemAdded{"A-1", 2, 19.99}, ItemAdded{"B-7", 1, 5.5}});
+    std::printf(
+        "appended %s versions %lld..%lld at seq %lld..%lld\n", id.c_str(),
+        static_cast<long long>(added.front().version), static_cast<long long>(added.back().version),
+        static_cast<long long>(added.front().seq), static_cast<long long>(added.back().seq));
 
     auto order = store.aggregate(id, Order{}, evolve, &snapshots);
     snapshots.save(id, order.version, order.state);

@@ -36,8 +36,8 @@ class Rows {
 // One event of an es_append call, payload encoded.
 struct EventData {
     std::string type;
-    std::string data;       // JSON text for codec json, else the codec's bytes
-    std::string codec;      // "json", "cbor", ...
+    std::string data;   // JSON text for codec json, else the codec's bytes
+    std::string codec;  // "json", "cbor", ...
     int64_t schema_version = 1;
     std::optional<std::string> id;
     std::optional<std::string> metadata;  // JSON object text

@@ -43,24 +43,24 @@ bool half_of(float f, std::uint16_t& h) noexcept {
     const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
     const std::uint32_t exp = (bits >> 23) & 0xffu;
     const std::uint32_t mant = bits & 0x7fffffu;
-    if (exp == 0xff) {   // infinity (NaN is handled by the caller)
+    if (exp == 0xff) {  // infinity (NaN is handled by the caller)
         h = static_cast<std::uint16_t>(sign | 0x7c00u);
         return mant == 0;
     }
-    if (exp == 0) {   // zero; float subnormals are far below the half range
+    if (exp == 0) {  // zero; float subnormals are far below the half range
         h = sign;
         return mant == 0;
     }
     const int e = static_cast<int>(exp) - 127;
-    if (e >= -14 && e <= 15) {   // half normal
+    if (e >= -14 && e <= 15) {  // half normal
         if (mant & 0x1fffu) return false;
         h = static_cast<std::uint16_t>(sign | (static_cast<std::uint32_t>(e + 15) << 10) |
                                        (mant >> 13));
         return true;
     }
-    if (e >= -24 && e < -14) {   // half subnormal: value = m * 2^-24
+    if (e >= -24 && e < -14) {  // half subnormal: value = m * 2^-24
         const std::uint32_t sig = mant | 0x800000u;
-        const int shift = -(e + 1);   // 14..23
+        const int shift = -(e + 1);  // 14..23
         if (sig & ((1u << shift) - 1)) return false;
         h = static_cast<std::uint16_t>(sign | (sig >> shift));
         return true;
@@ -69,7 +69,7 @@ bool half_of(float f, std::uint16_t& h) noexcept {
 }
 
 class CborWriter final : public Writer {
-public:
+  public:
     explicit CborWriter(std::string& out) : out_(out) {}
 
     void finish() const {
@@ -91,7 +91,7 @@ public:
         if (v >= 0)
             head(0, static_cast<std::uint64_t>(v));
         else
-            head(1, ~static_cast<std::uint64_t>(v));   // -1 - v
+            head(1, ~static_cast<std::uint64_t>(v));  // -1 - v
     }
     void uint64(std::uint64_t v) override {
         item();
@@ -151,7 +151,7 @@ public:
     }
     void end_object() override { close(true); }
 
-private:
+  private:
     // The declared sizes are written up front, so they are checked as the items arrive.
     struct Level {
         std::uint64_t remaining;
@@ -187,8 +187,7 @@ private:
         --depth_;
     }
     void text(std::string_view v) {
-        if (!detail::valid_utf8(v.data(), v.size()))
-            throw CodecError("invalid UTF-8 in a string");
+        if (!detail::valid_utf8(v.data(), v.size())) throw CodecError("invalid UTF-8 in a string");
         head(3, v.size());
         out_.append(v);
     }
@@ -227,10 +226,10 @@ private:
 
 // --- decoding ----------------------------------------------------------------------------------
 
-double half_to_double(std::uint16_t h) noexcept {   // RFC 8949 Appendix D
+double half_to_double(std::uint16_t h) noexcept {  // RFC 8949 Appendix D
     const int exp = (h >> 10) & 0x1f;
     const int mant = h & 0x3ff;
-    if (exp != 0 && exp != 31) {   // normal: rebias the exponent, widen the mantissa
+    if (exp != 0 && exp != 31) {  // normal: rebias the exponent, widen the mantissa
         const std::uint64_t bits = (static_cast<std::uint64_t>(h & 0x8000) << 48) |
                                    (static_cast<std::uint64_t>(exp - 15 + 1023) << 52) |
                                    (static_cast<std::uint64_t>(mant) << 42);
@@ -275,16 +274,15 @@ std::string_view kind_of_initial(std::uint8_t ib) noexcept {
     }
 }
 
-constexpr std::size_t kMaxSizeHint = 1024;   // reserve() at most this many elements up front
+constexpr std::size_t kMaxSizeHint = 1024;  // reserve() at most this many elements up front
 
 class CborReader final : public Reader {
-public:
+  public:
     CborReader(const std::uint8_t* p, std::size_t n) : p_(p), end_(p + n) {}
 
     void finish() const {
         if (pending_ || depth_ != 0) throw CodecError("the value was not read completely");
-        if (p_ != end_)
-            throw CodecError(n_bytes(left()) + " after the top-level item");
+        if (p_ != end_) throw CodecError(n_bytes(left()) + " after the top-level item");
     }
 
     Kind read(Scalar& s) override {
@@ -293,7 +291,7 @@ public:
         return read_item(s);
     }
 
-    bool sorted_keys() const noexcept override { return true; }   // what eskit writes
+    bool sorted_keys() const noexcept override { return true; }  // what eskit writes
 
     // The typed fast path: the expected kind's common heads first, else read().
     Kind read_expecting(Scalar& s, Kind expected) override {
@@ -356,7 +354,7 @@ public:
 
     // The calls of the default, direct (this class is final) so that they inline into one.
     Step next_member(std::string_view& key, std::string_view want, Kind want_kind, Scalar& s,
-                       Kind& kind) override {
+                     Kind& kind) override {
         if (!next_key(key)) return Step::end;
         if (key != want) return Step::key;
         kind = read_expecting(s, want_kind);
@@ -369,9 +367,9 @@ public:
         skip_item(depth_);
     }
 
-private:
+  private:
     struct Frame {
-        std::uint64_t remaining;   // definite: items (arrays) or pairs (maps) left
+        std::uint64_t remaining;  // definite: items (arrays) or pairs (maps) left
         bool indefinite;
         bool object;
     };
@@ -409,7 +407,7 @@ private:
     // The initial byte is consumed; ai is its additional information.
     [[gnu::always_inline]] std::string_view read_string(unsigned major, unsigned ai,
                                                         std::string& scratch) {
-        if (ai < 24 && ai <= left()) [[likely]] {   // short definite strings: most of them
+        if (ai < 24 && ai <= left()) [[likely]] {  // short definite strings: most of them
             std::string_view v(reinterpret_cast<const char*>(p_), ai);
             p_ += ai;
             if (major == 3 && !detail::valid_utf8(v.data(), v.size())) [[unlikely]]
@@ -425,8 +423,8 @@ private:
         if (ai != 31) {
             const std::uint64_t n = argument(static_cast<std::uint8_t>((major << 5) | ai));
             if (n > left())
-                throw CodecError(std::string("truncated input: ") + what + " of " +
-                                 n_bytes(n) + " declared, " + n_bytes(left()) + " left");
+                throw CodecError(std::string("truncated input: ") + what + " of " + n_bytes(n) +
+                                 " declared, " + n_bytes(left()) + " left");
             std::string_view v(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(n));
             p_ += n;
             if (major == 3 && !detail::valid_utf8(v.data(), v.size()))
@@ -483,7 +481,7 @@ private:
         return Kind::uint64;
     }
 
-    static Kind negative(std::uint64_t n, Scalar& s) {   // the value -1 - n
+    static Kind negative(std::uint64_t n, Scalar& s) {  // the value -1 - n
         if (n > static_cast<std::uint64_t>(INT64_MAX)) {
             const std::string mag =
                 n == UINT64_MAX ? "18446744073709551616" : std::to_string(n + 1);
@@ -527,7 +525,7 @@ private:
                 }
                 case 6: {
                     const std::uint64_t tag = argument(ib);
-                    if (tag == 55799) continue;   // self-described CBOR: a marker only
+                    if (tag == 55799) continue;  // self-described CBOR: a marker only
                     if (tag == 2 || tag == 3) return bignum(tag, s);
                     throw CodecError("unsupported tag " + std::to_string(tag));
                 }
@@ -555,7 +553,7 @@ private:
             case 20: s.boolean = false; return Kind::boolean;
             case 21: s.boolean = true; return Kind::boolean;
             case 22:
-            case 23: return Kind::null;   // undefined reads as null
+            case 23: return Kind::null;  // undefined reads as null
             case 24: {
                 const std::uint8_t v = byte();
                 if (v < 32) malformed("simple value " + std::to_string(v) + " in two bytes");
@@ -615,7 +613,7 @@ private:
                     for (std::uint64_t i = 0; i < n * per; ++i) skip_item(depth + 1);
                     return;
                 }
-                case 6: argument(ib); continue;   // any tag, then its item
+                case 6: argument(ib); continue;  // any tag, then its item
                 default:
                     if (ai == 24) {
                         if (byte() < 32) malformed("simple value in two bytes below 32");
@@ -641,11 +639,11 @@ private:
 };
 
 class CborCodec final : public Codec {
-public:
+  public:
     std::string_view name() const noexcept override { return "cbor"; }
     bool is_text() const noexcept override { return false; }
 
-protected:
+  protected:
     void do_encode(std::string& out, FunctionRef<void(Writer&)> produce) const override {
         CborWriter w(out);
         produce(w);

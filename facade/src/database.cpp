@@ -380,14 +380,17 @@ Database& Database::operator=(Database&&) noexcept = default;
 Database::~Database() = default;
 
 Database Database::open(const std::string& path, const DatabaseOptions& options) {
-    return Database(std::make_shared<detail::DatabaseImpl>(detail::local_backend(path, options), options));
+    return Database(
+        std::make_shared<detail::DatabaseImpl>(detail::local_backend(path, options), options));
 }
 
 Database Database::adopt(sqlite3* db, const DatabaseOptions& options) {
-    return Database(std::make_shared<detail::DatabaseImpl>(detail::adopted_backend(db, options), options));
+    return Database(
+        std::make_shared<detail::DatabaseImpl>(detail::adopted_backend(db, options), options));
 }
 
-Database Database::with_backend(std::unique_ptr<detail::Backend> backend, const DatabaseOptions& options) {
+Database Database::with_backend(std::unique_ptr<detail::Backend> backend,
+                                const DatabaseOptions& options) {
     return Database(std::make_shared<detail::DatabaseImpl>(std::move(backend), options));
 }
 
@@ -412,7 +415,8 @@ void Database::query(std::string_view sql, std::initializer_list<Param> params,
 }
 
 int64_t Database::head() {
-    return impl_->with_reader([](detail::Connection& c) { return detail::query_int(c, "SELECT es_head()"); });
+    return impl_->with_reader(
+        [](detail::Connection& c) { return detail::query_int(c, "SELECT es_head()"); });
 }
 
 sqlite3* Database::handle() { return impl_->native(); }

@@ -74,7 +74,7 @@ class DatabaseImpl {
 
     // Transactions of the calling thread.
     bool in_transaction() const;
-    int begin();              // returns the depth (0: BEGIN, > 0: SAVEPOINT)
+    int begin();  // returns the depth (0: BEGIN, > 0: SAVEPOINT)
     void commit(int depth);
     void rollback(int depth) noexcept;
 
@@ -116,10 +116,10 @@ class DatabaseImpl {
 
     std::mutex m_;
     std::condition_variable cv_;
-    std::thread::id owner_{};  // the thread holding the writer
-    int holds_ = 0;            // its nested leases
-    int depth_ = -1;           // the owner's transaction depth (-1: none)
-    int64_t txn_last_seq_ = 0; // appended inside the owner's transaction, told at commit
+    std::thread::id owner_{};         // the thread holding the writer
+    int holds_ = 0;                   // its nested leases
+    int depth_ = -1;                  // the owner's transaction depth (-1: none)
+    int64_t txn_last_seq_ = 0;        // appended inside the owner's transaction, told at commit
     std::vector<int64_t> txn_saved_;  // txn_last_seq_ as each open savepoint began
 
     std::deque<Pending*> queue_;

@@ -6,21 +6,17 @@ void throw_error(Code code, int sqlite_rc, const std::string& message, std::stri
                  std::optional<int64_t> expected, std::optional<int64_t> actual) {
     switch (code) {
         case Code::Conflict:
-            throw ConcurrencyConflict(code, sqlite_rc, message, std::move(stream), expected, actual);
+            throw ConcurrencyConflict(code, sqlite_rc, message, std::move(stream), expected,
+                                      actual);
         case Code::DuplicateEvent:
             throw DuplicateEvent(code, sqlite_rc, message, std::move(stream));
-        case Code::Archived:
-            throw StreamArchived(code, sqlite_rc, message, std::move(stream));
-        case Code::Tombstoned:
-            throw StreamTombstoned(code, sqlite_rc, message, std::move(stream));
-        case Code::NotFound:
-            throw StreamNotFound(code, sqlite_rc, message, std::move(stream));
+        case Code::Archived: throw StreamArchived(code, sqlite_rc, message, std::move(stream));
+        case Code::Tombstoned: throw StreamTombstoned(code, sqlite_rc, message, std::move(stream));
+        case Code::NotFound: throw StreamNotFound(code, sqlite_rc, message, std::move(stream));
         case Code::InvalidArgument:
-        case Code::TooBig:
-            throw InvalidArgument(code, sqlite_rc, message, std::move(stream));
+        case Code::TooBig: throw InvalidArgument(code, sqlite_rc, message, std::move(stream));
         case Code::Ok:
-        case Code::Sqlite:
-            break;
+        case Code::Sqlite: break;
     }
     throw StorageError(Code::Sqlite, sqlite_rc, message, std::move(stream));
 }

@@ -23,9 +23,10 @@ void Upcasters::validate() const {
         int64_t expect = chain.steps.begin()->first;
         for (const auto& [from, step] : chain.steps) {
             if (from != expect) {
-                throw CodecError("eskit: upcasters of '" + type + "' have a gap: no step from "
-                                 "version " + std::to_string(expect) + " to " +
-                                 std::to_string(expect + 1));
+                throw CodecError("eskit: upcasters of '" + type +
+                                 "' have a gap: no step from "
+                                 "version " +
+                                 std::to_string(expect) + " to " + std::to_string(expect + 1));
             }
             ++expect;
         }

@@ -32,7 +32,7 @@ constexpr auto kByteClass = [] {
 }();
 
 class JsonWriter final : public Writer {
-public:
+  public:
     explicit JsonWriter(std::string& out) : out_(out) {}
 
     void finish() const {
@@ -64,7 +64,7 @@ public:
         if (!std::isfinite(v)) throw CodecError("NaN and infinity cannot be encoded in JSON");
         sep();
         char buf[40];
-        char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;   // shortest round trip
+        char* end = std::to_chars(buf, buf + sizeof buf, v).ptr;  // shortest round trip
         out_.append(buf, end);
         // Keep the value a floating-point number when read back: 2.0 -> "2.0", not "2".
         if (std::memchr(buf, '.', static_cast<std::size_t>(end - buf)) == nullptr &&
@@ -92,7 +92,7 @@ public:
     }
     void end_object() override { close('}'); }
 
-private:
+  private:
     void sep() {
         if (depth_ == 0) {
             if (wrote_) throw CodecError("more than one top-level value");
@@ -189,7 +189,7 @@ inline void check(simdjson::error_code err) {
 // A pull Reader over one On-Demand document. Containers are entered with their iterators on a
 // fixed stack; a value that is not read is skipped by the parent iterator's next step.
 class JsonReader final : public Reader {
-public:
+  public:
     explicit JsonReader(od::document& doc) : doc_(doc) {}
 
     // After the consumer returned: the root was read and nothing follows it.
@@ -226,7 +226,7 @@ public:
                      Kind& kind) override {
         od::field* field = next_field();
         if (!field) return Step::end;
-        if (field->key().unsafe_is_equal(want)) {   // `want` has no '"' (Reader contract)
+        if (field->key().unsafe_is_equal(want)) {  // `want` has no '"' (Reader contract)
             key = want;
         } else {
             check(field->unescaped_key().get(key));
@@ -236,7 +236,7 @@ public:
         return Step::value;
     }
 
-private:
+  private:
     [[gnu::always_inline]] Kind read_expecting_impl(Scalar& s, Kind expected) {
         if (root_pending_ || !cur_) return read(s);
         od::value& v = *cur_;
@@ -277,7 +277,7 @@ private:
             }
             default: break;
         }
-        return read(s);   // another kind, or a scalar error: read() reports it precisely
+        return read(s);  // another kind, or a scalar error: read() reports it precisely
     }
 
     [[gnu::always_inline]] bool next_element_impl() {
@@ -286,7 +286,7 @@ private:
             ++f.array_it;
         else
             f.started = true;
-        if (!(f.array_it != f.array_it)) {   // simdjson: != means "still open"
+        if (!(f.array_it != f.array_it)) {  // simdjson: != means "still open"
             pop();
             return false;
         }
@@ -325,7 +325,7 @@ private:
         return true;
     }
 
-public:
+  public:
     void skip() override {
         if (root_pending_) {
             root_pending_ = false;
@@ -334,16 +334,16 @@ public:
             return;
         }
         if (!cur_) throw CodecError("reader misuse: no value to skip");
-        cur_ = nullptr;   // the parent's next step skips it
+        cur_ = nullptr;  // the parent's next step skips it
     }
 
-private:
+  private:
     struct Frame {
         bool object = false;
         bool started = false;
         od::array_iterator array_it;
         od::object_iterator object_it;
-        union {   // the current element or member, constructed by next_element / next_key
+        union {  // the current element or member, constructed by next_element / next_key
             simdjson::simdjson_result<od::value> element;
             simdjson::simdjson_result<od::field> field;
         };
@@ -439,10 +439,10 @@ private:
     }
 
     od::document& doc_;
-    od::value* cur_ = nullptr;   // the value to read next (inside the top frame)
+    od::value* cur_ = nullptr;  // the value to read next (inside the top frame)
     bool root_pending_ = true;
     std::size_t depth_ = 0;
-    Frame* top_ = nullptr;   // &stack_[depth_ - 1].frame
+    Frame* top_ = nullptr;  // &stack_[depth_ - 1].frame
     Slot stack_[max_depth];
 };
 
@@ -455,14 +455,14 @@ struct Scratch {
     bool busy = false;
 };
 
-constexpr std::size_t kKeepBytes = std::size_t(16) << 20;   // larger inputs: a one-off buffer
+constexpr std::size_t kKeepBytes = std::size_t(16) << 20;  // larger inputs: a one-off buffer
 
 class JsonCodec final : public Codec {
-public:
+  public:
     std::string_view name() const noexcept override { return "json"; }
     bool is_text() const noexcept override { return true; }
 
-protected:
+  protected:
     void do_encode(std::string& out, FunctionRef<void(Writer&)> produce) const override {
         JsonWriter w(out);
         produce(w);

@@ -20,7 +20,8 @@ namespace {
     const char* msg = sqlite3_errmsg(db);
     // An eskit function's failure: its structured error (never the text parsed).
     eskit_error e;
-    if (eskit_last_error(db, &e) == SQLITE_OK && e.code != ESKIT_OK && std::strcmp(e.message, msg) == 0) {
+    if (eskit_last_error(db, &e) == SQLITE_OK && e.code != ESKIT_OK &&
+        std::strcmp(e.message, msg) == 0) {
         std::optional<int64_t> expected, actual;
         if (e.has_expected) {
             expected = e.expected;
@@ -74,7 +75,8 @@ class LocalConnection final : public Connection {
 
     void exec(std::string_view sql) override {
         const std::string text(sql);
-        if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) throw_sqlite(db_);
+        if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+            throw_sqlite(db_);
     }
 
     int64_t execute(std::string_view sql, std::span<const Param> params) override {
@@ -128,7 +130,8 @@ class LocalConnection final : public Connection {
         return s;
     }
 
-    sqlite3_stmt* bound(std::string_view sql, std::span<const Param> params, bool* owned = nullptr) {
+    sqlite3_stmt* bound(std::string_view sql, std::span<const Param> params,
+                        bool* owned = nullptr) {
         sqlite3_stmt* s = prepared(sql, owned);
         int i = 0;
         for (const Param& p : params) {
@@ -141,7 +144,8 @@ class LocalConnection final : public Connection {
             } else if (const auto* d = std::get_if<double>(&p)) {
                 rc = sqlite3_bind_double(s, i, *d);
             } else if (const auto* t = std::get_if<std::string_view>(&p)) {
-                rc = sqlite3_bind_text(s, i, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
+                rc = sqlite3_bind_text(s, i, t->data(), static_cast<int>(t->size()),
+                                       SQLITE_TRANSIENT);
             } else {
                 const std::string_view b = std::get<Blob>(p).bytes;
                 rc = b.empty() ? sqlite3_bind_zeroblob(s, i, 0)
@@ -150,7 +154,8 @@ class LocalConnection final : public Connection {
             }
             if (rc != SQLITE_OK) {
                 sqlite3_clear_bindings(s);
-                throw_error(Code::Sqlite, rc, std::string("eskit: cannot bind parameter: ") + sqlite3_errstr(rc));
+                throw_error(Code::Sqlite, rc,
+                            std::string("eskit: cannot bind parameter: ") + sqlite3_errstr(rc));
             }
         }
         return s;
@@ -186,7 +191,8 @@ AppendReply LocalConnection::append(const AppendCall& call) {
     eskit_batch batch{in.data(), in.size()};
     const std::string options = append_options_json(call);
     sqlite3_stmt* s = prepared("SELECT es_append(?1, ?2, ?3, ?4)");
-    sqlite3_bind_text(s, 1, call.stream.data(), static_cast<int>(call.stream.size()), SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, call.stream.data(), static_cast<int>(call.stream.size()),
+                      SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, call.expected);
     sqlite3_bind_pointer(s, 3, &batch, ESKIT_BATCH_TYPE, nullptr);
     if (options.empty()) {
@@ -199,8 +205,10 @@ AppendReply LocalConnection::append(const AppendCall& call) {
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_ROW) throw_sqlite(db_);
     eskit_append a;
-    if (eskit_last_append(db_, &a) != SQLITE_OK) throw_error(Code::Sqlite, SQLITE_INTERNAL, "eskit: no append recorded");
-    AppendReply r{a.first_seq, a.count, a.first_version, a.last_version, a.created_at, a.replay != 0, {}};
+    if (eskit_last_append(db_, &a) != SQLITE_OK)
+        throw_error(Code::Sqlite, SQLITE_INTERNAL, "eskit: no append recorded");
+    AppendReply r{a.first_seq,   a.count, a.first_version, a.last_version, a.created_at,
+                  a.replay != 0, {}};
     for (int64_t i = 0;; ++i) {
         const char* id = eskit_last_append_event_id(db_, i);
         if (!id) break;
@@ -211,7 +219,8 @@ AppendReply LocalConnection::append(const AppendCall& call) {
         // win), and eskit_last_append does not carry the result: read back that one column of
         // the rows just written (same connection, same transaction), rather than merge a second
         // time here. Only calls with call-level metadata pay for it.
-        sqlite3_stmt* m = prepared("SELECT metadata FROM main.es_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq");
+        sqlite3_stmt* m = prepared(
+            "SELECT metadata FROM main.es_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq");
         sqlite3_bind_int64(m, 1, r.first_seq);
         sqlite3_bind_int64(m, 2, r.first_seq + r.count - 1);
         int step;
@@ -253,7 +262,8 @@ void configure(sqlite3* db, const DatabaseOptions& o, bool writer, bool file) {
 class LocalBackend final : public Backend {
   public:
     LocalBackend(std::string path, const DatabaseOptions& o) : path_(std::move(path)), o_(o) {
-        memory_ = path_ == ":memory:" || path_.empty() || path_.find("mode=memory") != std::string::npos;
+        memory_ =
+            path_ == ":memory:" || path_.empty() || path_.find("mode=memory") != std::string::npos;
     }
     std::unique_ptr<Connection> open_writer() override {
         sqlite3* db = open_connection(path_, o_, false);

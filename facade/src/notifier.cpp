@@ -116,9 +116,11 @@ Notifier::Notifier(Database& db, NotifierOptions options) : state_(std::make_sha
     // es_wait refuses on a replicated host (a cluster): Watch polls there, rather than retry a
     // refused es_wait forever and never hear other clients' commits.
     if (options.mode == NotifyMode::Poll || !conn->can_wait()) {
-        s.watcher = std::thread([st = state_, c = std::move(conn)]() mutable { st->poll(std::move(c)); });
+        s.watcher =
+            std::thread([st = state_, c = std::move(conn)]() mutable { st->poll(std::move(c)); });
     } else {
-        s.watcher = std::thread([st = state_, c = std::move(conn)]() mutable { st->watch(std::move(c)); });
+        s.watcher =
+            std::thread([st = state_, c = std::move(conn)]() mutable { st->watch(std::move(c)); });
     }
 }
 
@@ -162,9 +164,11 @@ int64_t Notifier::wait(int64_t after_seq, std::chrono::milliseconds timeout,
     for (;;) {
         {
             std::unique_lock lk(s.m);
-            const auto until = std::min(deadline, std::chrono::steady_clock::now() + s.options.repoll);
+            const auto until =
+                std::min(deadline, std::chrono::steady_clock::now() + s.options.repoll);
             auto done = [&] {
-                return s.head > after_seq || s.stopped || s.wakes != wakes || (cancel && cancel->load());
+                return s.head > after_seq || s.stopped || s.wakes != wakes ||
+                       (cancel && cancel->load());
             };
             s.cv.wait_until(lk, until, done);
             if (done() || std::chrono::steady_clock::now() >= deadline) return s.head;
@@ -174,7 +178,8 @@ int64_t Notifier::wait(int64_t after_seq, std::chrono::milliseconds timeout,
         // thread holds it, so the wait keeps its timeout (the next interval tries again).
         try {
             int64_t h = 0;
-            if (s.db->try_with_reader([&](detail::Connection& c) { h = detail::query_int(c, "SELECT es_head()"); })) {
+            if (s.db->try_with_reader(
+                    [&](detail::Connection& c) { h = detail::query_int(c, "SELECT es_head()"); })) {
                 s.signal(h);
             }
         } catch (...) {

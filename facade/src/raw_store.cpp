@@ -58,7 +58,8 @@ std::string json_array(const std::vector<std::string>& values) {
     return out;
 }
 
-std::vector<RawEvent> rows_of(Connection& c, const std::string& sql, std::span<const Param> params) {
+std::vector<RawEvent> rows_of(Connection& c, const std::string& sql,
+                              std::span<const Param> params) {
     std::vector<RawEvent> out;
     each_row(c, sql, params, [&](const RawEventView& e) { out.push_back(e.to_raw()); });
     return out;
@@ -67,14 +68,20 @@ std::vector<RawEvent> rows_of(Connection& c, const std::string& sql, std::span<c
 // The events an earlier append with this key wrote (its replay's answer).
 std::vector<RawEvent> keyed_events(Connection& c, std::string_view stream, const std::string& key) {
     const Param p[] = {stream, std::string_view(key)};
-    return rows_of(c, std::string("SELECT ") + kEventColumns + " FROM es_events WHERE stream_id = ?1 "
-                      "AND idempotency_key = ?2 ORDER BY version", p);
+    return rows_of(c,
+                   std::string("SELECT ") + kEventColumns +
+                       " FROM es_events WHERE stream_id = ?1 "
+                       "AND idempotency_key = ?2 ORDER BY version",
+                   p);
 }
 
 std::vector<RawEvent> versions(Connection& c, std::string_view stream, int64_t lo, int64_t hi) {
     const Param p[] = {stream, lo, hi};
-    return rows_of(c, std::string("SELECT ") + kEventColumns + " FROM es_events WHERE stream_id = ?1 "
-                      "AND version BETWEEN ?2 AND ?3 ORDER BY version", p);
+    return rows_of(c,
+                   std::string("SELECT ") + kEventColumns +
+                       " FROM es_events WHERE stream_id = ?1 "
+                       "AND version BETWEEN ?2 AND ?3 ORDER BY version",
+                   p);
 }
 
 int64_t call_int(Connection& c, const char* sql, std::initializer_list<Param> params) {
@@ -148,7 +155,8 @@ RawStore::RawStore(std::shared_ptr<detail::DatabaseImpl> db) : db_(std::move(db)
 
 std::vector<EventMeta> RawStore::append(std::string_view stream, const Expected& expected,
                                         const std::vector<EncodedEvent>& events,
-                                        const AppendOptions& options, std::vector<RawEvent>* stored_out) {
+                                        const AppendOptions& options,
+                                        std::vector<RawEvent>* stored_out) {
     std::vector<detail::EventData> data(events.size());
     for (size_t i = 0; i < events.size(); ++i) {
         const EncodedEvent& e = events[i];
@@ -197,7 +205,8 @@ std::vector<RawEvent> RawStore::stream_page(std::string_view stream, const LoadO
     return out;
 }
 
-std::vector<RawEvent> RawStore::log_page(int64_t after_seq, int64_t limit, const ReadOptions& o) const {
+std::vector<RawEvent> RawStore::log_page(int64_t after_seq, int64_t limit,
+                                         const ReadOptions& o) const {
     std::vector<RawEvent> out;
     out.reserve(static_cast<size_t>(std::clamp<int64_t>(limit, 0, 4096)));
     log_page(after_seq, limit, o, [&](const RawEventView& e) { out.push_back(e.to_raw()); });
@@ -213,7 +222,8 @@ size_t RawStore::stream_page(std::string_view stream, const LoadOptions& o, Page
         cur.done = true;
         return 0;
     }
-    if (cur.taken == 0 && cur.next == 0) cur.next = o.backwards ? o.to_version.value_or(kMaxVersion) : o.from_version;
+    if (cur.taken == 0 && cur.next == 0)
+        cur.next = o.backwards ? o.to_version.value_or(kMaxVersion) : o.from_version;
     const int64_t lo = o.backwards ? o.from_version : cur.next;
     const int64_t hi = o.backwards ? cur.next : o.to_version.value_or(kMaxVersion);
     const std::string types = o.types.empty() ? std::string() : json_array(o.types);
@@ -324,8 +334,10 @@ int64_t RawStore::tombstone(std::string_view stream, std::optional<std::string_v
 std::optional<Tombstone> RawStore::is_tombstoned(std::string_view stream) const {
     return db_->with_reader([&](Connection& c) -> std::optional<Tombstone> {
         const Param p[] = {stream};
-        auto rows = c.query("SELECT tombstone_reason, tombstoned_at FROM es_streams WHERE "
-                            "stream_id = ?1 AND state = 'tombstoned'", p);
+        auto rows = c.query(
+            "SELECT tombstone_reason, tombstoned_at FROM es_streams WHERE "
+            "stream_id = ?1 AND state = 'tombstoned'",
+            p);
         if (!rows->next()) return std::nullopt;
         Tombstone t;
         if (!rows->is_null(0)) t.reason = std::string(rows->text(0));
@@ -335,7 +347,8 @@ std::optional<Tombstone> RawStore::is_tombstoned(std::string_view stream) const 
 }
 
 int64_t RawStore::remove(std::string_view stream) {
-    return db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_delete(?1)", {stream}); });
+    return db_->with_writer(
+        [&](Connection& c) { return call_int(c, "SELECT es_delete(?1)", {stream}); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,11 +357,14 @@ CheckpointStore::CheckpointStore(Database& db) : db_(db.impl()) {}
 CheckpointStore::CheckpointStore(std::shared_ptr<detail::DatabaseImpl> db) : db_(std::move(db)) {}
 
 int64_t CheckpointStore::get(std::string_view consumer) {
-    return db_->with_reader([&](Connection& c) { return call_int(c, "SELECT es_checkpoint(?1)", {consumer}); });
+    return db_->with_reader(
+        [&](Connection& c) { return call_int(c, "SELECT es_checkpoint(?1)", {consumer}); });
 }
 
 void CheckpointStore::set(std::string_view consumer, int64_t seq) {
-    db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_checkpoint(?1, ?2)", {consumer, seq}); });
+    db_->with_writer([&](Connection& c) {
+        return call_int(c, "SELECT es_checkpoint(?1, ?2)", {consumer, seq});
+    });
 }
 
 void CheckpointStore::compare_and_set(std::string_view consumer, int64_t expected, int64_t seq) {
@@ -363,17 +379,19 @@ RawSnapshots::RawSnapshots(std::shared_ptr<detail::DatabaseImpl> db) : db_(std::
 void RawSnapshots::save(std::string_view stream, int64_t version, std::string_view state, bool text,
                         int64_t schema_version, std::string_view codec) {
     db_->with_writer([&](Connection& c) {
-        return call_int(c, "SELECT es_snapshot_save(?1, ?2, ?3, ?4, ?5)",
-                        {stream, version, text ? Param(state) : Param(Blob{state}), schema_version,
-                         codec});
+        return call_int(
+            c, "SELECT es_snapshot_save(?1, ?2, ?3, ?4, ?5)",
+            {stream, version, text ? Param(state) : Param(Blob{state}), schema_version, codec});
     });
 }
 
 std::optional<RawSnapshot> RawSnapshots::load(std::string_view stream) {
     return db_->with_reader([&](Connection& c) -> std::optional<RawSnapshot> {
         const Param p[] = {stream};
-        auto rows = c.query("SELECT version, schema_version, codec, state, created_at FROM "
-                            "es_snapshots WHERE stream_id = ?1", p);
+        auto rows = c.query(
+            "SELECT version, schema_version, codec, state, created_at FROM "
+            "es_snapshots WHERE stream_id = ?1",
+            p);
         if (!rows->next()) return std::nullopt;
         RawSnapshot s;
         s.version = rows->integer(0);
@@ -386,11 +404,13 @@ std::optional<RawSnapshot> RawSnapshots::load(std::string_view stream) {
 }
 
 int64_t RawSnapshots::invalidate(std::string_view stream) {
-    return db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_snapshot_invalidate(?1)", {stream}); });
+    return db_->with_writer(
+        [&](Connection& c) { return call_int(c, "SELECT es_snapshot_invalidate(?1)", {stream}); });
 }
 
 int64_t RawSnapshots::invalidate_all() {
-    return db_->with_writer([&](Connection& c) { return call_int(c, "SELECT es_snapshot_invalidate(NULL)", {}); });
+    return db_->with_writer(
+        [&](Connection& c) { return call_int(c, "SELECT es_snapshot_invalidate(NULL)", {}); });
 }
 
 }  // namespace eskit

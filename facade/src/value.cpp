@@ -53,14 +53,14 @@ double Value::as_double() const {
     detail::throw_mismatch("a number", kind());
 }
 
-#define ESKIT_VALUE_AS(T, name, what)                            \
-    const T& Value::name() const {                               \
-        if (auto* p = get_if<T>()) return *p;                    \
-        detail::throw_mismatch(what, kind());                    \
-    }                                                            \
-    T& Value::name() {                                           \
-        if (auto* p = get_if<T>()) return *p;                    \
-        detail::throw_mismatch(what, kind());                    \
+#define ESKIT_VALUE_AS(T, name, what)         \
+    const T& Value::name() const {            \
+        if (auto* p = get_if<T>()) return *p; \
+        detail::throw_mismatch(what, kind()); \
+    }                                         \
+    T& Value::name() {                        \
+        if (auto* p = get_if<T>()) return *p; \
+        detail::throw_mismatch(what, kind()); \
     }
 ESKIT_VALUE_AS(std::string, as_string, "a string")
 ESKIT_VALUE_AS(Bytes, as_bytes, "a byte string")
@@ -79,9 +79,7 @@ const Value* Value::find(std::string_view key) const noexcept {
     return const_cast<Value*>(this)->find(key);
 }
 
-const Value& Value::at(std::string_view key) const {
-    return const_cast<Value*>(this)->at(key);
-}
+const Value& Value::at(std::string_view key) const { return const_cast<Value*>(this)->at(key); }
 
 Value& Value::at(std::string_view key) {
     auto& o = as_object();
@@ -162,7 +160,7 @@ void sort_keys(std::span<const std::string_view> keys, std::span<std::size_t> or
         std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
             return cbor_key_less(keys[a], keys[b]);
         });
-    } else {   // std::string_view compares bytes as unsigned char
+    } else {  // std::string_view compares bytes as unsigned char
         std::stable_sort(order.begin(), order.end(),
                          [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
     }
@@ -268,7 +266,7 @@ namespace {
 
 // Builds a Value from what a producer writes.
 class ValueWriter final : public Writer {
-public:
+  public:
     Value take() {
         if (!done_) throw CodecError("no complete value was written");
         return std::move(root_);
@@ -300,7 +298,7 @@ public:
     }
     void end_object() override { close(); }
 
-private:
+  private:
     Value& put(Value v) {
         if (stack_.empty()) {
             if (done_) throw CodecError("more than one top-level value");
@@ -333,7 +331,7 @@ private:
 
 // Reads a Value as if it were encoded input.
 class ValueReader final : public Reader {
-public:
+  public:
     explicit ValueReader(const Value& root) : next_(&root) {}
 
     bool finished() const noexcept { return next_ == nullptr && stack_.empty(); }
@@ -385,7 +383,7 @@ public:
 
     void skip() override { take(); }
 
-private:
+  private:
     struct Frame {
         const Value* container;
         std::size_t index;

@@ -61,7 +61,7 @@ void CodecError::prepend_field(std::string_view name) {
 }
 
 void CodecError::prepend_index(std::size_t index) {
-    std::string seg(1, '[');   // not "[" + ... + "]": GCC 12 warns (-Wrestrict, a false alarm)
+    std::string seg(1, '[');  // not "[" + ... + "]": GCC 12 warns (-Wrestrict, a false alarm)
     seg += std::to_string(index);
     seg += ']';
     if (!path_.empty() && path_.front() != '[') seg += '.';
@@ -110,8 +110,8 @@ void throw_mismatch(std::string_view expected, Kind got) {
 }
 
 void throw_int_range(std::int64_t min, std::uint64_t max, Kind got, const Scalar& s) {
-    throw CodecError("expected an integer in [" + std::to_string(min) + ", " +
-                     std::to_string(max) + "], got " + got_text(got, s));
+    throw CodecError("expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
+                     "], got " + got_text(got, s));
 }
 
 void throw_float_range(double got) {

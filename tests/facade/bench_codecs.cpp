@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
     long count = 0;
     for (int i = 1; i + 1 < argc; ++i) {
         if (std::strcmp(argv[i], "--seconds") == 0) g_seconds = std::atof(argv[i + 1]);
-        if (std::strcmp(argv[i], "--run") == 0) {   // --run ROW COUNT: for valgrind/perf
+        if (std::strcmp(argv[i], "--run") == 0) {  // --run ROW COUNT: for valgrind/perf
             only = std::atoi(argv[i + 1]);
             count = i + 2 < argc ? std::atol(argv[i + 2]) : 1;
         }
@@ -382,17 +382,18 @@ int main(int argc, char** argv) {
          }},
 #endif
     };
-    if (only >= 0) {   // one row COUNT times, nothing printed: count instructions with
-                       //   valgrind --tool=callgrind bench_codecs --run ROW N (minus N = 0)
+    if (only >= 0) {  // one row COUNT times, nothing printed: count instructions with
+                      //   valgrind --tool=callgrind bench_codecs --run ROW N (minus N = 0)
         if (static_cast<std::size_t>(only) >= rows.size()) return 2;
         for (long i = 0; i < count; ++i) rows[static_cast<std::size_t>(only)].f();
         return 0;
     }
-    std::printf("payload: %zu bytes JSON, %zu bytes CBOR; %d interleaved rounds of %.2f s "
-                "CPU time per row, median ns per call\n",
-                kPayload.size(), cbor_bytes.size(), kRounds, g_seconds);
+    std::printf(
+        "payload: %zu bytes JSON, %zu bytes CBOR; %d interleaved rounds of %.2f s "
+        "CPU time per row, median ns per call\n",
+        kPayload.size(), cbor_bytes.size(), kRounds, g_seconds);
     for (const auto& r : rows)
-        for (int i = 0; i < 2000; ++i) r.f();   // warm up
+        for (int i = 0; i < 2000; ++i) r.f();  // warm up
     // Rounds run the rows in turn, so a change of machine load hits every row alike; ratios
     // are taken within a round.
     std::vector<std::vector<double>> ns(rows.size());

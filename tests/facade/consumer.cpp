@@ -50,20 +50,24 @@ ESKIT_FIELDS(Cart, items);
 // initializers that leave members out: with -Wextra (-Wmissing-field-initializers) every member
 // needs a default for that to compile cleanly.
 int main() {
-    auto db = eskit::Database::memory(eskit::DatabaseOptions{.busy_timeout = std::chrono::milliseconds(500)});
+    auto db = eskit::Database::memory(
+        eskit::DatabaseOptions{.busy_timeout = std::chrono::milliseconds(500)});
     eskit::Upcasters up;
     up.add<shop::ItemAdded>(1, [](eskit::Value& v) { v.rename("quantity", "qty"); });
     eskit::Store<shop::CartEvent> store(db, {.upcasters = up});
-    store.append("cart-1", eskit::NoStream{}, {shop::CartOpened{"ada"}, shop::ItemAdded{"A-1", 2, shop::Size::Large, {}}},
+    store.append("cart-1", eskit::NoStream{},
+                 {shop::CartOpened{"ada"}, shop::ItemAdded{"A-1", 2, shop::Size::Large, {}}},
                  {.idempotency_key = "open-cart-1"});
     store.append("cart-1", eskit::Exact{2},
-                 std::vector<eskit::NewEvent<shop::CartEvent>>{{shop::ItemAdded{"B-2", 1, shop::Size::Small, 0.5},
-                                                                {.id = "item-b-2"}}},
+                 std::vector<eskit::NewEvent<shop::CartEvent>>{
+                     {shop::ItemAdded{"B-2", 1, shop::Size::Small, 0.5}, {.id = "item-b-2"}}},
                  {.metadata = R"({"user":"ada"})"});
     eskit::RawStore raw(db);
-    raw.append("cart-2", eskit::NoStream{}, {{.type = "CartOpened", .data = R"({"customer":"bob"})"}});
+    raw.append("cart-2", eskit::NoStream{},
+               {{.type = "CartOpened", .data = R"({"customer":"bob"})"}});
     int64_t last_two = 0;
-    for (const auto& e : store.load("cart-1", {.limit = 2, .backwards = true})) last_two += e.version;
+    for (const auto& e : store.load("cart-1", {.limit = 2, .backwards = true}))
+        last_two += e.version;
     const auto page = store.read_from(0, 10, {.category = "cart"});
     eskit::SnapshotStore<shop::Cart> snapshots(db);
     auto cart = store.aggregate(
@@ -73,15 +77,20 @@ int main() {
         },
         &snapshots);
     eskit::Notifier notifier(db, {.mode = eskit::NotifyMode::Poll});
-    eskit::Subscription<shop::CartEvent> sub(store, notifier,
-                                             {.name = "count", .delivery = eskit::Delivery::Transactional});
+    eskit::Subscription<shop::CartEvent> sub(
+        store, notifier, {.name = "count", .delivery = eskit::Delivery::Transactional});
     int64_t seen = sub.catch_up([](const std::vector<eskit::RecordedEvent<shop::CartEvent>>&) {});
     try {
         store.append("cart-1", eskit::NoStream{}, {shop::CartOpened{"bob"}});
     } catch (const eskit::ConcurrencyConflict& e) {
-        std::printf("conflict as expected: %s (actual %lld)\n", e.what(), static_cast<long long>(e.actual().value_or(-1)));
+        std::printf("conflict as expected: %s (actual %lld)\n", e.what(),
+                    static_cast<long long>(e.actual().value_or(-1)));
     }
-    std::printf("cart-1: %d items at version %lld, %lld events seen, %zu in the log\n", cart.state.items,
-                static_cast<long long>(cart.version), static_cast<long long>(seen), page.size());
-    return cart.state.items == 3 && cart.version == 3 && seen == 4 && page.size() == 4 && last_two == 5 ? 0 : 1;
+    std::printf("cart-1: %d items at version %lld, %lld events seen, %zu in the log\n",
+                cart.state.items, static_cast<long long>(cart.version),
+                static_cast<long long>(seen), page.size());
+    return cart.state.items == 3 && cart.version == 3 && seen == 4 && page.size() == 4 &&
+                   last_two == 5
+               ? 0
+               : 1;
 }

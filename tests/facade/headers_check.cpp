@@ -32,8 +32,8 @@ ESKIT_FIELDS(Order, (id, "orderId"), lines, state, tags, blob, extra);
 }  // namespace consumer
 
 bool headers_check_round_trip() {
-    consumer::Order o{"o-1", {{"A", 2, 1.5f}}, consumer::State::Closed, {{"x", -3}},
-                      eskit::Bytes{1, 2, 3}, eskit::Value::object({{"k", 1}})};
+    consumer::Order o{"o-1",       {{"A", 2, 1.5f}},      consumer::State::Closed,
+                      {{"x", -3}}, eskit::Bytes{1, 2, 3}, eskit::Value::object({{"k", 1}})};
     bool ok = true;
     for (const eskit::Codec* c : {&eskit::json_codec(), &eskit::cbor_codec()}) {
         const std::string bytes = eskit::encode(*c, o);

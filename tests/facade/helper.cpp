@@ -46,16 +46,18 @@ int consume(const std::string& path, const std::string& name, bool transactional
     db.execute("CREATE TABLE IF NOT EXISTS applied(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
     eskit::Store<Tick> store(db);
     eskit::Notifier notifier(db, {.mode = eskit::NotifyMode::Watch});
-    eskit::Subscription<Tick> sub(store, notifier,
-                                  {.name = name,
-                                   .batch = 16,
-                                   .delivery = transactional ? eskit::Delivery::Transactional
-                                                             : eskit::Delivery::AtLeastOnce,
-                                   .wait_slice = std::chrono::milliseconds(100)});
+    eskit::Subscription<Tick> sub(
+        store, notifier,
+        {.name = name,
+         .batch = 16,
+         .delivery = transactional ? eskit::Delivery::Transactional : eskit::Delivery::AtLeastOnce,
+         .wait_slice = std::chrono::milliseconds(100)});
     auto handler = [&](const std::vector<eskit::RecordedEvent<Tick>>& batch) {
         for (const auto& e : batch) {
-            db.execute("INSERT INTO applied(seq, n) VALUES (?1, 1) ON CONFLICT(seq) DO UPDATE SET n = n + 1",
-                       {e.seq});
+            db.execute(
+                "INSERT INTO applied(seq, n) VALUES (?1, 1) ON CONFLICT(seq) DO UPDATE SET n = n + "
+                "1",
+                {e.seq});
         }
     };
     if (until <= 0) {
@@ -80,9 +82,12 @@ int main(int argc, char** argv) {
         if (mode == "consume" && (argc == 5 || argc == 6)) {
             const std::string delivery = argv[4];
             if (delivery != "transactional" && delivery != "at-least-once") return 2;
-            return consume(argv[2], argv[3], delivery == "transactional", argc == 6 ? std::atoll(argv[5]) : 0);
+            return consume(argv[2], argv[3], delivery == "transactional",
+                           argc == 6 ? std::atoll(argv[5]) : 0);
         }
-        std::fprintf(stderr, "usage: facade_helper append DB COUNT INTERVAL_US | consume DB NAME MODE [UNTIL]\n");
+        std::fprintf(
+            stderr,
+            "usage: facade_helper append DB COUNT INTERVAL_US | consume DB NAME MODE [UNTIL]\n");
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "facade_helper: %s\n", e.what());

@@ -49,7 +49,8 @@ int write_stream(const std::string& path, int64_t events) {
     for (int64_t v = 0; v < events; v += kBatch) {
         batch.clear();
         for (int64_t i = v; i < std::min(events, v + kBatch); ++i) {
-            batch.push_back(Reading{"sensor-" + std::to_string(i % 97), i, static_cast<double>(i) / 8, {i, i + 1}});
+            batch.push_back(Reading{
+                "sensor-" + std::to_string(i % 97), i, static_cast<double>(i) / 8, {i, i + 1}});
         }
         store.append("sensor-stream", eskit::Exact{v}, batch);
     }
@@ -60,7 +61,8 @@ int write_stream(const std::string& path, int64_t events) {
 
 int main() {
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-    std::printf("skipped: under a sanitizer the resident size measures the sanitizer's shadow memory\n");
+    std::printf(
+        "skipped: under a sanitizer the resident size measures the sanitizer's shadow memory\n");
     return 77;  // meson: skipped
 #endif
     const char* env = std::getenv("ESKIT_RSS_EVENTS");
@@ -105,13 +107,15 @@ int main() {
     const int64_t hwm_kib = vm_kib("VmHWM");
     std::filesystem::remove_all(dir);
 
-    std::printf("wrote %lld events in %.2f s; streamed them through Store::load in %.2f s "
-                "(%.0f events/s); VmHWM %.1f MiB before opening the database, %.1f MiB after "
-                "(limit 32 MiB)\n",
-                static_cast<long long>(events), write_s, read_s, events / read_s, before_kib / 1024.0,
-                hwm_kib / 1024.0);
+    std::printf(
+        "wrote %lld events in %.2f s; streamed them through Store::load in %.2f s "
+        "(%.0f events/s); VmHWM %.1f MiB before opening the database, %.1f MiB after "
+        "(limit 32 MiB)\n",
+        static_cast<long long>(events), write_s, read_s, events / read_s, before_kib / 1024.0,
+        hwm_kib / 1024.0);
     if (count != events || !ordered || sum != 2 * events) {
-        std::printf("FAILED: %lld events read, in order: %s\n", static_cast<long long>(count), ordered ? "yes" : "no");
+        std::printf("FAILED: %lld events read, in order: %s\n", static_cast<long long>(count),
+                    ordered ? "yes" : "no");
         return 1;
     }
     if (hwm_kib > kLimitKiB) {

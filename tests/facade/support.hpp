@@ -70,7 +70,8 @@ inline const char* name_of(Kind k) { return k == Kind::Memory ? ":memory:" : "fi
 // One database of a kind, in a directory of its own (which also holds archives, copies...).
 struct Env {
     explicit Env(Kind k, const eskit::DatabaseOptions& o = {})
-        : kind(k), path(k == Kind::Memory ? std::string(":memory:") : tmp.file("events.db")),
+        : kind(k),
+          path(k == Kind::Memory ? std::string(":memory:") : tmp.file("events.db")),
           db(eskit::Database::open(path, o)) {}
     bool file() const { return kind == Kind::File; }
 
@@ -109,7 +110,8 @@ inline std::string text(eskit::Database& db, std::string_view sql,
 }
 
 inline eskit::Timestamp now() {
-    return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+    return std::chrono::time_point_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now());
 }
 
 // CPU time the whole process has used (user + system), for "does not spin" checks.

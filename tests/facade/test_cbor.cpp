@@ -125,11 +125,11 @@ TEST_CASE("cbor: RFC 8949 Appendix A, decode only") {
     CHECK(dec("c24900ffffffffffffffff") == Value(std::numeric_limits<std::uint64_t>::max()));
     CHECK(dec("c34100") == Value(-1));
     CHECK(dec("1801") == Value(1));
-    CHECK(dec("d9d9f701") == Value(1));   // self-described CBOR (tag 55799)
+    CHECK(dec("d9d9f701") == Value(1));  // self-described CBOR (tag 55799)
 }
 
 TEST_CASE("cbor: RFC 8949 Appendix A, rejected") {
-    CHECK(dec_err("c249010000000000000000") == "cbor: bignum out of 64-bit range");    // 2^64
+    CHECK(dec_err("c249010000000000000000") == "cbor: bignum out of 64-bit range");  // 2^64
     CHECK(dec_err("3bffffffffffffffff") ==
           "cbor: integer -18446744073709551616 out of 64-bit range");
     CHECK(dec_err("3b8000000000000000") ==
@@ -152,7 +152,9 @@ TEST_CASE("cbor: RFC 8949 Appendix A, rejected") {
 TEST_CASE("cbor: deterministic encoding") {
     // Keys shorter first, then bytewise, whatever the order of the Value.
     const Value v(Value::Object{{"\xc3\xbc", 4}, {"b", 1}, {"aa", 3}, {"a", 2}});
-    CHECK(enc(v) == "a4616102616201626161036" "2c3bc04");
+    CHECK(enc(v) ==
+          "a4616102616201626161036"
+          "2c3bc04");
     // Decoding keeps the input's order; re-encoding sorts again.
     CHECK(cbor.decode(from_hex("a2616201616102")) == Value(Value::Object{{"b", 1}, {"a", 2}}));
     CHECK(enc(cbor.decode(from_hex("a2616201616102"))) == "a2616102616201");
@@ -173,8 +175,8 @@ TEST_CASE("cbor: deterministic encoding") {
     CHECK(enc(Value(6.103515625e-05)) == "f90400");
     CHECK(enc(Value(1.0 / 3)) == "fb3fd5555555555555");
     CHECK(enc(Value(0.1f)) == "fa3dcccccd");
-    CHECK(enc(Value(1e-40)) == "fb37a16c262777579c");   // a float subnormal stays double
-    CHECK(enc(Value(1.401298464324817e-45)) == "fa00000001");   // smallest float subnormal
+    CHECK(enc(Value(1e-40)) == "fb37a16c262777579c");          // a float subnormal stays double
+    CHECK(enc(Value(1.401298464324817e-45)) == "fa00000001");  // smallest float subnormal
     // Typed structs: the same bytes as their Value.
     const shop::Item item{"A-1", 2, 19.99};
     CHECK(eskit::encode(cbor, item) == cbor.encode(eskit::to_value(item)));
@@ -216,11 +218,12 @@ TEST_CASE("cbor: hostile input is refused with exact errors") {
     } catch (const eskit::CodecError& e) {
         CHECK(e.reason() == "nesting deeper than 128 levels");
     }
-    CHECK(dec(deep.substr(2)).is_array());   // 128 levels are fine
-    std::string deep_indef(200000, '9');      // 0x99 0x99 ...: arrays of 0x9999 items
-    for (std::size_t i = 1; i < deep_indef.size(); i += 2) deep_indef[i] = 'f';   // 9f9f9f...
-    CHECK(error_of([&] { (void)cbor.decode(from_hex(deep_indef)); })
-              .ends_with("nesting deeper than 128 levels"));
+    CHECK(dec(deep.substr(2)).is_array());  // 128 levels are fine
+    std::string deep_indef(200000, '9');    // 0x99 0x99 ...: arrays of 0x9999 items
+    for (std::size_t i = 1; i < deep_indef.size(); i += 2) deep_indef[i] = 'f';  // 9f9f9f...
+    CHECK(error_of([&] {
+              (void)cbor.decode(from_hex(deep_indef));
+          }).ends_with("nesting deeper than 128 levels"));
     // Malformed items.
     CHECK(dec_err("ff") == "cbor: malformed item: unexpected break (0xff)");
     CHECK(dec_err("81ff") == "cbor: [0]: malformed item: unexpected break (0xff)");
@@ -234,15 +237,16 @@ TEST_CASE("cbor: hostile input is refused with exact errors") {
           "cbor: malformed item: indefinite length on major type 1 (initial byte 0x3f)");
     CHECK(dec_err("df") ==
           "cbor: malformed item: indefinite length on major type 6 (initial byte 0xdf)");
-    CHECK(dec_err("5f6161ff") == "cbor: malformed item: a chunk of an indefinite-length byte "
-                                 "string is not a definite byte string");
-    CHECK(dec_err("7f7f6161ffff") == "cbor: malformed item: a chunk of an indefinite-length text "
-                                     "string is not a definite text string");
+    CHECK(dec_err("5f6161ff") ==
+          "cbor: malformed item: a chunk of an indefinite-length byte "
+          "string is not a definite byte string");
+    CHECK(dec_err("7f7f6161ffff") ==
+          "cbor: malformed item: a chunk of an indefinite-length text "
+          "string is not a definite text string");
     CHECK(dec_err("f818") == "cbor: malformed item: simple value 24 in two bytes");
-    CHECK(dec_err("c26161") ==
-          "cbor: malformed item: bignum tag 2 on a string, not a byte string");
+    CHECK(dec_err("c26161") == "cbor: malformed item: bignum tag 2 on a string, not a byte string");
     CHECK(dec_err("62fffe") == "cbor: invalid UTF-8 in a text string");
-    CHECK(dec_err("7f61c361bcff") == "cbor: invalid UTF-8 in a text string");   // split code point
+    CHECK(dec_err("7f61c361bcff") == "cbor: invalid UTF-8 in a text string");  // split code point
     CHECK(dec_err("a162fffe01") == "cbor: invalid UTF-8 in a text string");
     CHECK(dec_err("0102") == "cbor: 1 byte after the top-level item");
     CHECK(dec_err("80808080") == "cbor: 3 bytes after the top-level item");
@@ -253,7 +257,9 @@ TEST_CASE("cbor: typed decoding of hostile input") {
         return error_of([&] { eskit::decode<shop::OrderPlaced>(cbor, from_hex(hex)); });
     };
     // Unknown fields are skipped, checked for well-formedness and limits, any tag allowed.
-    CHECK(eskit::decode<shop::Item>(cbor, from_hex("a2617ac1a1000163717479" "03")).qty == 3);
+    CHECK(eskit::decode<shop::Item>(cbor, from_hex("a2617ac1a1000163717479"
+                                                   "03"))
+              .qty == 3);
     CHECK(err("a1617a9b0000000100000000") ==
           "cbor: z: truncated input: an array of 4294967296 items declared, 0 bytes left");
     CHECK(err("a1617a7a7fffffff") ==
@@ -270,7 +276,7 @@ TEST_CASE("cbor: typed decoding of hostile input") {
     CHECK(err("a1656974656d7381a163717479c11864") == "cbor: items[0].qty: unsupported tag 1");
     CHECK(err("a16673746174757363426164") ==
           "cbor: status: expected one of Pending, Paid, got 'Bad'");
-    CHECK(err("a1646e6f7465f7").empty());   // undefined -> null -> nullopt
+    CHECK(err("a1646e6f7465f7").empty());  // undefined -> null -> nullopt
     CHECK(err("80") == "cbor: expected an object, got an array");
     // Typed byte strings: a byte string, or base64 text.
     CHECK(eskit::decode<kinds::All>(cbor, from_hex("a165627974657342abcd")).bytes ==

@@ -20,7 +20,8 @@ TEST_CASE("CheckpointStore") {
                 cp.set("proj", 7);  // backwards: a rebuild
                 CHECK(cp.get("proj") == 7);
                 CHECK(cp.get("other") == 0);
-                CHECK(scalar(env.db, "SELECT seq FROM es_checkpoints WHERE consumer = 'proj'") == 7);
+                CHECK(scalar(env.db, "SELECT seq FROM es_checkpoints WHERE consumer = 'proj'") ==
+                      7);
             }
             SUBCASE("compare-and-set") {
                 cp.compare_and_set("proj", 0, 10);  // unknown counts as 0
@@ -30,7 +31,8 @@ TEST_CASE("CheckpointStore") {
             }
             SUBCASE("a CAS conflict carries the expected and the stored position") {
                 cp.set("proj", 5);
-                auto e = thrown<eskit::ConcurrencyConflict>([&] { cp.compare_and_set("proj", 3, 9); });
+                auto e =
+                    thrown<eskit::ConcurrencyConflict>([&] { cp.compare_and_set("proj", 3, 9); });
                 CHECK(e.code() == eskit::Code::Conflict);
                 CHECK(e.sqlite_code() == SQLITE_CONSTRAINT);
                 CHECK(e.expected() == 3);

@@ -26,7 +26,9 @@ sqlite3* open_raw(const std::string& path) {
     return raw;
 }
 
-int raw_exec(sqlite3* raw, const char* sql) { return sqlite3_exec(raw, sql, nullptr, nullptr, nullptr); }
+int raw_exec(sqlite3* raw, const char* sql) {
+    return sqlite3_exec(raw, sql, nullptr, nullptr, nullptr);
+}
 
 }  // namespace
 
@@ -47,16 +49,17 @@ TEST_CASE("Database: open, schema and the application's SQL") {
                                  {nullptr, int64_t{42}, 2.5, std::string_view("text"),
                                   eskit::Blob{blob}}) == 1);
                 int rows = 0;
-                db.query("SELECT typeof(a), b, c, d, e, typeof(e) FROM t", {}, [&](const eskit::Row& r) {
-                    ++rows;
-                    CHECK(r.text(0) == "null");
-                    CHECK(r.is_null(0) == false);  // typeof() is text
-                    CHECK(r.integer(1) == 42);
-                    CHECK(r.real(2) == 2.5);
-                    CHECK(r.text(3) == "text");
-                    CHECK(r.text(4) == blob);
-                    CHECK(r.text(5) == "blob");
-                });
+                db.query("SELECT typeof(a), b, c, d, e, typeof(e) FROM t", {},
+                         [&](const eskit::Row& r) {
+                             ++rows;
+                             CHECK(r.text(0) == "null");
+                             CHECK(r.is_null(0) == false);  // typeof() is text
+                             CHECK(r.integer(1) == 42);
+                             CHECK(r.real(2) == 2.5);
+                             CHECK(r.text(3) == "text");
+                             CHECK(r.text(4) == blob);
+                             CHECK(r.text(5) == "blob");
+                         });
                 CHECK(rows == 1);
                 // execute() returns the rows changed.
                 CHECK(db.execute("UPDATE t SET b = b + 1") == 1);
@@ -125,15 +128,17 @@ TEST_CASE("Database: options") {
         auto db = eskit::Database::open(path, {.synchronous = "OFF"});
         CHECK(writer_pragma(db, "synchronous") == "0");
     }
-    SUBCASE("busy timeout: a write waits that long for another connection's lock, then fails BUSY") {
+    SUBCASE(
+        "busy timeout: a write waits that long for another connection's lock, then fails BUSY") {
         auto db = eskit::Database::open(path, {.busy_timeout = std::chrono::milliseconds(300)});
         CHECK(writer_pragma(db, "busy_timeout") == "300");
         sqlite3* other = open_raw(path);
         REQUIRE(raw_exec(other, "BEGIN IMMEDIATE") == SQLITE_OK);
         eskit::Store<OrderEvent> store(db);
         const auto t0 = std::chrono::steady_clock::now();
-        auto e = thrown<eskit::StorageError>(
-            [&] { store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}); });
+        auto e = thrown<eskit::StorageError>([&] {
+            store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
+        });
         const auto waited = std::chrono::steady_clock::now() - t0;
         CHECK(e.sqlite_code() == SQLITE_BUSY);
         CHECK(std::string(e.what()) == "database is locked");
@@ -155,7 +160,8 @@ TEST_CASE("Database: options") {
         raw_exec(other, "ROLLBACK");
         sqlite3_close(other);
     }
-    SUBCASE("immediate = false: a Transaction begins deferred, the lock comes with its first write") {
+    SUBCASE(
+        "immediate = false: a Transaction begins deferred, the lock comes with its first write") {
         auto db = eskit::Database::open(path, {.immediate = false});
         db.execute("CREATE TABLE t(x)");
         sqlite3* other = open_raw(path);
@@ -171,9 +177,11 @@ TEST_CASE("Database: options") {
         CHECK(scalar(db, "SELECT count(*) FROM t") == 1);
     }
     SUBCASE("create = false: a missing file is an error, nothing is created") {
-        auto e = thrown<eskit::StorageError>([&] { eskit::Database::open(path, {.create = false}); });
+        auto e =
+            thrown<eskit::StorageError>([&] { eskit::Database::open(path, {.create = false}); });
         CHECK(e.sqlite_code() == SQLITE_CANTOPEN);
-        CHECK(std::string(e.what()) == "eskit: cannot open " + path + ": unable to open database file");
+        CHECK(std::string(e.what()) ==
+              "eskit: cannot open " + path + ": unable to open database file");
         CHECK_FALSE(fs::exists(path));
     }
     SUBCASE("readers = 0: a file database reads through the write connection") {
@@ -199,7 +207,8 @@ TEST_CASE("Database: adopting a connection the application owns and keeps") {
                 // The application's connection sees what the store wrote, and the store sees
                 // the application's tables (one connection).
                 sqlite3_stmt* s = nullptr;
-                REQUIRE(sqlite3_prepare_v2(app, "SELECT count(*) FROM es_events", -1, &s, nullptr) == SQLITE_OK);
+                REQUIRE(sqlite3_prepare_v2(app, "SELECT count(*) FROM es_events", -1, &s,
+                                           nullptr) == SQLITE_OK);
                 REQUIRE(sqlite3_step(s) == SQLITE_ROW);
                 CHECK(sqlite3_column_int(s, 0) == 2);
                 sqlite3_finalize(s);
@@ -217,8 +226,10 @@ TEST_CASE("Database: adopting a connection the application owns and keeps") {
             // (tagged /*eskit ...*/), which a host finalizes before sqlite3_close (eskit.h).
             CHECK(raw_exec(app, "INSERT INTO app_table VALUES (1)") == SQLITE_OK);
             int facade_statements = 0;
-            for (sqlite3_stmt* s = sqlite3_next_stmt(app, nullptr); s; s = sqlite3_next_stmt(app, s)) {
-                if (std::string_view(sqlite3_sql(s)).substr(0, 8) != "/*eskit ") ++facade_statements;
+            for (sqlite3_stmt* s = sqlite3_next_stmt(app, nullptr); s;
+                 s = sqlite3_next_stmt(app, s)) {
+                if (std::string_view(sqlite3_sql(s)).substr(0, 8) != "/*eskit ")
+                    ++facade_statements;
             }
             CHECK(facade_statements == 0);
             while (sqlite3_stmt* s = sqlite3_next_stmt(app, nullptr)) sqlite3_finalize(s);

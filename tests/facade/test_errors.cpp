@@ -34,24 +34,29 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
                 CHECK(e.stream() == "order-1");
                 CHECK(e.expected() == 1);
                 CHECK(e.actual() == 2);
-                CHECK(std::string(e.what()) == "conflict: stream 'order-1' is at version 2, expected 1");
+                CHECK(std::string(e.what()) ==
+                      "conflict: stream 'order-1' is at version 2, expected 1");
             }
             SUBCASE("the fields are the structured values, not parsed from the quoted message") {
                 const std::string odd = "it's: a \"stream\", expected 3";
                 store.append(odd, eskit::NoStream{}, {Placed{"x", 1}});
-                auto e = thrown<eskit::ConcurrencyConflict>([&] { store.append(odd, eskit::Exact{7}, {Paid{2}}); });
+                auto e = thrown<eskit::ConcurrencyConflict>(
+                    [&] { store.append(odd, eskit::Exact{7}, {Paid{2}}); });
                 CHECK(e.stream() == odd);
                 CHECK(e.expected() == 7);
                 CHECK(e.actual() == 1);
                 CHECK(std::string(e.what()) ==
-                      "conflict: stream 'it''s: a \"stream\", expected 3' is at version 1, expected 7");
+                      "conflict: stream 'it''s: a \"stream\", expected 3' is at version 1, "
+                      "expected 7");
             }
             SUBCASE("duplicate_event: DuplicateEvent") {
-                store.append("order-2", eskit::NoStream{},
-                             std::vector<eskit::NewEvent<OrderEvent>>{{Placed{"o-2", 1}, {.id = "evt-1"}}});
+                store.append(
+                    "order-2", eskit::NoStream{},
+                    std::vector<eskit::NewEvent<OrderEvent>>{{Placed{"o-2", 1}, {.id = "evt-1"}}});
                 auto e = thrown<eskit::DuplicateEvent>([&] {
                     store.append("order-3", eskit::NoStream{},
-                                 std::vector<eskit::NewEvent<OrderEvent>>{{Placed{"o-2", 1}, {.id = "evt-1"}}});
+                                 std::vector<eskit::NewEvent<OrderEvent>>{
+                                     {Placed{"o-2", 1}, {.id = "evt-1"}}});
                 });
                 CHECK(e.code() == eskit::Code::DuplicateEvent);
                 CHECK(e.sqlite_code() == SQLITE_CONSTRAINT);
@@ -61,7 +66,8 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
             }
             SUBCASE("archived: StreamArchived") {
                 store.archive("order-1");
-                auto e = thrown<eskit::StreamArchived>([&] { store.append("order-1", eskit::Any{}, {Paid{2}}); });
+                auto e = thrown<eskit::StreamArchived>(
+                    [&] { store.append("order-1", eskit::Any{}, {Paid{2}}); });
                 CHECK(e.code() == eskit::Code::Archived);
                 CHECK(e.sqlite_code() == SQLITE_CONSTRAINT);
                 CHECK(e.stream() == "order-1");
@@ -69,7 +75,8 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
             }
             SUBCASE("tombstoned: StreamTombstoned, for writes and reads") {
                 store.tombstone("order-1", "test");
-                auto w = thrown<eskit::StreamTombstoned>([&] { store.append("order-1", eskit::Any{}, {Paid{2}}); });
+                auto w = thrown<eskit::StreamTombstoned>(
+                    [&] { store.append("order-1", eskit::Any{}, {Paid{2}}); });
                 CHECK(w.code() == eskit::Code::Tombstoned);
                 CHECK(w.sqlite_code() == SQLITE_CONSTRAINT);
                 CHECK(w.stream() == "order-1");
@@ -77,7 +84,8 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
                 CHECK(r.stream() == "order-1");
                 CHECK(std::string(r.what()).rfind("tombstoned: ", 0) == 0);
             }
-            SUBCASE("not_found: StreamNotFound for remove, archive and restore of an unknown stream") {
+            SUBCASE(
+                "not_found: StreamNotFound for remove, archive and restore of an unknown stream") {
                 for (auto call : std::initializer_list<std::function<void()>>{
                          [&] { store.remove("order-404"); }, [&] { store.archive("order-404"); },
                          [&] { store.restore("order-404"); }}) {
@@ -88,7 +96,8 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
                 }
             }
             SUBCASE("invalid_argument: InvalidArgument; oversized input has SQLITE_TOOBIG") {
-                auto empty = thrown<eskit::InvalidArgument>([&] { store.append("", eskit::Any{}, {Paid{2}}); });
+                auto empty = thrown<eskit::InvalidArgument>(
+                    [&] { store.append("", eskit::Any{}, {Paid{2}}); });
                 CHECK(empty.code() == eskit::Code::InvalidArgument);
                 CHECK(empty.sqlite_code() == SQLITE_ERROR);
                 CHECK(std::string(empty.what()).rfind("invalid_argument: ", 0) == 0);
@@ -103,22 +112,27 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
                 CHECK(store.load("order-1").collect().size() == 2);
             }
             SUBCASE("SQLite's own errors: StorageError with SQLite's code and message") {
-                auto e = thrown<eskit::StorageError>([&] { env.db.execute("INSERT INTO es_events(seq) VALUES (1)"); });
+                auto e = thrown<eskit::StorageError>(
+                    [&] { env.db.execute("INSERT INTO es_events(seq) VALUES (1)"); });
                 CHECK(e.code() == eskit::Code::Sqlite);
                 CHECK(e.stream().empty());
                 auto syntax = thrown<eskit::StorageError>([&] { env.db.execute("SELEC 1"); });
                 CHECK(syntax.sqlite_code() == SQLITE_ERROR);
                 CHECK(std::string(syntax.what()) == "near \"SELEC\": syntax error");
             }
-            SUBCASE("a failure after an eskit error is reported as itself, not as the old eskit error") {
-                thrown<eskit::ConcurrencyConflict>([&] { store.append("order-1", eskit::Exact{0}, {Paid{2}}); });
+            SUBCASE(
+                "a failure after an eskit error is reported as itself, not as the old eskit "
+                "error") {
+                thrown<eskit::ConcurrencyConflict>(
+                    [&] { store.append("order-1", eskit::Exact{0}, {Paid{2}}); });
                 auto e = thrown<eskit::StorageError>([&] { env.db.execute("SELECT * FROM nope"); });
                 CHECK(e.code() == eskit::Code::Sqlite);
                 CHECK(std::string(e.what()) == "no such table: nope");
             }
             SUBCASE("CodecError is an eskit::Error, with the codec and the path") {
                 eskit::RawStore raw(env.db);
-                raw.append("order-9", eskit::NoStream{}, {{.type = "Placed", .data = R"({"order_id":5})"}});
+                raw.append("order-9", eskit::NoStream{},
+                           {{.type = "Placed", .data = R"({"order_id":5})"}});
                 try {
                     store.load("order-9").collect();
                     FAIL("no error");
@@ -128,13 +142,15 @@ TEST_CASE("Errors: one subclass per code, fields from the structured error") {
                     CHECK(codec->codec() == "json");
                     CHECK(codec->path() == "order_id");
                     CHECK(codec->reason() == "expected a string, got an integer");
-                    CHECK(std::string(base.what()) == "json: order_id: expected a string, got an integer");
+                    CHECK(std::string(base.what()) ==
+                          "json: order_id: expected a string, got an integer");
                 }
             }
             SUBCASE("a failed append inside a Transaction changes nothing and leaves it usable") {
                 eskit::Transaction tx = env.db.begin();
                 store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 1}});
-                thrown<eskit::ConcurrencyConflict>([&] { store.append("order-1", eskit::Exact{0}, {Paid{2}}); });
+                thrown<eskit::ConcurrencyConflict>(
+                    [&] { store.append("order-1", eskit::Exact{0}, {Paid{2}}); });
                 thrown<eskit::InvalidArgument>([&] { store.append("", eskit::Any{}, {Paid{2}}); });
                 store.append("order-2", eskit::Exact{1}, {Paid{1}});
                 tx.commit();

@@ -27,20 +27,23 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
             Env env(kind);
             // Another program, which knows Refunded, wrote the stream.
             eskit::Store<WiderEvent> wider(env.db);
-            auto rec = wider.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}, Refunded{5}, Paid{7}});
+            auto rec = wider.append("order-1", eskit::NoStream{},
+                                    {Placed{"o-1", 1}, Refunded{5}, Paid{7}});
 
             SUBCASE("UnknownTypes::Error (the default): a load fails, naming the event and type") {
                 eskit::Store<OrderEvent> store(env.db);
                 auto e = thrown<eskit::CodecError>([&] { store.load("order-1").collect(); });
-                CHECK(std::string(e.what()) == "eskit: event " + rec[1].event_id +
-                                                   " in stream 'order-1' has type 'Refunded', which "
-                                                   "this store does not know");
+                CHECK(std::string(e.what()) ==
+                      "eskit: event " + rec[1].event_id +
+                          " in stream 'order-1' has type 'Refunded', which "
+                          "this store does not know");
                 thrown<eskit::CodecError>([&] { store.read_from(0, 10); });
                 // What precedes it can still be read by range.
                 CHECK(store.load("order-1", {.limit = 1}).collect().size() == 1);
             }
             SUBCASE("UnknownTypes::Skip: left out of loads and reads") {
-                eskit::Store<OrderEvent> store(env.db, {.unknown_types = eskit::UnknownTypes::Skip});
+                eskit::Store<OrderEvent> store(env.db,
+                                               {.unknown_types = eskit::UnknownTypes::Skip});
                 auto loaded = store.load("order-1").collect();
                 REQUIRE(loaded.size() == 2);
                 CHECK(loaded[0].version == 1);
@@ -54,7 +57,8 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
                 CHECK(n == 2);
             }
             SUBCASE("UnknownTypes::Raw: delivered as UnknownEvent, as stored") {
-                eskit::Store<OrderEventOrUnknown> store(env.db, {.unknown_types = eskit::UnknownTypes::Raw});
+                eskit::Store<OrderEventOrUnknown> store(
+                    env.db, {.unknown_types = eskit::UnknownTypes::Raw});
                 auto loaded = store.load("order-1").collect();
                 REQUIRE(loaded.size() == 3);
                 const auto* u = std::get_if<eskit::UnknownEvent>(&loaded[1].data);
@@ -62,24 +66,30 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
                 CHECK(u->type == "Refunded");
                 CHECK(u->codec == "json");
                 CHECK(u->schema_version == 1);
-                CHECK(eskit::json_codec().decode(u->data) == eskit::json_codec().decode(R"({"cents":5})"));
+                CHECK(eskit::json_codec().decode(u->data) ==
+                      eskit::json_codec().decode(R"({"cents":5})"));
                 CHECK(loaded[1].seq == rec[1].seq);
                 CHECK(std::get<Paid>(loaded[2].data) == Paid{7});
             }
             SUBCASE("an UnknownEvent cannot be appended") {
-                eskit::Store<OrderEventOrUnknown> store(env.db, {.unknown_types = eskit::UnknownTypes::Raw});
+                eskit::Store<OrderEventOrUnknown> store(
+                    env.db, {.unknown_types = eskit::UnknownTypes::Raw});
                 auto e = thrown<eskit::CodecError>([&] {
-                    store.append("order-1", eskit::Any{}, {eskit::UnknownEvent{"Refunded", "json", 1, "{}"}});
+                    store.append("order-1", eskit::Any{},
+                                 {eskit::UnknownEvent{"Refunded", "json", 1, "{}"}});
                 });
-                CHECK(std::string(e.what()) == "eskit: this alternative of the event variant has no ESKIT_EVENT "
-                                               "declaration and cannot be appended");
+                CHECK(std::string(e.what()) ==
+                      "eskit: this alternative of the event variant has no ESKIT_EVENT "
+                      "declaration and cannot be appended");
                 CHECK(store.load("order-1").collect().size() == 3);
             }
             SUBCASE("UnknownTypes::Raw needs an UnknownEvent alternative") {
-                auto e = thrown<eskit::CodecError>(
-                    [&] { eskit::Store<OrderEvent> s(env.db, {.unknown_types = eskit::UnknownTypes::Raw}); });
-                CHECK(std::string(e.what()) == "eskit: UnknownTypes::Raw needs an eskit::UnknownEvent "
-                                               "alternative in the store's event variant");
+                auto e = thrown<eskit::CodecError>([&] {
+                    eskit::Store<OrderEvent> s(env.db, {.unknown_types = eskit::UnknownTypes::Raw});
+                });
+                CHECK(std::string(e.what()) ==
+                      "eskit: UnknownTypes::Raw needs an eskit::UnknownEvent "
+                      "alternative in the store's event variant");
             }
             SUBCASE("a single-type store meets other types under its policy") {
                 eskit::Store<Placed> strict(env.db);
@@ -90,9 +100,11 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
                 REQUIRE(loaded.size() == 1);
                 CHECK(loaded[0].data == Placed{"o-1", 1});
             }
-            SUBCASE("an alias reads events stored under the type's old name; appends use the new one") {
+            SUBCASE(
+                "an alias reads events stored under the type's old name; appends use the new one") {
                 eskit::RawStore raw(env.db);
-                raw.append("order-2", eskit::NoStream{}, {{.type = "PaymentReceived", .data = R"({"cents":3})"}});
+                raw.append("order-2", eskit::NoStream{},
+                           {{.type = "PaymentReceived", .data = R"({"cents":3})"}});
                 eskit::Store<OrderEvent> store(env.db);
                 auto loaded = store.load("order-2").collect();
                 REQUIRE(loaded.size() == 1);
@@ -102,19 +114,22 @@ TEST_CASE("Event types: unknown stored types, aliases, versions") {
             }
             SUBCASE("an event stored with a newer schema version than the program's is an error") {
                 eskit::RawStore raw(env.db);
-                auto r = raw.append("order-3", eskit::NoStream{},
-                                    {{.type = "Placed", .data = R"({"order_id":"x"})", .schema_version = 2}});
+                auto r = raw.append(
+                    "order-3", eskit::NoStream{},
+                    {{.type = "Placed", .data = R"({"order_id":"x"})", .schema_version = 2}});
                 eskit::Store<OrderEvent> store(env.db);
                 auto e = thrown<eskit::CodecError>([&] { store.load("order-3").collect(); });
-                CHECK(std::string(e.what()) == "eskit: event " + r.at(0).event_id +
-                                                   " of type 'Placed' has schema version 2, newer than "
-                                                   "this program's 1");
+                CHECK(std::string(e.what()) ==
+                      "eskit: event " + r.at(0).event_id +
+                          " of type 'Placed' has schema version 2, newer than "
+                          "this program's 1");
             }
             SUBCASE("two alternatives under one stored name are refused") {
                 using Clash = std::variant<Placed, PlacedAgain>;
                 auto e = thrown<eskit::CodecError>([&] { eskit::Store<Clash> s(env.db); });
-                CHECK(std::string(e.what()) == "eskit: event type name 'Placed' is declared by two "
-                                               "alternatives of the store's event type");
+                CHECK(std::string(e.what()) ==
+                      "eskit: event type name 'Placed' is declared by two "
+                      "alternatives of the store's event type");
             }
         }
     }
@@ -127,17 +142,22 @@ TEST_CASE("Event types: one stream written through two codecs, read back by one 
             eskit::Store<OrderEvent> json_store(env.db);
             eskit::Store<OrderEvent> cbor_store(env.db, {.write_codec = &eskit::cbor_codec()});
             const Shipped shipped{"dhl", "track-1", {"a", "b"}};
-            CHECK(json_store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 9.25}}).at(0).codec == "json");
-            CHECK(cbor_store.append("order-1", eskit::Exact{1}, {Paid{925}, shipped}).at(0).codec == "cbor");
+            CHECK(json_store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 9.25}})
+                      .at(0)
+                      .codec == "json");
+            CHECK(cbor_store.append("order-1", eskit::Exact{1}, {Paid{925}, shipped}).at(0).codec ==
+                  "cbor");
             json_store.append("order-1", eskit::Exact{3}, {Paid{1}});
 
             SUBCASE("as stored: json as TEXT, cbor as BLOB") {
                 std::vector<std::string> rows;
-                env.db.query("SELECT codec, typeof(data) FROM es_events ORDER BY seq", {},
-                             [&](const eskit::Row& r) {
-                                 rows.push_back(std::string(r.text(0)) + "/" + std::string(r.text(1)));
-                             });
-                CHECK(rows == std::vector<std::string>{"json/text", "cbor/blob", "cbor/blob", "json/text"});
+                env.db.query(
+                    "SELECT codec, typeof(data) FROM es_events ORDER BY seq", {},
+                    [&](const eskit::Row& r) {
+                        rows.push_back(std::string(r.text(0)) + "/" + std::string(r.text(1)));
+                    });
+                CHECK(rows ==
+                      std::vector<std::string>{"json/text", "cbor/blob", "cbor/blob", "json/text"});
             }
             SUBCASE("any store of the database reads every event, whichever codec wrote it") {
                 for (auto* store : {&json_store, &cbor_store}) {

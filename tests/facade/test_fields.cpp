@@ -73,8 +73,8 @@ const eskit::Codec* const kCodecs[] = {&eskit::json_codec(), &eskit::cbor_codec(
 }  // namespace
 
 TEST_CASE("README example round-trips through json and cbor") {
-    shop::OrderPlaced o{"ord-1", {{"A-1", 2, 19.99}, {"B-7", 1, 5.5}}, "leave at door",
-                        shop::Status::Paid, true};
+    shop::OrderPlaced o{
+        "ord-1", {{"A-1", 2, 19.99}, {"B-7", 1, 5.5}}, "leave at door", shop::Status::Paid, true};
     const std::string json = eskit::encode(eskit::json_codec(), o);
     CHECK(
         json ==
@@ -87,13 +87,13 @@ TEST_CASE("README example round-trips through json and cbor") {
     // Deterministic: keys shortest first, then bytewise; 5.5 as a half, 19.99 as a double.
     CHECK(to_hex(cbor) ==
           "a5"
-          "6467696674f5"                                  // "gift": true
-          "646e6f74656d6c6561766520617420646f6f72"        // "note": "leave at door"
-          "656974656d7382"                                // "items": [2]
+          "6467696674f5"                            // "gift": true
+          "646e6f74656d6c6561766520617420646f6f72"  // "note": "leave at door"
+          "656974656d7382"                          // "items": [2]
           "a3637174790263736b7563412d31657072696365fb4033fd70a3d70a3d"
           "a3637174790163736b7563422d37657072696365f94580"
-          "667374617475736450616964"                      // "status": "Paid"
-          "686f726465725f6964656f72642d31");              // "order_id": "ord-1"
+          "667374617475736450616964"          // "status": "Paid"
+          "686f726465725f6964656f72642d31");  // "order_id": "ord-1"
     CHECK(eskit::type_name<shop::OrderPlaced>() == "OrderPlaced");
     CHECK(eskit::type_name<shop::Status>() == "Status");
 }
@@ -105,7 +105,7 @@ TEST_CASE("every field type round-trips through both codecs") {
         const std::string bytes = eskit::encode(*c, a);
         kinds::All back = eskit::decode<kinds::All>(*c, bytes);
         CHECK(back == a);
-        CHECK(eskit::encode(*c, back) == bytes);   // stable
+        CHECK(eskit::encode(*c, back) == bytes);  // stable
         // Through a Value as well (what upcasters see).
         const Value v = c->decode(bytes);
         CHECK(eskit::from_value<kinds::All>(v) == a);
@@ -116,18 +116,18 @@ TEST_CASE("every field type round-trips through both codecs") {
 TEST_CASE("wire shapes of the field types in JSON") {
     const kinds::All a = kinds::sample_all();
     const Value v = eskit::json_codec().decode(eskit::encode(eskit::json_codec(), a));
-    CHECK(v.at("bytes").as_string() == "AAEC/v8=");   // base64
-    CHECK(v.at("color").as_string() == "green");     // ESKIT_ENUM's wire name
-    CHECK(v.at("level").as_int64() == 300);          // no ESKIT_ENUM: the integer
-    CHECK(v.at("amount").as_int64() == 1999);        // Adapter, renamed field
-    CHECK(!v.contains("opt_none"));                  // empty optional members are omitted
-    CHECK(v.at("holes") == Value::array({1, nullptr, 3}));   // elsewhere they are null
+    CHECK(v.at("bytes").as_string() == "AAEC/v8=");         // base64
+    CHECK(v.at("color").as_string() == "green");            // ESKIT_ENUM's wire name
+    CHECK(v.at("level").as_int64() == 300);                 // no ESKIT_ENUM: the integer
+    CHECK(v.at("amount").as_int64() == 1999);               // Adapter, renamed field
+    CHECK(!v.contains("opt_none"));                         // empty optional members are omitted
+    CHECK(v.at("holes") == Value::array({1, nullptr, 3}));  // elsewhere they are null
     CHECK(v.at("u64").kind() == eskit::Kind::uint64);
     CHECK(v.at("i64").as_int64() == std::numeric_limits<std::int64_t>::min());
     CHECK(v.at("f").as_double() == 3.25);
     CHECK(v.at("empty") == Value::object());
     CHECK(v.at("by_name").at("y") == Value::object({{"name", "why"}}));
-    CHECK(v.size() == 34);   // 35 fields, one empty optional
+    CHECK(v.size() == 34);  // 35 fields, one empty optional
 }
 
 TEST_CASE("unknown keys are ignored and missing fields keep their defaults") {
@@ -142,7 +142,7 @@ TEST_CASE("unknown keys are ignored and missing fields keep their defaults") {
         });
         const auto item = eskit::decode<shop::Item>(*c, c->encode(in));
         CHECK(item.sku == "A-1");
-        CHECK(item.qty == 0);   // missing
+        CHECK(item.qty == 0);  // missing
         CHECK(item.price == 2.5);
 
         // Decoding into an existing object leaves missing fields as they were.
@@ -239,21 +239,20 @@ TEST_CASE("decode errors name the codec and the path") {
 TEST_CASE("integer fields accept exactly their range") {
     for (const auto* c : kCodecs) {
         CAPTURE(c->name());
-        auto dec = [&](const Value& v) {
-            return eskit::decode<kinds::All>(*c, c->encode(v));
-        };
+        auto dec = [&](const Value& v) { return eskit::decode<kinds::All>(*c, c->encode(v)); };
         CHECK(dec(Value::object({{"i8", 127}})).i8 == 127);
         CHECK(dec(Value::object({{"u16", 65535}})).u16 == 65535);
         CHECK(dec(Value::object({{"u64", std::numeric_limits<std::uint64_t>::max()}})).u64 ==
               std::numeric_limits<std::uint64_t>::max());
         CHECK(dec(Value::object({{"i64", std::numeric_limits<std::int64_t>::min()}})).i64 ==
               std::numeric_limits<std::int64_t>::min());
-        CHECK(dec(Value::object({{"d", 3}})).d == 3.0);   // integers are numbers
+        CHECK(dec(Value::object({{"d", 3}})).d == 3.0);  // integers are numbers
         CHECK(dec(Value::object({{"f", std::numeric_limits<std::uint64_t>::max()}})).f ==
               static_cast<float>(std::numeric_limits<std::uint64_t>::max()));
-        CHECK(error_of([&] { dec(Value::object({{"u32", 4294967296LL}})); }) ==
-              std::string(c->name()) +
-                  ": u32: expected an integer in [0, 4294967295], got 4294967296");
+        CHECK(error_of([&] {
+                  dec(Value::object({{"u32", 4294967296LL}}));
+              }) == std::string(c->name()) +
+                        ": u32: expected an integer in [0, 4294967295], got 4294967296");
         CHECK(error_of([&] {
                   dec(Value::object({{"i16", std::numeric_limits<std::uint64_t>::max()}}));
               }) == std::string(c->name()) +
@@ -276,7 +275,7 @@ TEST_CASE("encode errors name the codec and the path") {
     n.prices["nan"] = std::numeric_limits<double>::infinity();
     CHECK(error_of([&] { eskit::encode(eskit::json_codec(), n); }) ==
           "json: prices.nan: NaN and infinity cannot be encoded in JSON");
-    CHECK_NOTHROW(eskit::encode(eskit::cbor_codec(), n));   // CBOR has infinities
+    CHECK_NOTHROW(eskit::encode(eskit::cbor_codec(), n));  // CBOR has infinities
 
     kinds::All e;
     e.color = static_cast<kinds::Color>(7);
@@ -290,8 +289,8 @@ TEST_CASE("encode errors name the codec and the path") {
 TEST_CASE("floats keep their value and kind") {
     for (const auto* c : kCodecs) {
         CAPTURE(c->name());
-        for (double d : {0.0, -0.0, 1.0, 0.1, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, 2.5,
-                         -4.1, 100000.0, 65504.0, 3.4028234663852886e38, 5.960464477539063e-8}) {
+        for (double d : {0.0, -0.0, 1.0, 0.1, 1e21, 1e-7, 5e-324, 1.7976931348623157e308, 2.5, -4.1,
+                         100000.0, 65504.0, 3.4028234663852886e38, 5.960464477539063e-8}) {
             CAPTURE(d);
             const Value v = c->decode(c->encode(Value(d)));
             REQUIRE(v.is_double());
@@ -332,7 +331,7 @@ TEST_CASE("a nested decode on the same thread (an adapter that decodes JSON)") {
         const auto back = eskit::decode<embed::Outer>(*c, bytes);
         CHECK(back.id == "x");
         CHECK(back.env.item == shop::Item{"s", 1, 2});
-        CHECK(back.after == 9);   // the outer document is intact after the inner decode
+        CHECK(back.after == 9);  // the outer document is intact after the inner decode
     }
     CHECK(eskit::encode(eskit::json_codec(), o) ==
           R"({"id":"x","env":"{\"sku\":\"s\",\"qty\":1,\"price\":2.0}","after":9})");
@@ -374,7 +373,7 @@ TEST_CASE("64 fields, and a type in an anonymous namespace") {
 TEST_CASE("recursive types stop at the nesting limit") {
     Node root{"0", {}};
     Node* cur = &root;
-    for (int i = 1; i < 64; ++i) {   // 64 structs = 127 levels of object/array
+    for (int i = 1; i < 64; ++i) {  // 64 structs = 127 levels of object/array
         cur->children.push_back(Node{std::to_string(i), {}});
         cur = &cur->children.back();
     }
@@ -382,7 +381,7 @@ TEST_CASE("recursive types stop at the nesting limit") {
         CAPTURE(c->name());
         const std::string bytes = eskit::encode(*c, root);
         CHECK(eskit::decode<Node>(*c, bytes).children.size() == 1);
-        cur->children.push_back(Node{"too deep", {}});   // 129 levels
+        cur->children.push_back(Node{"too deep", {}});  // 129 levels
         try {
             eskit::encode(*c, root);
             FAIL("no error");

@@ -31,7 +31,7 @@ namespace {
 
 // --- a VFS that fails the next xWrite or xSync of a -wal file, once, when armed -------------
 
-std::atomic<int> g_fail_rc{0};     // the result code to fail with; 0: disarmed
+std::atomic<int> g_fail_rc{0};  // the result code to fail with; 0: disarmed
 std::atomic<bool> g_fail_sync{false};
 std::atomic<int> g_fired{0};
 sqlite3_vfs* g_real = nullptr;
@@ -55,7 +55,9 @@ bool trip(sqlite3_file* f, bool sync) {
 }
 
 int fClose(sqlite3_file* f) { return R(f)->pMethods ? R(f)->pMethods->xClose(R(f)) : SQLITE_OK; }
-int fRead(sqlite3_file* f, void* b, int n, sqlite3_int64 o) { return R(f)->pMethods->xRead(R(f), b, n, o); }
+int fRead(sqlite3_file* f, void* b, int n, sqlite3_int64 o) {
+    return R(f)->pMethods->xRead(R(f), b, n, o);
+}
 int fWrite(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
     if (trip(f, false)) return SQLITE_IOERR_WRITE;
     return R(f)->pMethods->xWrite(R(f), b, n, o);
@@ -75,11 +77,17 @@ int fDevice(sqlite3_file* f) { return R(f)->pMethods->xDeviceCharacteristics(R(f
 int fShmMap(sqlite3_file* f, int p, int s, int e, void volatile** pp) {
     return R(f)->pMethods->xShmMap(R(f), p, s, e, pp);
 }
-int fShmLock(sqlite3_file* f, int o, int n, int fl) { return R(f)->pMethods->xShmLock(R(f), o, n, fl); }
+int fShmLock(sqlite3_file* f, int o, int n, int fl) {
+    return R(f)->pMethods->xShmLock(R(f), o, n, fl);
+}
 void fShmBarrier(sqlite3_file* f) { R(f)->pMethods->xShmBarrier(R(f)); }
 int fShmUnmap(sqlite3_file* f, int d) { return R(f)->pMethods->xShmUnmap(R(f), d); }
-int fFetch(sqlite3_file* f, sqlite3_int64 o, int n, void** pp) { return R(f)->pMethods->xFetch(R(f), o, n, pp); }
-int fUnfetch(sqlite3_file* f, sqlite3_int64 o, void* p) { return R(f)->pMethods->xUnfetch(R(f), o, p); }
+int fFetch(sqlite3_file* f, sqlite3_int64 o, int n, void** pp) {
+    return R(f)->pMethods->xFetch(R(f), o, n, pp);
+}
+int fUnfetch(sqlite3_file* f, sqlite3_int64 o, void* p) {
+    return R(f)->pMethods->xUnfetch(R(f), o, p);
+}
 
 int vOpen(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* out) {
     auto* ff = reinterpret_cast<FFile*>(f);
@@ -93,7 +101,9 @@ int vOpen(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int* 
 }
 int vDelete(sqlite3_vfs*, const char* n, int d) { return g_real->xDelete(g_real, n, d); }
 int vAccess(sqlite3_vfs*, const char* n, int f, int* o) { return g_real->xAccess(g_real, n, f, o); }
-int vFull(sqlite3_vfs*, const char* n, int k, char* o) { return g_real->xFullPathname(g_real, n, k, o); }
+int vFull(sqlite3_vfs*, const char* n, int k, char* o) {
+    return g_real->xFullPathname(g_real, n, k, o);
+}
 int vRandom(sqlite3_vfs*, int n, char* o) { return g_real->xRandomness(g_real, n, o); }
 int vSleep(sqlite3_vfs*, int us) { return g_real->xSleep(g_real, us); }
 int vTime(sqlite3_vfs*, double* t) { return g_real->xCurrentTime(g_real, t); }
@@ -103,9 +113,10 @@ int vTime64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurrentTimeInt64(g
 void register_fault_vfs() {
     if (g_real) return;
     g_real = sqlite3_vfs_find(nullptr);
-    g_methods = sqlite3_io_methods{3, fClose, fRead, fWrite, fTruncate, fSync, fFileSize, fLock, fUnlock,
-                                   fCheck, fControl, fSector, fDevice, fShmMap, fShmLock, fShmBarrier,
-                                   fShmUnmap, fFetch, fUnfetch};
+    g_methods = sqlite3_io_methods{3,           fClose,    fRead,   fWrite,  fTruncate,
+                                   fSync,       fFileSize, fLock,   fUnlock, fCheck,
+                                   fControl,    fSector,   fDevice, fShmMap, fShmLock,
+                                   fShmBarrier, fShmUnmap, fFetch,  fUnfetch};
     g_vfs = sqlite3_vfs{};
     g_vfs.iVersion = 2;
     g_vfs.szOsFile = static_cast<int>(sizeof(FFile)) + g_real->szOsFile;
@@ -155,8 +166,8 @@ struct Peer {
     explicit Peer(const std::string& path) {
         REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
         sqlite3_busy_timeout(db, 5000);
-        REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM es_events WHERE seq = ?1", -1, &has_seq, nullptr) ==
-                SQLITE_OK);
+        REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM es_events WHERE seq = ?1", -1,
+                                   &has_seq, nullptr) == SQLITE_OK);
     }
     ~Peer() {
         sqlite3_finalize(has_seq);
@@ -164,7 +175,8 @@ struct Peer {
     }
     bool sees(int64_t seq) {
         sqlite3_bind_int64(has_seq, 1, seq);
-        const bool found = sqlite3_step(has_seq) == SQLITE_ROW && sqlite3_column_int(has_seq, 0) == 1;
+        const bool found =
+            sqlite3_step(has_seq) == SQLITE_ROW && sqlite3_column_int(has_seq, 0) == 1;
         sqlite3_reset(has_seq);
         return found;
     }
@@ -183,7 +195,9 @@ TEST_CASE("Group commit: 8 threads") {
             sqlite3_commit_hook(env.db.handle(), commit_hook, &commits);
             constexpr int kThreads = 8;
 
-            SUBCASE("own streams: every caller answered with its versions; each event once in the log") {
+            SUBCASE(
+                "own streams: every caller answered with its versions; each event once in the "
+                "log") {
                 constexpr int kEach = 150;
                 std::vector<std::vector<eskit::EventMeta>> got(kThreads);
                 std::atomic<int> unseen{0};
@@ -193,7 +207,8 @@ TEST_CASE("Group commit: 8 threads") {
                     if (env.file()) peer.emplace(env.path);
                     try {
                         for (int i = 0; i < kEach; ++i) {
-                            auto r = store.append("t-" + std::to_string(t), eskit::Exact{i}, {Paid{t * 1000 + i}});
+                            auto r = store.append("t-" + std::to_string(t), eskit::Exact{i},
+                                                  {Paid{t * 1000 + i}});
                             got[t].push_back(r.at(0));
                             // Answered after the commit: another connection sees it already.
                             if (peer && !peer->sees(r.at(0).seq)) ++unseen;
@@ -211,7 +226,8 @@ TEST_CASE("Group commit: 8 threads") {
                 CHECK(unseen.load() == 0);
                 // The log holds every acknowledged event exactly once, at the seq it was given.
                 std::map<int64_t, std::pair<std::string, int64_t>> log;
-                for (const auto& e : store.log(0, {.page_size = 100})) log[e.seq] = {e.stream_id, e.version};
+                for (const auto& e : store.log(0, {.page_size = 100}))
+                    log[e.seq] = {e.stream_id, e.version};
                 CHECK(log.size() == kThreads * kEach);
                 for (int t = 0; t < kThreads; ++t) {
                     for (const auto& m : got[t]) {
@@ -245,8 +261,8 @@ TEST_CASE("Group commit: 8 threads") {
                                 known = r.at(0).version;
                             } catch (const eskit::ConcurrencyConflict& e) {
                                 ++conflicts;
-                                if (e.stream() != "shared" || e.expected() != known || !e.actual() ||
-                                    *e.actual() <= known) {
+                                if (e.stream() != "shared" || e.expected() != known ||
+                                    !e.actual() || *e.actual() <= known) {
                                     ++bad_conflicts;
                                 }
                                 known = e.actual().value_or(known);
@@ -270,9 +286,11 @@ TEST_CASE("Group commit: 8 threads") {
                 CHECK(bad_conflicts.load() == 0);
                 const auto stream = store.load("shared").collect();
                 REQUIRE(stream.size() == total);
-                for (size_t i = 0; i < stream.size(); ++i) CHECK(stream[i].version == static_cast<int64_t>(i + 1));
-                MESSAGE(std::string(name_of(kind)) << ": " << total << " appends on one stream, " << conflicts.load()
-                                      << " conflicts, " << commits.load() << " commits");
+                for (size_t i = 0; i < stream.size(); ++i)
+                    CHECK(stream[i].version == static_cast<int64_t>(i + 1));
+                MESSAGE(std::string(name_of(kind))
+                        << ": " << total << " appends on one stream, " << conflicts.load()
+                        << " conflicts, " << commits.load() << " commits");
                 CHECK(conflicts.load() > 0);
             }
         }
@@ -346,7 +364,8 @@ TEST_CASE("Group commit: a failed COMMIT fails the whole batch with SQLite's err
     const std::string path = tmp.file("faults.db");
     for (const bool sync : {false, true}) {
         SUBCASE(sync ? "the WAL's fsync fails" : "the WAL's write fails") {
-            auto db = eskit::Database::open("file:" + path + "?vfs=" + kVfs, {.synchronous = "FULL"});
+            auto db =
+                eskit::Database::open("file:" + path + "?vfs=" + kVfs, {.synchronous = "FULL"});
             eskit::Store<OrderEvent> store(db);
             store.append("base", eskit::NoStream{}, {Placed{"b", 1}});
             std::vector<Answer> answers(8);
@@ -356,7 +375,8 @@ TEST_CASE("Group commit: a failed COMMIT fails the whole batch with SQLite's err
             for (int t = 0; t < 8; ++t) {
                 threads.emplace_back([&, t] {
                     try {
-                        answers[t].events = store.append("s-" + std::to_string(t), eskit::NoStream{}, {Paid{t}});
+                        answers[t].events =
+                            store.append("s-" + std::to_string(t), eskit::NoStream{}, {Paid{t}});
                     } catch (...) {
                         answers[t].error = std::current_exception();
                     }
@@ -385,7 +405,8 @@ TEST_CASE("Group commit: a failed COMMIT fails the whole batch with SQLite's err
             }
             // Nothing of the batch was written, in this connection or another.
             CHECK(store.latest_sequence() == 1);
-            for (int t = 0; t < 8; ++t) CHECK(store.status("s-" + std::to_string(t)) == eskit::StreamStatus::None);
+            for (int t = 0; t < 8; ++t)
+                CHECK(store.status("s-" + std::to_string(t)) == eskit::StreamStatus::None);
             {
                 auto fresh = eskit::Database::open(path);
                 CHECK(scalar(fresh, "SELECT count(*) FROM es_events") == 1);
@@ -393,7 +414,9 @@ TEST_CASE("Group commit: a failed COMMIT fails the whole batch with SQLite's err
             }
             // The same appends succeed once the disk behaves.
             for (int t = 0; t < 8; ++t) {
-                CHECK(store.append("s-" + std::to_string(t), eskit::NoStream{}, {Paid{t}}).at(0).version == 1);
+                CHECK(store.append("s-" + std::to_string(t), eskit::NoStream{}, {Paid{t}})
+                          .at(0)
+                          .version == 1);
             }
             CHECK(store.latest_sequence() == 9);
         }
@@ -428,8 +451,9 @@ TEST_CASE("Group commit: throughput (printed)") {
     for (const std::string sync : {"FULL", "NORMAL"}) {
         const double one = rate("one-" + sync, 1, sync);
         const double eight = rate("eight-" + sync, 8, sync);
-        MESSAGE("synchronous=" << sync << ": 1 thread " << static_cast<int64_t>(one) << " appends/s, 8 threads "
-                               << static_cast<int64_t>(eight) << " appends/s (" << eight / one << "x)");
+        MESSAGE("synchronous=" << sync << ": 1 thread " << static_cast<int64_t>(one)
+                               << " appends/s, 8 threads " << static_cast<int64_t>(eight)
+                               << " appends/s (" << eight / one << "x)");
     }
 }
 
@@ -442,15 +466,17 @@ TEST_CASE("Group commit: an append from inside a query's rows while other thread
             Env env(kind);
             eskit::Store<OrderEvent> store(env.db);
             env.db.execute("CREATE TABLE todo(x INTEGER)");
-            env.db.execute("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20) "
-                           "INSERT INTO todo SELECT x FROM n");
+            env.db.execute(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 20) "
+                "INSERT INTO todo SELECT x FROM n");
             std::atomic<bool> stop{false};
             std::thread other([&] {
                 while (!stop.load()) store.append("busy", eskit::Any{}, {Paid{1}});
             });
             auto done = std::async(std::launch::async, [&] {
                 env.db.query("SELECT x FROM todo ORDER BY x", {}, [&](const eskit::Row& r) {
-                    store.append("todo-" + std::to_string(r.integer(0)), eskit::NoStream{}, {Placed{"t", 1}});
+                    store.append("todo-" + std::to_string(r.integer(0)), eskit::NoStream{},
+                                 {Placed{"t", 1}});
                     std::this_thread::sleep_for(milliseconds(2));
                 });
             });
@@ -462,7 +488,8 @@ TEST_CASE("Group commit: an append from inside a query's rows while other thread
             done.get();
             stop = true;
             other.join();
-            for (int i = 1; i <= 20; ++i) CHECK(store.status("todo-" + std::to_string(i)) == eskit::StreamStatus::Active);
+            for (int i = 1; i <= 20; ++i)
+                CHECK(store.status("todo-" + std::to_string(i)) == eskit::StreamStatus::Active);
         }
     }
 }

@@ -30,7 +30,8 @@ TEST_CASE("Public headers: no <sqlite3.h>, no simdjson") {
                 std::smatch m;
                 if (!std::regex_search(line, m, include)) continue;
                 const std::string target = m[1];
-                if (target.find("sqlite3") != std::string::npos || target.find("simdjson") != std::string::npos) {
+                if (target.find("sqlite3") != std::string::npos ||
+                    target.find("simdjson") != std::string::npos) {
                     offending.push_back(entry.path().string() + ": " + line);
                 }
             }

@@ -22,9 +22,10 @@ TEST_CASE("json: name, text, compact output") {
     CHECK(json.name() == "json");
     CHECK(json.is_text());
     CHECK(enc(Value::object({{"a", Value::array({1, -2, true, false, nullptr, "s"})},
-                             {"b", Value::object()}, {"c", Value::array()}})) ==
+                             {"b", Value::object()},
+                             {"c", Value::array()}})) ==
           R"({"a":[1,-2,true,false,null,"s"],"b":{},"c":[]})");
-    CHECK(enc(Value(5)) == "5");   // any value at the top level
+    CHECK(enc(Value(5)) == "5");  // any value at the top level
     CHECK(json.decode("  [1 , 2]\n") == Value::array({1, 2}));
 }
 
@@ -43,15 +44,16 @@ TEST_CASE("json: string escapes and unicode") {
           shop::Item{"x", 3, 0});
     CHECK(enc(Value::object({{"k\"\n", 1}})) == R"({"k\"\n":1})");
     CHECK(error_of([] { (void)enc(Value("bad \xc3")); }) == "json: invalid UTF-8 in a string");
-    CHECK(error_of([] { (void)enc(Value::object({{"\xff", 1}})); }) ==
-          "json: invalid UTF-8 in a string");
+    CHECK(error_of([] {
+              (void)enc(Value::object({{"\xff", 1}}));
+          }) == "json: invalid UTF-8 in a string");
     CHECK(dec_err("\"\xff\"") == "json: invalid JSON: The input is not valid UTF-8");
     CHECK(dec_err(R"("\ud800")") == "json: invalid JSON: Problem while parsing a string");
 }
 
 TEST_CASE("json: numbers") {
     CHECK(enc(Value(0.1)) == "0.1");
-    CHECK(enc(Value(2.0)) == "2.0");   // stays a double when read back
+    CHECK(enc(Value(2.0)) == "2.0");  // stays a double when read back
     CHECK(enc(Value(-0.0)) == "-0.0");
     CHECK(enc(Value(1e21)) == "1e+21");
     CHECK(enc(Value(1e-7)) == "1e-07");
@@ -96,7 +98,7 @@ TEST_CASE("json: bytes are base64") {
     CHECK(eskit::decode<kinds::All>(json, R"({"bytes":"Zm8"})").bytes == eskit::Bytes{'f', 'o'});
     CHECK(eskit::decode<kinds::All>(json, R"({"bytes":"Zm8="})").bytes == eskit::Bytes{'f', 'o'});
     CHECK(error_of([] { eskit::decode<kinds::All>(json, R"({"bytes":"Zm9="})"); }) ==
-          "json: bytes: invalid base64 text for a byte string");   // non-zero unused bits
+          "json: bytes: invalid base64 text for a byte string");  // non-zero unused bits
     CHECK(error_of([] { eskit::decode<kinds::All>(json, R"({"bytes":"Z"})"); }) ==
           "json: bytes: invalid base64 text for a byte string");
 }

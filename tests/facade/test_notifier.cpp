@@ -79,7 +79,8 @@ TEST_CASE("Notifier: callback mode") {
                     store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});  // seq 2
                     {
                         eskit::Transaction inner = env.db.begin();
-                        store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 1}});  // seq 3, rolled back
+                        store.append("order-2", eskit::NoStream{},
+                                     {Placed{"o-2", 1}});  // seq 3, rolled back
                     }
                     tx.commit();
                 }
@@ -87,14 +88,16 @@ TEST_CASE("Notifier: callback mode") {
                 CHECK(heard.get() == std::vector<int64_t>{2});
                 CHECK(notifier.wait(2, milliseconds(50)) == 2);
                 // seq 3 is free again; its real append is heard.
-                CHECK(store.append("order-3", eskit::NoStream{}, {Placed{"o-3", 1}}).at(0).seq == 3);
+                CHECK(store.append("order-3", eskit::NoStream{}, {Placed{"o-3", 1}}).at(0).seq ==
+                      3);
                 CHECK(heard.get() == std::vector<int64_t>{2, 3});
             }
             SUBCASE("appends from several threads are all heard, the last head last") {
                 std::vector<std::thread> threads;
                 for (int t = 0; t < 4; ++t) {
                     threads.emplace_back([&, t] {
-                        for (int i = 0; i < 20; ++i) store.append("t-" + std::to_string(t), eskit::Any{}, {Paid{i}});
+                        for (int i = 0; i < 20; ++i)
+                            store.append("t-" + std::to_string(t), eskit::Any{}, {Paid{i}});
                     });
                 }
                 for (auto& t : threads) t.join();
@@ -109,7 +112,8 @@ TEST_CASE("Notifier: callback mode") {
             SUBCASE("a subscriber may append from its callback (no deadlock)") {
                 std::atomic<bool> reacted{false};
                 notifier.subscribe([&](int64_t h) {
-                    if (h == 2 && !reacted.exchange(true)) store.append("reaction", eskit::NoStream{}, {Paid{1}});
+                    if (h == 2 && !reacted.exchange(true))
+                        store.append("reaction", eskit::NoStream{}, {Paid{1}});
                 });
                 auto done = std::async(std::launch::async, [&] {
                     store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
@@ -170,7 +174,8 @@ TEST_CASE("Notifier: commits of another connection and another process (file dat
     for (const eskit::NotifyMode mode : {eskit::NotifyMode::Poll, eskit::NotifyMode::Watch}) {
         SUBCASE(mode == eskit::NotifyMode::Poll ? "poll" : "watch") {
             // repoll is long, so only the poller or the watcher can wake the waits below in time.
-            eskit::Notifier notifier(env.db, {.mode = mode, .poll_interval = milliseconds(10),
+            eskit::Notifier notifier(env.db, {.mode = mode,
+                                              .poll_interval = milliseconds(10),
                                               .repoll = std::chrono::seconds(60)});
             Heard heard;
             notifier.subscribe([&](int64_t h) { heard(h); });
@@ -185,7 +190,8 @@ TEST_CASE("Notifier: commits of another connection and another process (file dat
                 CHECK(since(t0) < milliseconds(3000 * slow_factor()));
                 writer.join();
                 // Subscribers hear it too (called right after waiters are woken).
-                for (int i = 0; i < 200 && heard.get().empty(); ++i) std::this_thread::sleep_for(milliseconds(5));
+                for (int i = 0; i < 200 && heard.get().empty(); ++i)
+                    std::this_thread::sleep_for(milliseconds(5));
                 CHECK(heard.get() == std::vector<int64_t>{2});
             }
             SUBCASE("another process's commit") {
@@ -212,7 +218,9 @@ TEST_CASE("Notifier: commits of another connection and another process (file dat
         // the waiter still sees it one repoll interval later.
         eskit::Notifier notifier(env.db, {.repoll = milliseconds(200)});
         const auto t0 = Clock::now();
-        std::thread writer([&] { other_store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}); });
+        std::thread writer([&] {
+            other_store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
+        });
         writer.join();
         CHECK(notifier.head() == 1);
         CHECK(notifier.wait(1, milliseconds(10000)) == 2);
@@ -221,7 +229,8 @@ TEST_CASE("Notifier: commits of another connection and another process (file dat
     }
 }
 
-TEST_CASE("Notifier: wait() keeps its timeout while another thread's transaction holds the writer") {
+TEST_CASE(
+    "Notifier: wait() keeps its timeout while another thread's transaction holds the writer") {
     // On ":memory:" reads share the write connection; the repoll must not wait for it.
     for (const Kind kind : kKinds) {
         SUBCASE(name_of(kind)) {

@@ -41,7 +41,8 @@ TEST_CASE("Subscription across processes: a consumer killed and restarted while 
             TempDir tmp;
             const std::string path = tmp.file("shared.db");
             {
-                auto db = eskit::Database::open(path);  // the schema, before two processes race to make it
+                auto db = eskit::Database::open(
+                    path);  // the schema, before two processes race to make it
                 db.execute("CREATE TABLE applied(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL)");
             }
             constexpr int kEvents = 2000;
@@ -75,19 +76,23 @@ TEST_CASE("Subscription across processes: a consumer killed and restarted while 
                 head = db.head();
             }
             CHECK(head == kEvents);
-            const pid_t last = spawn_helper({"consume", path, "proj", delivery, std::to_string(head)});
+            const pid_t last =
+                spawn_helper({"consume", path, "proj", delivery, std::to_string(head)});
             CHECK(wait_bounded(last, milliseconds(60000)) == 0);
 
             auto db = eskit::Database::open(path);
             CHECK(eskit::CheckpointStore(db).get("proj") == head);
             // Every event of the log was applied: no seq of es_events without its row, none extra.
-            CHECK(scalar(db, "SELECT count(*) FROM es_events e WHERE NOT EXISTS "
-                             "(SELECT 1 FROM applied a WHERE a.seq = e.seq)") == 0);
-            CHECK(scalar(db, "SELECT count(*) FROM applied a WHERE NOT EXISTS "
-                             "(SELECT 1 FROM es_events e WHERE e.seq = a.seq)") == 0);
+            CHECK(scalar(db,
+                         "SELECT count(*) FROM es_events e WHERE NOT EXISTS "
+                         "(SELECT 1 FROM applied a WHERE a.seq = e.seq)") == 0);
+            CHECK(scalar(db,
+                         "SELECT count(*) FROM applied a WHERE NOT EXISTS "
+                         "(SELECT 1 FROM es_events e WHERE e.seq = a.seq)") == 0);
             CHECK(scalar(db, "SELECT count(*) FROM applied") == head);
             const int64_t repeated = scalar(db, "SELECT count(*) FROM applied WHERE n > 1");
-            MESSAGE(std::string(delivery) << ": " << kills << " kills, " << repeated << " events applied more than once");
+            MESSAGE(std::string(delivery)
+                    << ": " << kills << " kills, " << repeated << " events applied more than once");
             if (std::string(delivery) == "transactional") {
                 CHECK(repeated == 0);  // exactly once
             }

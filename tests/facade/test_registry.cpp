@@ -9,14 +9,14 @@
 
 using eskit::Value;
 
-bool headers_check_round_trip();   // headers_check.cpp, compiled with -Werror
+bool headers_check_round_trip();  // headers_check.cpp, compiled with -Werror
 
 namespace {
 
 // A small user codec: a token stream. n t f i<int>; u<uint>; d<16 hex digits of the bits>
 // s<len>:<utf8> b<len>:<bytes> [ ] { } (keys are s tokens).
 class TokenWriter final : public eskit::Writer {
-public:
+  public:
     explicit TokenWriter(std::string& out) : out_(out) {}
     void null() override { out_ += 'n'; }
     void boolean(bool v) override { out_ += v ? 't' : 'f'; }
@@ -39,7 +39,7 @@ public:
     void key(std::string_view k) override { str('s', k); }
     void end_object() override { out_ += '}'; }
 
-private:
+  private:
     void str(char tag, std::string_view v) {
         out_ += tag;
         out_ += std::to_string(v.size());
@@ -50,7 +50,7 @@ private:
 };
 
 class TokenReader final : public eskit::Reader {
-public:
+  public:
     explicit TokenReader(std::string_view in) : in_(in) {}
     bool at_end() const { return pos_ == in_.size(); }
 
@@ -94,7 +94,7 @@ public:
         }
     }
 
-private:
+  private:
     char get() {
         if (pos_ >= in_.size()) throw eskit::CodecError("unexpected end of input");
         return in_[pos_++];
@@ -126,15 +126,16 @@ private:
 };
 
 class TokenCodec : public eskit::Codec {
-public:
+  public:
     std::string_view name() const noexcept override { return "tokens"; }
     bool is_text() const noexcept override { return false; }
 
-protected:
- void do_encode(std::string& out, eskit::FunctionRef<void(eskit::Writer&)> produce) const override {
-     TokenWriter w(out);
-     produce(w);
- }
+  protected:
+    void do_encode(std::string& out,
+                   eskit::FunctionRef<void(eskit::Writer&)> produce) const override {
+        TokenWriter w(out);
+        produce(w);
+    }
     void do_decode(std::string_view in,
                    eskit::FunctionRef<void(eskit::Reader&)> consume) const override {
         TokenReader r(in);
@@ -144,11 +145,11 @@ protected:
 };
 
 class Named final : public TokenCodec {
-public:
+  public:
     explicit Named(std::string n) : n_(std::move(n)) {}
     std::string_view name() const noexcept override { return n_; }
 
-private:
+  private:
     std::string n_;
 };
 
@@ -174,8 +175,9 @@ TEST_CASE("registry: adding codecs") {
           "codec 'tokens' is already registered");
     CHECK(error_of([&] { reg.add(std::make_shared<Named>("")); }) ==
           "invalid codec name '': 1 to 1024 bytes without NUL");
-    CHECK(error_of([&] { reg.add(std::make_shared<Named>(std::string(1025, 'x'))); })
-              .ends_with("': 1 to 1024 bytes without NUL"));
+    CHECK(error_of([&] {
+              reg.add(std::make_shared<Named>(std::string(1025, 'x')));
+          }).ends_with("': 1 to 1024 bytes without NUL"));
     CHECK(error_of([&] { reg.add(nullptr); }) == "cannot register a null codec");
     reg.add(std::make_shared<Named>("json2"));
     CHECK(reg.get("json2").name() == "json2");

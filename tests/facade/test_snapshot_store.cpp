@@ -58,7 +58,8 @@ TEST_CASE("SnapshotStore") {
             SUBCASE("a cbor snapshot is read back by a json-writing snapshot store") {
                 eskit::SnapshotStore<OrderState> cbor(env.db, 3, eskit::cbor_codec());
                 cbor.save("order-1", 3, state);
-                CHECK(text(env.db, "SELECT codec || '/' || typeof(state) FROM es_snapshots") == "cbor/blob");
+                CHECK(text(env.db, "SELECT codec || '/' || typeof(state) FROM es_snapshots") ==
+                      "cbor/blob");
                 CHECK(snaps.load("order-1")->state == state);
             }
             SUBCASE("invalidate one, then all") {
@@ -73,10 +74,13 @@ TEST_CASE("SnapshotStore") {
                 CHECK_FALSE(snaps.load("order-2").has_value());
                 CHECK(snaps.invalidate_all() == 0);
             }
-            SUBCASE("the extension's rules: a version beyond the stream, a stream that does not exist") {
+            SUBCASE(
+                "the extension's rules: a version beyond the stream, a stream that does not "
+                "exist") {
                 auto e = thrown<eskit::InvalidArgument>([&] { snaps.save("order-1", 4, state); });
-                CHECK(std::string(e.what()) == "invalid_argument: es_snapshot_save(): version 4 is outside "
-                                               "1..3, the versions of stream 'order-1'");
+                CHECK(std::string(e.what()) ==
+                      "invalid_argument: es_snapshot_save(): version 4 is outside "
+                      "1..3, the versions of stream 'order-1'");
                 CHECK(e.stream() == "order-1");
                 thrown<eskit::StreamNotFound>([&] { snaps.save("order-404", 1, state); });
             }

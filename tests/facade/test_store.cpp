@@ -45,8 +45,9 @@ TEST_CASE("Store: append") {
 
             SUBCASE("returns the recorded events, as a load reads them back") {
                 const auto before = now();
-                auto rec = store.append("order-1", eskit::NoStream{},
-                                        {Placed{"o-1", 12.5}, Paid{1250}, Shipped{"dhl", "t-1", {"p1", "p2"}}});
+                auto rec = store.append(
+                    "order-1", eskit::NoStream{},
+                    {Placed{"o-1", 12.5}, Paid{1250}, Shipped{"dhl", "t-1", {"p1", "p2"}}});
                 REQUIRE(rec.size() == 3);
                 auto loaded = store.load("order-1").collect();
                 REQUIRE(loaded.size() == 3);
@@ -79,14 +80,16 @@ TEST_CASE("Store: append") {
             }
             SUBCASE("NoStream: only a stream without events") {
                 store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
-                auto e = thrown<eskit::ConcurrencyConflict>(
-                    [&] { store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}); });
+                auto e = thrown<eskit::ConcurrencyConflict>([&] {
+                    store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
+                });
                 CHECK(e.code() == eskit::Code::Conflict);
                 CHECK(e.sqlite_code() == SQLITE_CONSTRAINT);
                 CHECK(e.stream() == "order-1");
                 CHECK(e.expected() == 0);
                 CHECK(e.actual() == 1);
-                CHECK(std::string(e.what()) == "conflict: stream 'order-1' is at version 1, expected 0");
+                CHECK(std::string(e.what()) ==
+                      "conflict: stream 'order-1' is at version 1, expected 0");
             }
             SUBCASE("StreamExists: only a stream with events") {
                 auto e = thrown<eskit::ConcurrencyConflict>(
@@ -105,13 +108,15 @@ TEST_CASE("Store: append") {
                 CHECK(e.stream() == "order-1");
                 CHECK(e.expected() == 5);
                 CHECK(e.actual() == 3);
-                CHECK(std::string(e.what()) == "conflict: stream 'order-1' is at version 3, expected 5");
+                CHECK(std::string(e.what()) ==
+                      "conflict: stream 'order-1' is at version 3, expected 5");
                 // A failed append wrote nothing.
                 CHECK(store.load("order-1").collect().size() == 3);
                 CHECK(store.latest_sequence() == 3);
             }
             SUBCASE("no events: writes nothing, still checks the expectation") {
-                CHECK(store.append("order-1", eskit::NoStream{}, std::vector<OrderEvent>{}).empty());
+                CHECK(
+                    store.append("order-1", eskit::NoStream{}, std::vector<OrderEvent>{}).empty());
                 store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
                 CHECK(store.append("order-1", eskit::Exact{1}, std::vector<OrderEvent>{}).empty());
                 thrown<eskit::ConcurrencyConflict>(
@@ -119,7 +124,8 @@ TEST_CASE("Store: append") {
             }
             SUBCASE("an idempotency key replayed returns the events the first call recorded") {
                 eskit::AppendOptions o{.idempotency_key = "cmd-1"};
-                auto first = store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}, Paid{100}}, o);
+                auto first =
+                    store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}, Paid{100}}, o);
                 store.append("order-1", eskit::Exact{2}, {Paid{5}});
                 // Retried with an expectation that no longer holds and other events: nothing is
                 // written, the answer is the first call's events (what they are, as stored).
@@ -137,11 +143,12 @@ TEST_CASE("Store: append") {
                 CHECK(std::get<Paid>(again[1].data) == Paid{100});
                 CHECK(store.latest_sequence() == 3);
                 // The key is the stream's: another stream may use it.
-                CHECK(store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 2}}, o).at(0).seq == 4);
+                CHECK(store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 2}}, o).at(0).seq ==
+                      4);
             }
             SUBCASE("event ids replayed exactly return the recorded events") {
-                std::vector<eskit::NewEvent<OrderEvent>> events{
-                    {Placed{"o-1", 1}, {.id = "evt-1"}}, {Paid{100}, {.id = "evt-2"}}};
+                std::vector<eskit::NewEvent<OrderEvent>> events{{Placed{"o-1", 1}, {.id = "evt-1"}},
+                                                                {Paid{100}, {.id = "evt-2"}}};
                 auto first = store.append("order-1", eskit::NoStream{}, events);
                 CHECK(first.at(0).event_id == "evt-1");
                 CHECK(first.at(1).event_id == "evt-2");
@@ -157,14 +164,16 @@ TEST_CASE("Store: append") {
                 CHECK(store.latest_sequence() == 3);
                 // The same ids with other content are not a replay.
                 events[1].data = Paid{101};
-                auto e = thrown<eskit::DuplicateEvent>([&] { store.append("order-1", eskit::Any{}, events); });
+                auto e = thrown<eskit::DuplicateEvent>(
+                    [&] { store.append("order-1", eskit::Any{}, events); });
                 CHECK(e.code() == eskit::Code::DuplicateEvent);
             }
             SUBCASE("per-event options: id and metadata") {
-                auto rec = store.append("order-1", eskit::NoStream{},
-                                        std::vector<eskit::NewEvent<OrderEvent>>{
-                                            {Placed{"o-1", 1}, {.id = "my-id", .metadata = R"({"user":"ada"})"}},
-                                            {Paid{2}, {}}});
+                auto rec = store.append(
+                    "order-1", eskit::NoStream{},
+                    std::vector<eskit::NewEvent<OrderEvent>>{
+                        {Placed{"o-1", 1}, {.id = "my-id", .metadata = R"({"user":"ada"})"}},
+                        {Paid{2}, {}}});
                 CHECK(rec[0].event_id == "my-id");
                 CHECK(uuid_v7(rec[1].event_id));
                 auto loaded = store.load("order-1").collect();
@@ -174,12 +183,15 @@ TEST_CASE("Store: append") {
                 CHECK_FALSE(loaded[1].metadata.has_value());
                 CHECK_FALSE(rec[1].metadata.has_value());
             }
-            SUBCASE("call options: timestamp and metadata merged into each event's (the event's keys win)") {
+            SUBCASE(
+                "call options: timestamp and metadata merged into each event's (the event's keys "
+                "win)") {
                 const eskit::Timestamp ts{std::chrono::microseconds(1700000000123456)};
                 auto rec = store.append(
                     "order-1", eskit::NoStream{},
                     std::vector<eskit::NewEvent<OrderEvent>>{
-                        {Placed{"o-1", 1}, {.metadata = R"({"user":"ada","step":1})"}}, {Paid{2}, {}}},
+                        {Placed{"o-1", 1}, {.metadata = R"({"user":"ada","step":1})"}},
+                        {Paid{2}, {}}},
                     {.timestamp = ts, .metadata = R"({"correlation":"c-9","user":"system"})"});
                 auto loaded = store.load("order-1").collect();
                 REQUIRE(loaded.size() == 2);
@@ -222,33 +234,43 @@ TEST_CASE("Store: loads") {
             store.append("order-1", eskit::Exact{2}, {Shipped{"ups", {}, {}}, Paid{20}, Paid{30}});
 
             SUBCASE("load, load_from") {
-                CHECK(versions_of(store.load("order-1").collect()) == std::vector<int64_t>{1, 2, 3, 4, 5});
-                CHECK(seqs_of(store.load("order-1").collect()) == std::vector<int64_t>{1, 2, 4, 5, 6});
-                CHECK(versions_of(store.load_from("order-1", 4).collect()) == std::vector<int64_t>{4, 5});
+                CHECK(versions_of(store.load("order-1").collect()) ==
+                      std::vector<int64_t>{1, 2, 3, 4, 5});
+                CHECK(seqs_of(store.load("order-1").collect()) ==
+                      std::vector<int64_t>{1, 2, 4, 5, 6});
+                CHECK(versions_of(store.load_from("order-1", 4).collect()) ==
+                      std::vector<int64_t>{4, 5});
                 CHECK(store.load_from("order-1", 6).collect().empty());
                 CHECK(store.load("order-404").collect().empty());
             }
             SUBCASE("types, version range, limit") {
                 CHECK(versions_of(store.load("order-1", {.types = {"Paid"}}).collect()) ==
                       std::vector<int64_t>{2, 4, 5});
-                CHECK(versions_of(store.load("order-1", {.types = {"Placed", "Shipped"}}).collect()) ==
+                CHECK(versions_of(
+                          store.load("order-1", {.types = {"Placed", "Shipped"}}).collect()) ==
                       std::vector<int64_t>{1, 3});
-                CHECK(versions_of(store.load("order-1", {.from_version = 2, .to_version = 4}).collect()) ==
+                CHECK(versions_of(
+                          store.load("order-1", {.from_version = 2, .to_version = 4}).collect()) ==
                       std::vector<int64_t>{2, 3, 4});
-                CHECK(versions_of(store.load("order-1", {.limit = 2}).collect()) == std::vector<int64_t>{1, 2});
-                CHECK(versions_of(store.load("order-1", {.from_version = 3, .types = {"Paid"}, .limit = 1})
-                                      .collect()) == std::vector<int64_t>{4});
+                CHECK(versions_of(store.load("order-1", {.limit = 2}).collect()) ==
+                      std::vector<int64_t>{1, 2});
+                CHECK(versions_of(
+                          store.load("order-1", {.from_version = 3, .types = {"Paid"}, .limit = 1})
+                              .collect()) == std::vector<int64_t>{4});
                 CHECK(store.load("order-1", {.limit = 0}).collect().empty());
             }
             SUBCASE("backwards, with range, types and limit") {
                 CHECK(versions_of(store.load("order-1", {.backwards = true}).collect()) ==
                       std::vector<int64_t>{5, 4, 3, 2, 1});
-                CHECK(versions_of(store.load("order-1", {.limit = 2, .backwards = true}).collect()) ==
-                      std::vector<int64_t>{5, 4});
-                CHECK(versions_of(store.load("order-1", {.from_version = 2, .to_version = 4, .backwards = true})
+                CHECK(
+                    versions_of(store.load("order-1", {.limit = 2, .backwards = true}).collect()) ==
+                    std::vector<int64_t>{5, 4});
+                CHECK(versions_of(store
+                                      .load("order-1",
+                                            {.from_version = 2, .to_version = 4, .backwards = true})
                                       .collect()) == std::vector<int64_t>{4, 3, 2});
-                CHECK(versions_of(store.load("order-1", {.types = {"Paid"}, .backwards = true}).collect()) ==
-                      std::vector<int64_t>{5, 4, 2});
+                CHECK(versions_of(store.load("order-1", {.types = {"Paid"}, .backwards = true})
+                                      .collect()) == std::vector<int64_t>{5, 4, 2});
             }
             SUBCASE("decoded payloads") {
                 auto e = store.load("order-1").collect();
@@ -309,12 +331,16 @@ TEST_CASE("Store: paging through long streams and the log") {
                 CHECK(expect == 0);
             }
             SUBCASE("limit and range across pages") {
-                auto e = store.load("big-1", {.from_version = 10, .limit = 25, .page_size = 7}).collect();
+                auto e = store.load("big-1", {.from_version = 10, .limit = 25, .page_size = 7})
+                             .collect();
                 REQUIRE(e.size() == 25);
                 CHECK(e.front().version == 10);
                 CHECK(e.back().version == 34);
-                auto b = store.load("big-1", {.to_version = 500, .limit = 15, .backwards = true, .page_size = 4})
-                             .collect();
+                auto b =
+                    store
+                        .load("big-1",
+                              {.to_version = 500, .limit = 15, .backwards = true, .page_size = 4})
+                        .collect();
                 REQUIRE(b.size() == 15);
                 CHECK(b.front().version == 500);
                 CHECK(b.back().version == 486);
@@ -329,21 +355,25 @@ TEST_CASE("Store: paging through long streams and the log") {
                 CHECK(store.latest_sequence() == kEvents + 10);
                 // A page size of 0 means the default, as for loads.
                 int64_t n = 0;
-                for (const auto& e : store.log(kEvents, {.page_size = 0})) n += e.seq > kEvents ? 1 : 0;
+                for (const auto& e : store.log(kEvents, {.page_size = 0}))
+                    n += e.seq > kEvents ? 1 : 0;
                 CHECK(n == 10);
                 CHECK(store.load("big-1", {.page_size = 0}).collect().size() == kEvents);
             }
             SUBCASE("log() with a category filter and a type filter, from a position") {
                 std::vector<int64_t> small;
-                for (const auto& e : store.log(0, {.category = "small", .page_size = 3})) small.push_back(e.seq);
+                for (const auto& e : store.log(0, {.category = "small", .page_size = 3}))
+                    small.push_back(e.seq);
                 std::vector<int64_t> want;
                 for (int64_t i = 1; i <= 10; ++i) want.push_back(i * 101);
                 CHECK(small == want);
                 std::vector<int64_t> placed;
-                for (const auto& e : store.log(500, {.types = {"Placed"}, .page_size = 2})) placed.push_back(e.seq);
+                for (const auto& e : store.log(500, {.types = {"Placed"}, .page_size = 2}))
+                    placed.push_back(e.seq);
                 CHECK(placed == std::vector<int64_t>(want.begin() + 4, want.end()));
                 int64_t paid = 0;
-                for (const auto& e : store.log(0, {.types = {"Paid"}, .category = "big", .page_size = 64})) {
+                for (const auto& e :
+                     store.log(0, {.types = {"Paid"}, .category = "big", .page_size = 64})) {
                     CHECK(e.stream_id == "big-1");
                     ++paid;
                 }
@@ -391,8 +421,12 @@ TEST_CASE("Store: lifecycle") {
                 db.execute("ATTACH ?1 AS cold", {std::string_view(cold)});
                 CHECK(store.archive("order-1", "cold") == 2);
                 CHECK(store.status("order-1") == eskit::StreamStatus::Archived);
-                CHECK(writer_count(db, "SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-1'") == 2);
-                CHECK(scalar(db, "SELECT count(*) FROM main.es_events WHERE stream_id = 'order-1'") == 0);
+                CHECK(writer_count(
+                          db, "SELECT count(*) FROM cold.es_events WHERE stream_id = 'order-1'") ==
+                      2);
+                CHECK(
+                    scalar(db, "SELECT count(*) FROM main.es_events WHERE stream_id = 'order-1'") ==
+                    0);
                 auto e = thrown<eskit::StreamArchived>([&] { store.load("order-1").collect(); });
                 CHECK(e.stream() == "order-1");
                 CHECK(store.restore("order-1", "cold") == 2);
@@ -418,12 +452,15 @@ TEST_CASE("Store: lifecycle") {
                 CHECK(store.load("order-1").collect().size() == 2);
                 CHECK(there.load("order-1").collect().empty());
                 // Nothing of the move stays attached to the write connection.
-                CHECK(writer_count(db, "SELECT count(*) FROM pragma_database_list WHERE name = 'es_facade_peer'") == 0);
+                CHECK(writer_count(db,
+                                   "SELECT count(*) FROM pragma_database_list WHERE name = "
+                                   "'es_facade_peer'") == 0);
             }
             SUBCASE("archive into a Database in memory is refused") {
                 auto mem = eskit::Database::memory();
                 auto e = thrown<eskit::InvalidArgument>([&] { store.archive("order-1", mem); });
-                CHECK(std::string(e.what()) == "eskit: the target store is in memory; archive into a store file");
+                CHECK(std::string(e.what()) ==
+                      "eskit: the target store is in memory; archive into a store file");
                 CHECK(store.status("order-1") == eskit::StreamStatus::Active);
             }
             SUBCASE("tombstone, is_tombstoned") {
@@ -439,7 +476,8 @@ TEST_CASE("Store: lifecycle") {
                 auto e = thrown<eskit::StreamTombstoned>([&] { store.load("order-1").collect(); });
                 CHECK(e.code() == eskit::Code::Tombstoned);
                 CHECK(e.stream() == "order-1");
-                thrown<eskit::StreamTombstoned>([&] { store.append("order-1", eskit::Any{}, {Paid{1}}); });
+                thrown<eskit::StreamTombstoned>(
+                    [&] { store.append("order-1", eskit::Any{}, {Paid{1}}); });
                 // Without a reason.
                 CHECK(store.tombstone("order-2") == 1);
                 auto t2 = store.is_tombstoned("order-2");
@@ -478,7 +516,8 @@ TEST_CASE("Store: aggregate") {
         SUBCASE(name_of(kind)) {
             Env env(kind);
             eskit::Store<OrderEvent> store(env.db);
-            store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}, Paid{10}, Paid{20}, Paid{30}});
+            store.append("order-1", eskit::NoStream{},
+                         {Placed{"o-1", 1}, Paid{10}, Paid{20}, Paid{30}});
             int folded = 0;
             auto evolve = [&](Totals& t, const eskit::RecordedEvent<OrderEvent>& e) {
                 ++folded;

@@ -63,7 +63,8 @@ TEST_CASE("Subscription: catch-up, filters, live") {
             eskit::CheckpointStore checkpoints(env.db);
             // seq 1..10: order-1 (Placed, Paid x4), cart-1 (Placed x5), interleaved.
             for (int i = 0; i < 5; ++i) {
-                store.append("order-1", eskit::Any{}, {i == 0 ? OrderEvent{Placed{"o", 1}} : OrderEvent{Paid{i}}});
+                store.append("order-1", eskit::Any{},
+                             {i == 0 ? OrderEvent{Placed{"o", 1}} : OrderEvent{Paid{i}}});
                 store.append("cart-1", eskit::Any{}, {Placed{"c", 1}});
             }
             Seen seen;
@@ -78,18 +79,20 @@ TEST_CASE("Subscription: catch-up, filters, live") {
                 CHECK(checkpoints.get("proj") == 10);
                 CHECK(sub.position() == 10);
                 // A new consumer under the name resumes after 10.
-                eskit::Subscription<OrderEvent> again(store, notifier, {.name = "proj", .batch = 4});
+                eskit::Subscription<OrderEvent> again(store, notifier,
+                                                      {.name = "proj", .batch = 4});
                 CHECK(again.catch_up(handler) == 0);
             }
             SUBCASE("category and type filters") {
-                eskit::Subscription<OrderEvent> orders(store, notifier,
-                                                       {.name = "orders", .filter = {.category = "order"}, .batch = 2});
+                eskit::Subscription<OrderEvent> orders(
+                    store, notifier,
+                    {.name = "orders", .filter = {.category = "order"}, .batch = 2});
                 orders.catch_up(handler);
                 CHECK(seen.all() == std::vector<int64_t>{1, 3, 5, 7, 9});
                 CHECK(checkpoints.get("orders") == 9);
                 Seen paid;
-                eskit::Subscription<OrderEvent> payments(store, notifier,
-                                                         {.name = "payments", .filter = {.types = {"Paid"}}});
+                eskit::Subscription<OrderEvent> payments(
+                    store, notifier, {.name = "payments", .filter = {.types = {"Paid"}}});
                 payments.catch_up([&](const Batch& b) { paid.add(b); });
                 CHECK(paid.all() == std::vector<int64_t>{3, 5, 7, 9});
             }
@@ -110,7 +113,8 @@ TEST_CASE("Subscription: catch-up, filters, live") {
                     writers.emplace_back([&, w] {
                         for (int burst = 0; burst < 10; ++burst) {
                             for (int i = 0; i < 1 + burst * 3; ++i) {
-                                store.append("order-w" + std::to_string(w), eskit::Any{}, {Paid{i}});
+                                store.append("order-w" + std::to_string(w), eskit::Any{},
+                                             {Paid{i}});
                             }
                             std::this_thread::sleep_for(milliseconds(3));
                         }
@@ -119,7 +123,8 @@ TEST_CASE("Subscription: catch-up, filters, live") {
                 for (auto& w : writers) w.join();
                 const int64_t head = store.latest_sequence();
                 CHECK(head == 10 + 2 * (10 + 3 * 45));
-                CHECK(eventually([&] { return seen.count() >= static_cast<size_t>(head); }, milliseconds(10000)));
+                CHECK(eventually([&] { return seen.count() >= static_cast<size_t>(head); },
+                                 milliseconds(10000)));
                 sub.stop();
                 consumer.join();
                 CHECK_FALSE(failed);
@@ -127,8 +132,8 @@ TEST_CASE("Subscription: catch-up, filters, live") {
                 CHECK(checkpoints.get("live") == head);
             }
             SUBCASE("stop() from another thread ends run() promptly, also mid-wait") {
-                eskit::Subscription<OrderEvent> sub(store, notifier,
-                                                    {.name = "stopper", .wait_slice = milliseconds(30000)});
+                eskit::Subscription<OrderEvent> sub(
+                    store, notifier, {.name = "stopper", .wait_slice = milliseconds(30000)});
                 std::thread consumer([&] { sub.run(handler); });
                 REQUIRE(eventually([&] { return seen.count() == 10; }, milliseconds(5000)));
                 std::this_thread::sleep_for(milliseconds(50));  // now waiting on the notifier
@@ -137,10 +142,11 @@ TEST_CASE("Subscription: catch-up, filters, live") {
                 consumer.join();
                 CHECK(Clock::now() - t0 < milliseconds(1000 * slow_factor()));
             }
-            SUBCASE("live behind a filter: waiting does not spin when the newest events do not match") {
+            SUBCASE(
+                "live behind a filter: waiting does not spin when the newest events do not match") {
                 for (int i = 0; i < 20; ++i) store.append("cart-2", eskit::Any{}, {Placed{"c", 1}});
-                eskit::Subscription<OrderEvent> sub(store, notifier,
-                                                    {.name = "orders", .filter = {.category = "order"}});
+                eskit::Subscription<OrderEvent> sub(
+                    store, notifier, {.name = "orders", .filter = {.category = "order"}});
                 std::thread consumer([&] { sub.run(handler); });
                 REQUIRE(eventually([&] { return seen.count() == 5; }, milliseconds(5000)));
                 std::this_thread::sleep_for(milliseconds(50));
@@ -188,8 +194,9 @@ TEST_CASE("Subscription: the pull form") {
             using K = Msg::Kind;
 
             SUBCASE("events, then CaughtUp at the head, then Timeout") {
-                CHECK(next_kinds(6, milliseconds(1000)) ==
-                      std::vector<K>{K::Event, K::Event, K::Event, K::Event, K::Event, K::CaughtUp});
+                CHECK(next_kinds(6, milliseconds(1000)) == std::vector<K>{K::Event, K::Event,
+                                                                          K::Event, K::Event,
+                                                                          K::Event, K::CaughtUp});
                 CHECK(seqs == range(1, 5));
                 const auto t0 = Clock::now();
                 CHECK(next_kinds(1, milliseconds(100)) == std::vector<K>{K::Timeout});
@@ -198,7 +205,8 @@ TEST_CASE("Subscription: the pull form") {
                 CHECK(checkpoints.get("pull") == 5);
                 CHECK(sub.position() == 5);
             }
-            SUBCASE("live: a new event; then more than a batch at once is FellBehind, then CaughtUp") {
+            SUBCASE(
+                "live: a new event; then more than a batch at once is FellBehind, then CaughtUp") {
                 next_kinds(6, milliseconds(1000));
                 store.append("order-1", eskit::Any{}, {Paid{5}});
                 CHECK(next_kinds(1, milliseconds(1000)) == std::vector<K>{K::Event});
@@ -228,7 +236,8 @@ TEST_CASE("Subscription: the pull form") {
             SUBCASE("stop(): Stopped, also for a next() waiting in another thread") {
                 next_kinds(6, milliseconds(1000));
                 std::atomic<int> got{-1};
-                std::thread puller([&] { got = static_cast<int>(sub.next(milliseconds(30000)).kind); });
+                std::thread puller(
+                    [&] { got = static_cast<int>(sub.next(milliseconds(30000)).kind); });
                 std::this_thread::sleep_for(milliseconds(50));
                 const auto t0 = Clock::now();
                 sub.stop();
@@ -240,7 +249,8 @@ TEST_CASE("Subscription: the pull form") {
             SUBCASE("a resumed pull subscription repeats at most the batch it had not finished") {
                 next_kinds(3, milliseconds(1000));  // 1, 2 (checkpointed when 3's batch came), 3
                 CHECK(checkpoints.get("pull") == 2);
-                eskit::Subscription<OrderEvent> resumed(store, notifier, {.name = "pull", .batch = 2});
+                eskit::Subscription<OrderEvent> resumed(store, notifier,
+                                                        {.name = "pull", .batch = 2});
                 Msg m = resumed.next(milliseconds(1000));
                 REQUIRE(m.kind == K::Event);
                 CHECK(m.event->seq == 3);
@@ -257,9 +267,10 @@ TEST_CASE("Subscription: events that fail to decode") {
             eskit::RawStore raw(env.db);
             eskit::Notifier notifier(env.db);
             eskit::CheckpointStore checkpoints(env.db);
-            store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});                   // seq 1
-            raw.append("order-1", eskit::Exact{1}, {{.type = "Placed", .data = R"({"order_id":5})"}});  // 2: bad
-            store.append("order-1", eskit::Exact{2}, {Paid{3}});                              // seq 3
+            store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});  // seq 1
+            raw.append("order-1", eskit::Exact{1},
+                       {{.type = "Placed", .data = R"({"order_id":5})"}});  // 2: bad
+            store.append("order-1", eskit::Exact{2}, {Paid{3}});            // seq 3
             Seen seen;
             auto handler = [&](const Batch& b) { seen.add(b); };
 
@@ -276,7 +287,8 @@ TEST_CASE("Subscription: events that fail to decode") {
             }
             SUBCASE("Skip: the bad event is passed over") {
                 eskit::Subscription<OrderEvent> sub(
-                    store, notifier, {.name = "p", .batch = 1, .on_decode_error = eskit::OnDecodeError::Skip});
+                    store, notifier,
+                    {.name = "p", .batch = 1, .on_decode_error = eskit::OnDecodeError::Skip});
                 sub.catch_up(handler);
                 // The handler never gets an empty batch (the one that held only the bad event).
                 CHECK(seen.batches == std::vector<std::vector<int64_t>>{{1}, {3}});
@@ -289,16 +301,19 @@ TEST_CASE("Subscription: events that fail to decode") {
                     {.name = "p",
                      .on_decode_error = eskit::OnDecodeError::Callback,
                      .decode_error = [&](const eskit::RawEvent& r, const std::exception& err) {
-                         reports.push_back(std::to_string(r.seq) + " " + r.type + ": " + err.what());
+                         reports.push_back(std::to_string(r.seq) + " " + r.type + ": " +
+                                           err.what());
                      }});
                 sub.catch_up(handler);
                 CHECK(seen.all() == std::vector<int64_t>{1, 3});
-                CHECK(reports == std::vector<std::string>{"2 Placed: json: order_id: expected a string, got an integer"});
+                CHECK(reports ==
+                      std::vector<std::string>{
+                          "2 Placed: json: order_id: expected a string, got an integer"});
                 CHECK(checkpoints.get("p") == 3);
             }
             SUBCASE("the pull form under Skip") {
-                eskit::Subscription<OrderEvent> sub(store, notifier,
-                                                    {.name = "p", .on_decode_error = eskit::OnDecodeError::Skip});
+                eskit::Subscription<OrderEvent> sub(
+                    store, notifier, {.name = "p", .on_decode_error = eskit::OnDecodeError::Skip});
                 Msg a = sub.next(milliseconds(1000));
                 Msg b = sub.next(milliseconds(1000));
                 REQUIRE(a.event.has_value());
@@ -322,10 +337,13 @@ TEST_CASE("Subscription: transactional delivery") {
             for (int i = 0; i < 6; ++i) store.append("order-1", eskit::Any{}, {Paid{i}});
             auto apply = [&](const Batch& b) {
                 for (const auto& e : b) {
-                    db.execute("INSERT INTO model VALUES (?1, 1) ON CONFLICT(seq) DO UPDATE SET n = n + 1", {e.seq});
+                    db.execute(
+                        "INSERT INTO model VALUES (?1, 1) ON CONFLICT(seq) DO UPDATE SET n = n + 1",
+                        {e.seq});
                 }
             };
-            const eskit::SubscriptionOptions opts{.name = "model", .batch = 2, .delivery = eskit::Delivery::Transactional};
+            const eskit::SubscriptionOptions opts{
+                .name = "model", .batch = 2, .delivery = eskit::Delivery::Transactional};
 
             SUBCASE("the handler's writes and the checkpoint commit together") {
                 eskit::Subscription<OrderEvent> sub(store, notifier, opts);
@@ -333,7 +351,9 @@ TEST_CASE("Subscription: transactional delivery") {
                 CHECK(scalar(db, "SELECT count(*) FROM model WHERE n = 1") == 6);
                 CHECK(checkpoints.get("model") == 6);
             }
-            SUBCASE("a handler that fails: its batch's writes and checkpoint roll back, a restart redoes it") {
+            SUBCASE(
+                "a handler that fails: its batch's writes and checkpoint roll back, a restart "
+                "redoes it") {
                 int batches = 0;
                 eskit::Subscription<OrderEvent> sub(store, notifier, opts);
                 CHECK_THROWS_WITH(sub.catch_up([&](const Batch& b) {
@@ -348,7 +368,8 @@ TEST_CASE("Subscription: transactional delivery") {
                 CHECK(scalar(db, "SELECT count(*) FROM model WHERE n = 1") == 6);
                 CHECK(checkpoints.get("model") == 6);
             }
-            SUBCASE("a second consumer under the same name fails its compare-and-set, writes nothing") {
+            SUBCASE(
+                "a second consumer under the same name fails its compare-and-set, writes nothing") {
                 eskit::Subscription<OrderEvent> a(store, notifier, opts);
                 eskit::Subscription<OrderEvent> b(store, notifier, opts);  // both start at 0
                 CHECK(a.catch_up(apply) == 6);
@@ -363,7 +384,8 @@ TEST_CASE("Subscription: transactional delivery") {
                 eskit::Subscription<OrderEvent> sub(store, notifier, opts);
                 std::thread consumer([&] { sub.run(apply); });
                 for (int i = 0; i < 10; ++i) store.append("order-2", eskit::Any{}, {Paid{i}});
-                CHECK(eventually([&] { return checkpoints.get("model") == 16; }, milliseconds(5000)));
+                CHECK(
+                    eventually([&] { return checkpoints.get("model") == 16; }, milliseconds(5000)));
                 sub.stop();
                 consumer.join();
                 CHECK(scalar(db, "SELECT count(*) FROM model WHERE n = 1") == 16);

@@ -47,7 +47,8 @@ TEST_CASE("Transaction") {
                 CHECK(scalar(db, "SELECT count(*) FROM model") == 0);
                 CHECK(store.latest_sequence() == 1);
                 // The rolled-back position is free again: the next append takes seq 2.
-                CHECK(store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 1}}).at(0).seq == 2);
+                CHECK(store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 1}}).at(0).seq ==
+                      2);
             }
             SUBCASE("rollback() ends it early; a second rollback or the destructor does nothing") {
                 eskit::Transaction tx = db.begin();
@@ -85,9 +86,8 @@ TEST_CASE("Transaction") {
                     outer.commit();
                 }
                 std::vector<std::string> keys;
-                db.query("SELECT k FROM model ORDER BY k", {}, [&](const eskit::Row& r) {
-                    keys.emplace_back(r.text(0));
-                });
+                db.query("SELECT k FROM model ORDER BY k", {},
+                         [&](const eskit::Row& r) { keys.emplace_back(r.text(0)); });
                 CHECK(keys == std::vector<std::string>{"a", "c", "d"});
                 auto events = store.load("order-1").collect();
                 REQUIRE(events.size() == 2);
@@ -115,7 +115,8 @@ TEST_CASE("Transaction") {
                 CHECK(e.code() == eskit::Code::InvalidArgument);
                 CHECK(e.sqlite_code() == 21);  // SQLITE_MISUSE
                 CHECK(std::string(e.what()) ==
-                      "eskit: Transaction::commit() of an outer transaction while an inner one is open");
+                      "eskit: Transaction::commit() of an outer transaction while an inner one is "
+                      "open");
                 CHECK(outer.active());  // nothing happened: both still open
                 CHECK(inner.active());
                 inner.commit();
@@ -126,7 +127,9 @@ TEST_CASE("Transaction") {
                 // A deferred foreign key is checked at COMMIT.
                 db.execute("PRAGMA foreign_keys = ON");
                 db.execute("CREATE TABLE parent(id INTEGER PRIMARY KEY)");
-                db.execute("CREATE TABLE child(pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)");
+                db.execute(
+                    "CREATE TABLE child(pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
+                    "DEFERRED)");
                 eskit::Notifier notifier(db);
                 {
                     eskit::Transaction tx = db.begin();
@@ -141,7 +144,8 @@ TEST_CASE("Transaction") {
                 CHECK(scalar(db, "SELECT count(*) FROM child") == 0);
                 CHECK(notifier.head() == 0);  // never told
                 // The writer is free again.
-                CHECK(store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}).at(0).seq == 1);
+                CHECK(store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}}).at(0).seq ==
+                      1);
             }
             SUBCASE("commit after the end is refused") {
                 eskit::Transaction tx = db.begin();
@@ -164,7 +168,8 @@ TEST_CASE("Transaction") {
                 eskit::Transaction tx = db.begin();
                 auto mine = store.append("order-1", eskit::NoStream{}, {Placed{"o-1", 1}});
                 std::thread other([&] {
-                    other_seq = store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 2}}).at(0).seq;
+                    other_seq =
+                        store.append("order-2", eskit::NoStream{}, {Placed{"o-2", 2}}).at(0).seq;
                     db.execute("INSERT INTO model VALUES ('other', 1)");
                     appended = true;
                 });
@@ -180,7 +185,8 @@ TEST_CASE("Transaction") {
                 std::atomic<bool> began{false};
                 eskit::Transaction tx = db.begin();
                 std::thread other([&] {
-                    eskit::Transaction theirs = db.begin();  // a transaction of its own, not a savepoint
+                    eskit::Transaction theirs =
+                        db.begin();  // a transaction of its own, not a savepoint
                     began = true;
                     db.execute("INSERT INTO model VALUES ('theirs', 1)");
                     theirs.commit();
@@ -205,7 +211,7 @@ TEST_CASE("Transaction: readers of a file database do not wait for a writer's tr
     store.append("order-1", eskit::Exact{1}, {Paid{1}});
     size_t seen = 0;
     std::thread reader([&] { seen = store.load("order-1").collect().size(); });
-    reader.join();  // returns while the transaction is open (a pooled read connection)
+    reader.join();     // returns while the transaction is open (a pooled read connection)
     CHECK(seen == 1);  // and sees only what is committed
     tx.commit();
     CHECK(store.load("order-1").collect().size() == 2);

@@ -20,7 +20,9 @@ ESKIT_FIELDS(Customer, first, last, tier);
 ESKIT_EVENT(Customer, "CustomerRegistered", 4);
 
 void rename_name(eskit::Value& v) { v.rename("name", "full_name"); }
-void add_tier(eskit::Value& v) { v.set("tier", "standard"); }  // unconditional: v3 events keep theirs only if this is not run on them
+void add_tier(eskit::Value& v) {
+    v.set("tier", "standard");
+}  // unconditional: v3 events keep theirs only if this is not run on them
 void split_name(eskit::Value& v) {
     const std::string full = v.at("full_name").as_string();
     const size_t sp = full.find(' ');
@@ -65,8 +67,9 @@ TEST_CASE("Upcasters: a three-step chain over events at every version, through b
                                  .schema_version = version}});
                 }
                 eskit::Store<Customer> today(env.db, {.write_codec = codec, .upcasters = chain()});
-                auto rec = today.append("customer-1", eskit::Exact{v++},
-                                        {Customer{"Ada", std::string(codec->name()) + "4", "gold"}});
+                auto rec =
+                    today.append("customer-1", eskit::Exact{v++},
+                                 {Customer{"Ada", std::string(codec->name()) + "4", "gold"}});
                 CHECK(rec.at(0).schema_version == 4);  // appends stamp the current version
             }
             eskit::Store<Customer> store(env.db, {.upcasters = chain()});
@@ -83,7 +86,9 @@ TEST_CASE("Upcasters: a three-step chain over events at every version, through b
                         CHECK(e.schema_version == 4);
                         // v1 and v2 events get the default tier from step 2; v3 and v4 kept theirs.
                         const std::string tier = version <= 2 ? "standard" : "gold";
-                        CHECK(e.data == Customer{"Ada", std::string(codecs[c]) + std::to_string(version), tier});
+                        CHECK(e.data == Customer{"Ada",
+                                                 std::string(codecs[c]) + std::to_string(version),
+                                                 tier});
                     }
                 }
             }
@@ -99,8 +104,9 @@ TEST_CASE("Upcasters: a three-step chain over events at every version, through b
             SUBCASE("a store without the chain cannot read the old events") {
                 eskit::Store<Customer> bare(env.db);
                 auto e = thrown<eskit::CodecError>([&] { bare.load("customer-1").collect(); });
-                CHECK(std::string(e.what()) == "eskit: no upcaster lifts 'CustomerRegistered' from "
-                                               "version 1 (the event was stored at version 1)");
+                CHECK(std::string(e.what()) ==
+                      "eskit: no upcaster lifts 'CustomerRegistered' from "
+                      "version 1 (the event was stored at version 1)");
             }
         }
     }
@@ -113,21 +119,23 @@ TEST_CASE("Upcasters: broken chains are refused at registration") {
         for (int64_t from : {int64_t{0}, int64_t{4}, int64_t{5}}) {
             eskit::Upcasters up;
             auto e = thrown<eskit::CodecError>([&] { up.add<Customer>(from, rename_name); });
-            CHECK(std::string(e.what()) == "eskit: upcaster of 'CustomerRegistered' from version " +
-                                               std::to_string(from) +
-                                               ": the type is at version 4, so steps lift versions 1 to 3");
+            CHECK(std::string(e.what()) ==
+                  "eskit: upcaster of 'CustomerRegistered' from version " + std::to_string(from) +
+                      ": the type is at version 4, so steps lift versions 1 to 3");
         }
     }
     SUBCASE("a duplicate step") {
         eskit::Upcasters up;
         up.add<Customer>(1, rename_name);
         auto e = thrown<eskit::CodecError>([&] { up.add<Customer>(1, rename_name); });
-        CHECK(std::string(e.what()) == "eskit: upcaster of 'CustomerRegistered' from version 1 is registered twice");
+        CHECK(std::string(e.what()) ==
+              "eskit: upcaster of 'CustomerRegistered' from version 1 is registered twice");
     }
     SUBCASE("a gap: the Store is not built") {
         eskit::Upcasters up;
         up.add<Customer>(1, rename_name).add<Customer>(3, split_name);
-        auto e = thrown<eskit::CodecError>([&] { eskit::Store<Customer> s(db, {.upcasters = up}); });
+        auto e =
+            thrown<eskit::CodecError>([&] { eskit::Store<Customer> s(db, {.upcasters = up}); });
         CHECK(std::string(e.what()) ==
               "eskit: upcasters of 'CustomerRegistered' have a gap: no step from version 2 to 3");
         CHECK_THROWS_AS(up.validate(), eskit::CodecError);
@@ -135,9 +143,11 @@ TEST_CASE("Upcasters: broken chains are refused at registration") {
     SUBCASE("a missing last step") {
         eskit::Upcasters up;
         up.add<Customer>(1, rename_name).add<Customer>(2, add_tier);
-        auto e = thrown<eskit::CodecError>([&] { eskit::Store<Customer> s(db, {.upcasters = up}); });
+        auto e =
+            thrown<eskit::CodecError>([&] { eskit::Store<Customer> s(db, {.upcasters = up}); });
         CHECK(std::string(e.what()) ==
-              "eskit: upcasters of 'CustomerRegistered' end at version 3, not at the type's version 4");
+              "eskit: upcasters of 'CustomerRegistered' end at version 3, not at the type's "
+              "version 4");
     }
     SUBCASE("a complete chain is accepted") {
         CHECK_NOTHROW(chain().validate());

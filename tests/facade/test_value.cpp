@@ -13,7 +13,7 @@ TEST_CASE("Value kinds and canonical integers") {
     CHECK(Value(nullptr).is_null());
     CHECK(Value(true).kind() == Kind::boolean);
     CHECK(Value(-3).kind() == Kind::int64);
-    CHECK(Value(3u).kind() == Kind::int64);   // unsigned values up to INT64_MAX are int64
+    CHECK(Value(3u).kind() == Kind::int64);  // unsigned values up to INT64_MAX are int64
     CHECK(Value(std::uint64_t{9223372036854775807ULL}).kind() == Kind::int64);
     CHECK(Value(std::uint64_t{9223372036854775808ULL}).kind() == Kind::uint64);
     CHECK(Value(1.5).kind() == Kind::float64);
@@ -24,13 +24,13 @@ TEST_CASE("Value kinds and canonical integers") {
     CHECK(Value::array({1, 2}).kind() == Kind::array);
     CHECK(Value::object({{"a", 1}}).kind() == Kind::object);
     CHECK(Value(3) == Value(3u));
-    CHECK(Value(3) != Value(3.0));   // structural: an integer is not a double
+    CHECK(Value(3) != Value(3.0));  // structural: an integer is not a double
     CHECK(eskit::describe(Kind::float64) == "a floating-point number");
 }
 
 TEST_CASE("Value checked accessors") {
-    const Value v = Value::object({{"n", 5}, {"s", "x"}, {"neg", -1},
-                                   {"big", std::numeric_limits<std::uint64_t>::max()}});
+    const Value v = Value::object(
+        {{"n", 5}, {"s", "x"}, {"neg", -1}, {"big", std::numeric_limits<std::uint64_t>::max()}});
     CHECK(v.at("n").as_int64() == 5);
     CHECK(v.at("n").as_uint64() == 5);
     CHECK(v.at("n").as_double() == 5.0);
@@ -54,13 +54,13 @@ TEST_CASE("Value checked accessors") {
 
 TEST_CASE("Value editing keeps member order") {
     Value v;
-    v["b"] = 1;   // null becomes an object
+    v["b"] = 1;  // null becomes an object
     v["a"] = "x";
     v.set("b", 2);
     CHECK(v == Value(Value::Object{{"b", 2}, {"a", "x"}}));
     CHECK(v.rename("b", "c"));
     CHECK(v == Value(Value::Object{{"c", 2}, {"a", "x"}}));
-    CHECK(v.rename("c", "a"));   // replaces the existing `a`, keeps c's position
+    CHECK(v.rename("c", "a"));  // replaces the existing `a`, keeps c's position
     CHECK(v == Value(Value::Object{{"a", 2}}));
     CHECK(!v.rename("zz", "y"));
     CHECK(v.erase("a"));
@@ -72,7 +72,10 @@ TEST_CASE("Value editing keeps member order") {
     arr.push_back("two");
     arr[0] = 10;
     CHECK(arr == Value::array({10, "two"}));
-    CHECK(error_of([] { Value s("str"); s["k"] = 1; }) == "expected an object, got a string");
+    CHECK(error_of([] {
+              Value s("str");
+              s["k"] = 1;
+          }) == "expected an object, got a string");
 }
 
 TEST_CASE("to_value and from_value") {

@@ -46,7 +46,7 @@ struct Money {
 
 enum class Color : std::uint8_t { Red, Green, Blue };
 ESKIT_ENUM(Color, Red, (Green, "green"), Blue);
-enum class Level : std::int16_t { Low = -1, High = 300 };   // no ESKIT_ENUM: the integer
+enum class Level : std::int16_t { Low = -1, High = 300 };  // no ESKIT_ENUM: the integer
 
 struct Inner {
     std::string name;

@@ -77,8 +77,8 @@ struct FaultState {
     bool armed = false;
     Point point = Point::Write;
     int rc = SQLITE_OK;
-    int nth = 0;      // fail the nth call of `point` while armed (one shot)
-    int calls = 0;    // calls of `point` seen while armed
+    int nth = 0;    // fail the nth call of `point` while armed (one shot)
+    int calls = 0;  // calls of `point` seen while armed
     bool fired = false;
     std::string where;  // file the fault hit
 };
@@ -156,9 +156,7 @@ int fFileControl(sqlite3_file* f, int op, void* arg) {
     return R(f)->pMethods->xFileControl(R(f), op, arg);
 }
 int fSectorSize(sqlite3_file* f) { return R(f)->pMethods->xSectorSize(R(f)); }
-int fDeviceCharacteristics(sqlite3_file* f) {
-    return R(f)->pMethods->xDeviceCharacteristics(R(f));
-}
+int fDeviceCharacteristics(sqlite3_file* f) { return R(f)->pMethods->xDeviceCharacteristics(R(f)); }
 int fShmMap(sqlite3_file* f, int pg, int pgsz, int extend, void volatile** pp) {
     if (trip(Point::ShmMap, N(f))) return g_fault.rc;
     return R(f)->pMethods->xShmMap(R(f), pg, pgsz, extend, pp);
@@ -321,8 +319,15 @@ int64_t num(sqlite3* db, const std::string& sql, const std::string& arg = {}) {
 enum class Mode { Wal, Rollback };
 const char* mode_name(Mode m) { return m == Mode::Wal ? "WAL" : "rollback"; }
 
-enum class Op { Append, ArchiveInPlace, Tombstone, ArchiveCold, RestoreCold, TombstoneCold,
-                DeleteCold };
+enum class Op {
+    Append,
+    ArchiveInPlace,
+    Tombstone,
+    ArchiveCold,
+    RestoreCold,
+    TombstoneCold,
+    DeleteCold
+};
 const Op kOps[] = {Op::Append,      Op::ArchiveInPlace, Op::Tombstone, Op::ArchiveCold,
                    Op::RestoreCold, Op::TombstoneCold,  Op::DeleteCold};
 const char* op_name(Op o) {
@@ -391,8 +396,8 @@ void remove_db(const fs::path& p) {
 }
 
 void open_db(Db& d, const fs::path& main, const fs::path& cold, const char* vfs) {
-    const int rc = sqlite3_open_v2(main.c_str(), &d.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                   vfs);
+    const int rc =
+        sqlite3_open_v2(main.c_str(), &d.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
     INFO((d.db ? sqlite3_errmsg(d.db) : "out of memory"));
     REQUIRE(rc == SQLITE_OK);
     REQUIRE(eskit_register(d.db) == SQLITE_OK);
@@ -418,19 +423,21 @@ void make_template(Op op, Mode mode) {
     exec(d.db, "CREATE TABLE cold.notes(x); INSERT INTO cold.notes VALUES ('kept')");
     exec(d.db, std::string("PRAGMA cold.journal_mode=") + jm);
     exec(d.db, "SELECT es_init()");
-    exec(d.db, "SELECT es_append('order-1', 0, '[{\"type\":\"OrderPlaced\",\"id\":\"o1-1\","
-               "\"data\":{\"t\":1}},{\"type\":\"ItemAdded\",\"id\":\"o1-2\",\"data\":{\"t\":2}},"
-               "{\"type\":\"Paid\",\"id\":\"o1-3\",\"data\":{\"t\":3},\"metadata\":{\"m\":1}}]',"
-               "'{\"timestamp\":1600000000000000}')");
-    exec(d.db, "SELECT es_append('order-2', 0, '[{\"type\":\"OrderPlaced\",\"id\":\"o2-1\","
-               "\"data\":{}},{\"type\":\"Paid\",\"id\":\"o2-2\",\"data\":{}}]',"
-               "'{\"timestamp\":1600000000000001}')");
+    exec(d.db,
+         "SELECT es_append('order-1', 0, '[{\"type\":\"OrderPlaced\",\"id\":\"o1-1\","
+         "\"data\":{\"t\":1}},{\"type\":\"ItemAdded\",\"id\":\"o1-2\",\"data\":{\"t\":2}},"
+         "{\"type\":\"Paid\",\"id\":\"o1-3\",\"data\":{\"t\":3},\"metadata\":{\"m\":1}}]',"
+         "'{\"timestamp\":1600000000000000}')");
+    exec(d.db,
+         "SELECT es_append('order-2', 0, '[{\"type\":\"OrderPlaced\",\"id\":\"o2-1\","
+         "\"data\":{}},{\"type\":\"Paid\",\"id\":\"o2-2\",\"data\":{}}]',"
+         "'{\"timestamp\":1600000000000001}')");
     exec(d.db, "SELECT es_snapshot_save('order-1', 3, '{\"paid\":true}')");
     if (op == Op::RestoreCold || op == Op::TombstoneCold || op == Op::DeleteCold) {
         exec(d.db, "SELECT es_archive('order-1', 'cold')");
     }
-    REQUIRE(rows(d.db, "PRAGMA main.journal_mode") == std::string(mode == Mode::Wal ? "wal\n"
-                                                                                 : "delete\n"));
+    REQUIRE(rows(d.db, "PRAGMA main.journal_mode") ==
+            std::string(mode == Mode::Wal ? "wal\n" : "delete\n"));
     d.close();
     REQUIRE(!fs::exists(g_paths.tmpl_main.string() + "-wal"));
 }
@@ -478,7 +485,7 @@ struct View {
     std::string cleanups;     // main.es_cleanups: store|stream|names cold's copy|alias
     std::string reserved;     // main.es_reserved_ids of the stream: count
     std::string main_snap, cold_snap;
-    std::string others;       // every other stream's events and rows, main and cold
+    std::string others;  // every other stream's events and rows, main and cold
     int64_t head = 0;
 
     std::string all() const {
@@ -487,9 +494,10 @@ struct View {
                main_snap + "#" + cold_snap + "#" + others + "#" + std::to_string(head);
     }
     std::string describe() const {
-        return "status=" + status + " row=" + stream_row + " life=" + life + " cold_life=" +
-               cold_life + " cleanups=" + cleanups + " reserved=" + reserved + "\nmain events:\n" +
-               main_events + "cold events:\n" + cold_events + "head=" + std::to_string(head);
+        return "status=" + status + " row=" + stream_row + " life=" + life +
+               " cold_life=" + cold_life + " cleanups=" + cleanups + " reserved=" + reserved +
+               "\nmain events:\n" + main_events + "cold events:\n" + cold_events +
+               "head=" + std::to_string(head);
     }
 };
 
@@ -497,41 +505,53 @@ View view(sqlite3* db) {
     View v;
     const bool cold = cold_has_tables(db);
     v.status = rows(db, "SELECT es_status(?1)", kStream);
-    v.stream_row = rows(db, "SELECT version, state, archived_to, tombstone_reason FROM "
-                            "main.es_streams WHERE stream_id = ?1", kStream);
+    v.stream_row = rows(db,
+                        "SELECT version, state, archived_to, tombstone_reason FROM "
+                        "main.es_streams WHERE stream_id = ?1",
+                        kStream);
     const std::string store = cold ? "CASE WHEN %s IS (SELECT value FROM cold.es_meta WHERE key "
                                      "= 'store_id') THEN '=cold' ELSE %s END"
                                    : "%s";
     char expr[256];
     std::snprintf(expr, sizeof expr, store.c_str(), "archive_store", "archive_store");
-    v.life = rows(db, std::string("SELECT state, ") + expr + ", archive_alias, version, "
+    v.life = rows(db,
+                  std::string("SELECT state, ") + expr +
+                      ", archive_alias, version, "
                       "moved_count, moved_last_id, moved_seq_lo, moved_seq_hi, prior_state, "
-                      "tombstone_reason FROM main.es_lifecycle WHERE stream_id = ?1", kStream);
+                      "tombstone_reason FROM main.es_lifecycle WHERE stream_id = ?1",
+                  kStream);
     v.main_events = rows(db, fmt(kEventDigest, "main"), kStream);
     v.main_snap = rows(db, fmt(kSnapDigest, "main"), kStream);
-    v.reserved = rows(db, "SELECT count(*) FROM main.es_reserved_ids WHERE stream_id = ?1",
-                      kStream);
+    v.reserved =
+        rows(db, "SELECT count(*) FROM main.es_reserved_ids WHERE stream_id = ?1", kStream);
     v.head = num(db, "SELECT es_head()");
-    v.others = rows(db, "SELECT seq, stream_id, version, type, quote(data), event_id FROM "
-                        "main.es_events WHERE stream_id <> ?1 ORDER BY seq", kStream) +
-               rows(db, "SELECT stream_id, version, state FROM main.es_streams "
-                        "WHERE stream_id <> ?1 ORDER BY stream_id", kStream) +
+    v.others = rows(db,
+                    "SELECT seq, stream_id, version, type, quote(data), event_id FROM "
+                    "main.es_events WHERE stream_id <> ?1 ORDER BY seq",
+                    kStream) +
+               rows(db,
+                    "SELECT stream_id, version, state FROM main.es_streams "
+                    "WHERE stream_id <> ?1 ORDER BY stream_id",
+                    kStream) +
                rows(db, "SELECT * FROM cold.notes");
     if (cold) {
         v.cold_events = rows(db, fmt(kEventDigest, "cold"), kStream);
         v.cold_snap = rows(db, fmt(kSnapDigest, "cold"), kStream);
-        v.cold_row = rows(db, "SELECT version, state FROM cold.es_streams WHERE stream_id = ?1",
-                          kStream);
-        v.cold_life = rows(db,
-            "SELECT c.state, c.origin_store, c.moved_count, c.move_id IS (SELECT move_id FROM "
-            "main.es_lifecycle WHERE stream_id = ?1) FROM cold.es_lifecycle c "
-            "WHERE c.stream_id = ?1", kStream);
+        v.cold_row =
+            rows(db, "SELECT version, state FROM cold.es_streams WHERE stream_id = ?1", kStream);
+        v.cold_life =
+            rows(db,
+                 "SELECT c.state, c.origin_store, c.moved_count, c.move_id IS (SELECT move_id FROM "
+                 "main.es_lifecycle WHERE stream_id = ?1) FROM cold.es_lifecycle c "
+                 "WHERE c.stream_id = ?1",
+                 kStream);
         std::snprintf(expr, sizeof expr, store.c_str(), "k.store_id", "k.store_id");
-        v.cleanups = rows(db, std::string("SELECT ") + expr + ", k.stream_id, k.move_id IS "
-                              "(SELECT move_id FROM cold.es_lifecycle WHERE stream_id = "
-                              "k.stream_id), k.alias FROM main.es_cleanups k ORDER BY 1, 2, 3");
-        v.others += rows(db, "SELECT seq, stream_id FROM cold.es_events WHERE stream_id <> ?1",
-                         kStream);
+        v.cleanups = rows(db, std::string("SELECT ") + expr +
+                                  ", k.stream_id, k.move_id IS "
+                                  "(SELECT move_id FROM cold.es_lifecycle WHERE stream_id = "
+                                  "k.stream_id), k.alias FROM main.es_cleanups k ORDER BY 1, 2, 3");
+        v.others +=
+            rows(db, "SELECT seq, stream_id FROM cold.es_events WHERE stream_id <> ?1", kStream);
     } else {
         v.cleanups = rows(db, "SELECT store_id, stream_id, NULL, alias FROM main.es_cleanups");
     }
@@ -546,16 +566,18 @@ void check_invariants(sqlite3* db) {
     // delete of events records first, whichever is higher. It covers every stored seq, also
     // the events moved to cold (which got their seq in main).
     const int64_t head = num(db, "SELECT es_head()");
-    CHECK(head == num(db, "SELECT max(coalesce((SELECT max(seq) FROM main.es_events), 0), "
-                          "coalesce((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), "
-                          "0))"));
+    CHECK(head == num(db,
+                      "SELECT max(coalesce((SELECT max(seq) FROM main.es_events), 0), "
+                      "coalesce((SELECT value FROM main.es_meta WHERE key = 'seq_floor'), "
+                      "0))"));
     CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM main.es_events"));
     // A version 3 store with an identity; no AUTOINCREMENT bookkeeping, no guard table.
     CHECK(num(db, "SELECT value FROM main.es_meta WHERE key = 'schema_version'") == 3);
     const std::string main_id = rows(db, "SELECT value FROM main.es_meta WHERE key = 'store_id'");
     CHECK(main_id.size() == 37);  // a UUID and the row's newline
-    CHECK(num(db, "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
-                  "('sqlite_sequence', 'es_guard')") == 0);
+    CHECK(num(db,
+              "SELECT count(*) FROM main.sqlite_schema WHERE name IN "
+              "('sqlite_sequence', 'es_guard')") == 0);
     // The index of categories and types answers what plain SQL answers, and trails the log.
     CHECK(num(db, "SELECT value FROM main.es_meta WHERE key = 'indexed_upto'") <= head);
     for (const char* q : {"category = 'order'", "type = 'Paid'", "type = 'ItemAdded'"}) {
@@ -567,7 +589,8 @@ void check_invariants(sqlite3* db) {
     }
     // Per stream: versions contiguous 1..version exactly where main's record says they are
     // (in main unless tombstoned or archived into another store; 'archiving' keeps them here).
-    const std::string bad_main = rows(db,
+    const std::string bad_main = rows(
+        db,
         "SELECT s.stream_id, s.state, l.state, s.version, count(e.seq), min(e.version), "
         "max(e.version) FROM main.es_streams s LEFT JOIN main.es_lifecycle l USING (stream_id) "
         "LEFT JOIN main.es_events e USING (stream_id) GROUP BY s.stream_id HAVING CASE "
@@ -588,15 +611,17 @@ void check_invariants(sqlite3* db) {
     CHECK(cold_id != main_id);
     CHECK(head >= num(db, "SELECT coalesce(max(seq), 0) FROM cold.es_events"));
     // Moves name cold by its identity (the only other store here), and say what left.
-    CHECK(num(db, "SELECT count(*) FROM main.es_lifecycle WHERE archive_store IS NOT NULL AND "
-                  "(archive_store IS NOT (SELECT value FROM cold.es_meta WHERE key = "
-                  "'store_id') OR archive_alias IS NOT 'cold' OR moved_count IS NOT version)") ==
-          0);
-    CHECK(num(db, "SELECT count(*) FROM main.es_cleanups WHERE store_id IS NOT (SELECT value "
-                  "FROM cold.es_meta WHERE key = 'store_id') OR alias IS NOT 'cold'") == 0);
+    CHECK(num(db,
+              "SELECT count(*) FROM main.es_lifecycle WHERE archive_store IS NOT NULL AND "
+              "(archive_store IS NOT (SELECT value FROM cold.es_meta WHERE key = "
+              "'store_id') OR archive_alias IS NOT 'cold' OR moved_count IS NOT version)") == 0);
+    CHECK(num(db,
+              "SELECT count(*) FROM main.es_cleanups WHERE store_id IS NOT (SELECT value "
+              "FROM cold.es_meta WHERE key = 'store_id') OR alias IS NOT 'cold'") == 0);
     // Streams archived into cold are complete there, tagged with the recorded move, their ids
     // reserved in main.
-    const std::string bad_cold = rows(db,
+    const std::string bad_cold = rows(
+        db,
         "SELECT l.stream_id, l.version, count(e.seq), min(e.version), max(e.version) "
         "FROM main.es_lifecycle l LEFT JOIN cold.es_events e USING (stream_id) "
         "WHERE l.state = 'archived' AND l.archive_store IS NOT NULL GROUP BY l.stream_id "
@@ -609,20 +634,24 @@ void check_invariants(sqlite3* db) {
     // Any other copy in cold is one main recorded: the copy of a move in progress (the
     // intent's move id) or one to erase (a clean-up names its move id); never partial, and
     // identical to main's events where main still has them.
-    const std::string unrecorded = rows(db,
+    const std::string unrecorded = rows(
+        db,
         "SELECT c.stream_id, c.move_id FROM cold.es_lifecycle c WHERE NOT EXISTS (SELECT 1 FROM "
         "main.es_lifecycle l WHERE l.stream_id = c.stream_id AND l.move_id = c.move_id AND "
         "l.state IN ('archived', 'archiving') AND l.archive_store IS NOT NULL) AND NOT EXISTS "
         "(SELECT 1 FROM main.es_cleanups k WHERE k.stream_id = c.stream_id AND k.move_id = "
         "c.move_id)");
     CHECK_MESSAGE(unrecorded.empty(), "a copy in cold that main did not record: " << unrecorded);
-    CHECK(num(db, "SELECT count(*) FROM cold.es_events e WHERE NOT EXISTS (SELECT 1 FROM "
-                  "cold.es_lifecycle c WHERE c.stream_id = e.stream_id)") == 0);
-    const std::string partial = rows(db,
+    CHECK(num(db,
+              "SELECT count(*) FROM cold.es_events e WHERE NOT EXISTS (SELECT 1 FROM "
+              "cold.es_lifecycle c WHERE c.stream_id = e.stream_id)") == 0);
+    const std::string partial = rows(
+        db,
         "SELECT c.stream_id FROM cold.es_lifecycle c WHERE c.moved_count IS NOT (SELECT count(*) "
         "FROM cold.es_events e WHERE e.stream_id = c.stream_id)");
     CHECK_MESSAGE(partial.empty(), "a partial copy in cold: " << partial);
-    const std::string diff = rows(db,
+    const std::string diff = rows(
+        db,
         "SELECT a.seq, a.stream_id FROM cold.es_events a WHERE EXISTS (SELECT 1 FROM "
         "main.es_events m WHERE m.stream_id = a.stream_id) AND NOT EXISTS (SELECT 1 FROM "
         "main.es_events m WHERE m.seq = a.seq AND m.stream_id = a.stream_id AND m.version = "
@@ -687,21 +716,19 @@ Where which_state(Op op, const View& v, const Expect& e) {
     switch (op) {
         case Op::Append:
         case Op::ArchiveInPlace:
-        case Op::Tombstone:
-            return Where::Unknown;
+        case Op::Tombstone: return Where::Unknown;
         case Op::ArchiveCold: {
             // Main as before but for the intent; cold: nothing, or the intent's whole copy.
-            const bool main_as_before =
-                v.main_events == e.before.main_events && v.main_snap == e.before.main_snap &&
-                v.others == e.before.others && v.head == e.before.head &&
-                v.reserved == e.before.reserved && v.cleanups.empty();
-            const bool intent = v.status == "archived\n" &&
-                                v.stream_row == e.after.stream_row &&
+            const bool main_as_before = v.main_events == e.before.main_events &&
+                                        v.main_snap == e.before.main_snap &&
+                                        v.others == e.before.others && v.head == e.before.head &&
+                                        v.reserved == e.before.reserved && v.cleanups.empty();
+            const bool intent = v.status == "archived\n" && v.stream_row == e.after.stream_row &&
                                 v.life.rfind("archiving|", 0) == 0 &&
                                 e.after.life.rfind("archived|", 0) == 0 &&
                                 v.life.substr(10) == e.after.life.substr(9);
-            const bool no_copy = v.cold_events.empty() && v.cold_snap.empty() &&
-                                 v.cold_life.empty();
+            const bool no_copy =
+                v.cold_events.empty() && v.cold_snap.empty() && v.cold_life.empty();
             const bool its_copy = v.cold_events == e.after.cold_events &&
                                   v.cold_snap == e.after.cold_snap &&
                                   v.cold_row == e.after.cold_row &&
@@ -711,8 +738,7 @@ Where which_state(Op op, const View& v, const Expect& e) {
         }
         case Op::RestoreCold:
         case Op::TombstoneCold:
-        case Op::DeleteCold:
-            return cleanup_state(v, e);
+        case Op::DeleteCold: return cleanup_state(v, e);
     }
     return Where::Unknown;
 }
@@ -754,7 +780,7 @@ Call call(sqlite3* db, const std::string& sql, const Kind* k, int nth) {
 // the clean-up); a completed keyed append is a replay returning its version.
 struct Answer {
     int rc;
-    int64_t value;       // with SQLITE_ROW
+    int64_t value;        // with SQLITE_ROW
     const char* message;  // else: the exact message
 };
 
@@ -771,8 +797,9 @@ Answer retry_answer(Op op, Where was, const Expect& e) {
         case Op::ArchiveCold: return {SQLITE_ROW, was == Where::Intent ? e.result : 0, nullptr};
         case Op::RestoreCold:
             if (was == Where::After) {
-                return {SQLITE_ERROR, 0, "invalid_argument: es_restore(): stream 'order-1' is not "
-                                         "archived in database 'cold'"};
+                return {SQLITE_ERROR, 0,
+                        "invalid_argument: es_restore(): stream 'order-1' is not "
+                        "archived in database 'cold'"};
             }
             // CopyRecorded, RecordOnly: finish the clean-up (the copy's erasure note tells a
             // retry that only the record was left; tests/clients/test_archive.py,
@@ -785,7 +812,7 @@ Answer retry_answer(Op op, Where was, const Expect& e) {
 void check_retry(Op op, const Call& r, Where was, const Expect& e) {
     const Answer a = retry_answer(op, was, e);
     INFO("retry in state '" << std::string(where_name(was)) << "': rc=" << r.rc
-                             << " value=" << r.value << ": " << r.msg);
+                            << " value=" << r.value << ": " << r.msg);
     CHECK(r.rc == a.rc);
     if (a.rc == SQLITE_ROW) {
         CHECK(r.value == a.value);
@@ -799,14 +826,15 @@ void check_retry(Op op, const Call& r, Where was, const Expect& e) {
 // what is left (the copy's events, or nothing when only the record is left) and find nothing
 // pending afterwards. Other calls have nothing left for it.
 void finish_with_maintain(sqlite3* db, Op op, Where was, const Expect& e) {
-    const int64_t tail = num(db, "SELECT count(*) FROM main.es_events WHERE seq > (SELECT "
-                                 "value FROM main.es_meta WHERE key = 'indexed_upto')");
+    const int64_t tail = num(db,
+                             "SELECT count(*) FROM main.es_events WHERE seq > (SELECT "
+                             "value FROM main.es_meta WHERE key = 'indexed_upto')");
     int64_t erased = 0;
     if ((op == Op::TombstoneCold || op == Op::DeleteCold) && was == Where::CopyRecorded) {
         erased = e.result;
     }
-    const std::string want = "{\"indexed\":" + std::to_string(tail) + ",\"erased\":" +
-                             std::to_string(erased) + ",\"pending\":0}\n";
+    const std::string want = "{\"indexed\":" + std::to_string(tail) +
+                             ",\"erased\":" + std::to_string(erased) + ",\"pending\":0}\n";
     CHECK(rows(db, "SELECT es_maintain()") == want);
 }
 
@@ -814,14 +842,14 @@ void finish_with_maintain(sqlite3* db, Op op, Where was, const Expect& e) {
 // Figures.
 
 struct Figures {
-    int runs = 0;              // faulted calls (fault armed and reached)
-    int injected = 0;          // faults that fired
-    int errors = 0;            // ... reported as an error by the call
-    int absorbed = 0;          // ... handled inside SQLite, the call succeeded
-    int reopen_checks = 0;     // reopen + invariant checks passed through
-    int same_conn_checks = 0;  // next call on the same connection checked
-    int applied_despite_error = 0;   // error reported, yet the call's effect is durable
-    std::map<std::string, int> points;  // op/mode/kind -> fault points reached
+    int runs = 0;                        // faulted calls (fault armed and reached)
+    int injected = 0;                    // faults that fired
+    int errors = 0;                      // ... reported as an error by the call
+    int absorbed = 0;                    // ... handled inside SQLite, the call succeeded
+    int reopen_checks = 0;               // reopen + invariant checks passed through
+    int same_conn_checks = 0;            // next call on the same connection checked
+    int applied_despite_error = 0;       // error reported, yet the call's effect is durable
+    std::map<std::string, int> points;   // op/mode/kind -> fault points reached
     std::map<std::string, int> between;  // op / state between steps -> times found
     std::set<std::string> messages;
     std::map<std::string, int> absorbed_by;  // kind + file -> count
@@ -848,8 +876,8 @@ Expect expectations(Op op) {
 // One (op, mode, kind) sweep: N = 1, 2, ... until the call completes without reaching the fault.
 void sweep(Op op, Mode mode, const Kind& k, const Expect& e, bool same_connection) {
     const std::string sql = op_sql(op);
-    const std::string label = std::string(op_name(op)) + " / " + mode_name(mode) + " / " +
-                              k.name + (same_connection ? " / same-conn" : " / reopen");
+    const std::string label = std::string(op_name(op)) + " / " + mode_name(mode) + " / " + k.name +
+                              (same_connection ? " / same-conn" : " / reopen");
     for (int n = 1;; ++n) {
         INFO(label << " / fault at call #" << n);
         REQUIRE(n < 2000);
@@ -874,7 +902,7 @@ void sweep(Op op, Mode mode, const Kind& k, const Expect& e, bool same_connectio
         ++g_fig.runs;
         ++g_fig.injected;
         INFO("call returned rc=" << c.rc << " (extended " << c.ext << "): " << c.msg
-                                  << "; fault hit " << g_fault.where);
+                                 << "; fault hit " << g_fault.where);
         // Once main's part of a tombstone, delete or restore has committed, the erasure of the
         // archive's copy is a clean-up: when it cannot run now (the archive unreadable, locked,
         // or failing: a fault on cold's files) the call still succeeds with main's result and
@@ -926,8 +954,7 @@ void sweep(Op op, Mode mode, const Kind& k, const Expect& e, bool same_connectio
         }
         if (was == Where::After && c.rc != SQLITE_ROW) {
             ++g_fig.applied_despite_error;
-            ++g_fig.durable_by[std::string(op_name(op)) + " / " + mode_name(mode) + " / " +
-                               k.name];
+            ++g_fig.durable_by[std::string(op_name(op)) + " / " + mode_name(mode) + " / " + k.name];
         }
         if (c.rc == SQLITE_ROW && !deferred) CHECK(was == Where::After);
         if (deferred) CHECK((was == Where::CopyRecorded || was == Where::RecordOnly));
@@ -963,7 +990,8 @@ struct TempDir {
         // injected above the file system anyway.
         std::error_code ec;
         const char* forced = std::getenv("ESKIT_FAULTS_DIR");
-        const fs::path base = forced ? fs::path(forced) : fs::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0
+        const fs::path base = forced ? fs::path(forced)
+                              : fs::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0
                                   ? fs::path("/dev/shm")
                                   : fs::temp_directory_path();
         std::string tmpl = (base / "eskit-faults-XXXXXX").string();
@@ -1035,12 +1063,12 @@ TEST_CASE("I/O faults: figures") {
     for (const auto& [what, n] : g_fig.durable_by) std::printf("  %-60s %4d\n", what.c_str(), n);
     std::printf("faults: error messages seen (primary code, message):\n");
     for (const auto& m : g_fig.messages) std::printf("  %s\n", m.c_str());
-    std::printf("faults: %zu ops x 2 modes, %d sweeps x 2 variants, %d faults injected "
-                "(%d reported as errors, %d absorbed by SQLite), %d reopen recoveries checked, "
-                "%d same-connection retries checked, %d durable despite the error, %.1f s\n",
-                std::size(kOps), g_sweeps, g_fig.injected, g_fig.errors, g_fig.absorbed,
-                g_fig.reopen_checks, g_fig.same_conn_checks, g_fig.applied_despite_error,
-                g_seconds);
+    std::printf(
+        "faults: %zu ops x 2 modes, %d sweeps x 2 variants, %d faults injected "
+        "(%d reported as errors, %d absorbed by SQLite), %d reopen recoveries checked, "
+        "%d same-connection retries checked, %d durable despite the error, %.1f s\n",
+        std::size(kOps), g_sweeps, g_fig.injected, g_fig.errors, g_fig.absorbed,
+        g_fig.reopen_checks, g_fig.same_conn_checks, g_fig.applied_despite_error, g_seconds);
     std::fflush(stdout);
     // 11 kinds in WAL mode, the 8 that are not WAL-only in rollback mode, for every operation.
     CHECK(g_sweeps == static_cast<int>(std::size(kOps)) * (11 + 8));

@@ -42,8 +42,8 @@ Outcome append(sqlite3* db, int64_t expected, std::string_view events, const std
     } else {
         FUZZ_CHECK(rc != SQLITE_DONE, "es_append: no row");
         // sqlite3_step's legacy return code is the primary one; check with the extended code.
-        fuzz::check_error(db, sqlite3_extended_errcode(db), "es_append(expected=" +
-                                                               std::to_string(expected) + ")");
+        fuzz::check_error(db, sqlite3_extended_errcode(db),
+                          "es_append(expected=" + std::to_string(expected) + ")");
         o.message = sqlite3_errmsg(db);
     }
     sqlite3_finalize(s);
@@ -70,9 +70,9 @@ int64_t read_back(sqlite3* db, int64_t expect_version) {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         ++n;
         const int64_t seq = sqlite3_column_int64(s, 0);
-        FUZZ_CHECK(sqlite3_column_int64(s, 1) == n,
-                   "es_stream: version " + std::to_string(sqlite3_column_int64(s, 1)) +
-                       " at row " + std::to_string(n));
+        FUZZ_CHECK(sqlite3_column_int64(s, 1) == n, "es_stream: version " +
+                                                        std::to_string(sqlite3_column_int64(s, 1)) +
+                                                        " at row " + std::to_string(n));
         FUZZ_CHECK(seq > last_seq, "es_stream: seq not increasing");
         last_seq = seq;
         FUZZ_CHECK(fuzz::str_col(s, 2) == "s-1", "es_stream: wrong stream_id");
@@ -133,8 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int64_t head2 = fuzz::query_int(db, "SELECT es_head()");
     if (second.ok) {
         FUZZ_CHECK(second.version == v2, "second append returned " +
-                                             std::to_string(second.version) +
-                                             ", es_streams says " + std::to_string(v2));
+                                             std::to_string(second.version) + ", es_streams says " +
+                                             std::to_string(v2));
         if (first.ok && v1 > 0) {
             // The stream was at v1 > 0 and the call expected 0: only a replay (idempotency key
             // or exact event ids) may succeed, and a replay writes nothing.

@@ -59,8 +59,8 @@ namespace {
 constexpr int kMaxSteps = 48;
 constexpr int kMaxRows = 2000;
 
-const char* const kStreams[] = {"s-1", "s-2", "order-17", "a", "cold-x", "o'q-1", "s-1 ",
-                                "S-1", "x-y-z", "\xc3\xa9-1"};
+const char* const kStreams[] = {"s-1",   "s-2",  "order-17", "a",     "cold-x",
+                                "o'q-1", "s-1 ", "S-1",      "x-y-z", "\xc3\xa9-1"};
 const char* const kSchemas[] = {"cold", "COLD", "main", "temp", "nope", "Cold", "\"cold\"", ""};
 const char* const kTypes[] = {"A", "B", "OrderPlaced", "a", "", "x'y"};
 const char* const kEvents[] = {
@@ -91,7 +91,15 @@ const char* const kOptions[] = {
     R"({"retries":1})",
     R"(null)",
 };
-const int64_t kInts[] = {0, 1, 2, 3, -1, -2, -3, 5, 100,
+const int64_t kInts[] = {0,
+                         1,
+                         2,
+                         3,
+                         -1,
+                         -2,
+                         -3,
+                         5,
+                         100,
                          std::numeric_limits<int64_t>::max(),
                          std::numeric_limits<int64_t>::min(),
                          std::numeric_limits<int64_t>::max() - 1,
@@ -99,9 +107,22 @@ const int64_t kInts[] = {0, 1, 2, 3, -1, -2, -3, 5, 100,
                          std::numeric_limits<int32_t>::max(),
                          static_cast<int64_t>(std::numeric_limits<int32_t>::max()) + 1,
                          std::numeric_limits<int32_t>::min(),
-                         1024, 1025, 4294967296LL};
-const double kReals[] = {0.0, -0.0, 0.5, 1.0, 1.5, -1.5, 2.9999999, 1e300, -1e300, 9.2e18,
-                         9.3e18, -9.3e18, 1e-300,
+                         1024,
+                         1025,
+                         4294967296LL};
+const double kReals[] = {0.0,
+                         -0.0,
+                         0.5,
+                         1.0,
+                         1.5,
+                         -1.5,
+                         2.9999999,
+                         1e300,
+                         -1e300,
+                         9.2e18,
+                         9.3e18,
+                         -9.3e18,
+                         1e-300,
                          std::numeric_limits<double>::quiet_NaN(),
                          std::numeric_limits<double>::infinity(),
                          -std::numeric_limits<double>::infinity()};
@@ -189,8 +210,8 @@ Value events_arg(FuzzedDataProvider& in) {
         case 2: {  // an event with a type, id and data drawn from the input
             std::string t = in.ConsumeBool() ? "A" : "B";
             std::string id = "e-" + std::to_string(in.ConsumeIntegralInRange<int>(0, 6));
-            std::string ev = "{\"type\":\"" + t + "\",\"data\":" +
-                             std::to_string(in.ConsumeIntegralInRange<int>(0, 3));
+            std::string ev = "{\"type\":\"" + t +
+                             "\",\"data\":" + std::to_string(in.ConsumeIntegralInRange<int>(0, 3));
             if (in.ConsumeBool()) ev += ",\"id\":\"" + id + "\"";
             return Value::text("[" + ev + "}]");
         }
@@ -226,8 +247,8 @@ void remove_cold() {
 
 // Which shapes of the index the differential category/type reads met (ESKIT_FUZZ_STATS).
 struct Stats {
-    long reads = 0, cat_type = 0, no_index = 0, tail_empty = 0, tail_partial = 0,
-         tail_bound = 0, across_fold = 0;
+    long reads = 0, cat_type = 0, no_index = 0, tail_empty = 0, tail_partial = 0, tail_bound = 0,
+         across_fold = 0;
     ~Stats() {
         if (!std::getenv("ESKIT_FUZZ_STATS")) return;
         std::fprintf(stderr,
@@ -240,9 +261,9 @@ Stats g_stats;
 
 struct Machine {
     sqlite3* db = nullptr;
-    bool cold = false;       // something is attached as 'cold'
-    bool cold_file = false;  // ... and it is the file (else ':memory:')
-    int64_t first_upto = -1;  // indexed_upto at the program's first category/type read
+    bool cold = false;               // something is attached as 'cold'
+    bool cold_file = false;          // ... and it is the file (else ':memory:')
+    int64_t first_upto = -1;         // indexed_upto at the program's first category/type read
     std::vector<std::string> trace;  // the steps so far, printed on a violation
 
     [[noreturn]] void fail(const std::string& what) {
@@ -275,8 +296,12 @@ struct Machine {
                 std::vector<Value> row;
                 for (int c = 0; c < sqlite3_column_count(st); ++c) {
                     switch (sqlite3_column_type(st, c)) {
-                        case SQLITE_INTEGER: row.push_back(Value::integer(sqlite3_column_int64(st, c))); break;
-                        case SQLITE_FLOAT: row.push_back(Value::real(sqlite3_column_double(st, c))); break;
+                        case SQLITE_INTEGER:
+                            row.push_back(Value::integer(sqlite3_column_int64(st, c)));
+                            break;
+                        case SQLITE_FLOAT:
+                            row.push_back(Value::real(sqlite3_column_double(st, c)));
+                            break;
                         case SQLITE_TEXT: row.push_back(Value::text(fuzz::str_col(st, c))); break;
                         case SQLITE_BLOB: row.push_back(Value::blob(fuzz::str_col(st, c))); break;
                         default: row.push_back(Value::null());
@@ -337,19 +362,17 @@ void Machine::bulk_append(const std::string& stream, int n, int first) {
     std::string j = "[";
     for (int i = 0; i < n; ++i) {
         if (i) j += ",";
-        j += "{\"type\":\"" + std::string(kBulkTypes[(first + i) % 3]) + "\",\"data\":" +
-             std::to_string(first + i) + "}";
+        j += "{\"type\":\"" + std::string(kBulkTypes[(first + i) % 3]) +
+             "\",\"data\":" + std::to_string(first + i) + "}";
     }
     call("es_append", {Value::text(stream), Value::integer(-1), Value::text(j + "]")});
 }
 
 // The prefill: total events over six streams of five categories, in batches.
 void Machine::prefill(FuzzedDataProvider& in) {
-    static const int kTotals[] = {0, 0, 0, 0, 0, 0, 1, 200, 254, 255, 256, 257, 300, 511, 512,
-                                  700};
+    static const int kTotals[] = {0, 0, 0, 0, 0, 0, 1, 200, 254, 255, 256, 257, 300, 511, 512, 700};
     static const int kBatches[] = {7, 50, 51, 64};
-    static const char* const kPrefillStreams[] = {"s-1", "order-17", "a", "x-y-z", "cold-x",
-                                                  "s-2"};
+    static const char* const kPrefillStreams[] = {"s-1", "order-17", "a", "x-y-z", "cold-x", "s-2"};
     const int total = pick(in, kTotals);
     if (total == 0) return;
     const int batch = pick(in, kBatches);
@@ -400,22 +423,47 @@ void Machine::read_query(FuzzedDataProvider& in, bool index_term) {
     }
     // Random WHERE terms on the visible columns.
     static const char* const kTerms[] = {
-        "seq = ?", "seq > ?", "seq >= ?", "seq < ?", "seq <= ?", "seq BETWEEN ? AND ?",
-        "version = ?", "version > ?", "version >= ?", "version < ?", "version <= ?",
-        "version BETWEEN ? AND ?", "stream_id = ?", "stream_id IN (?, ?)",
-        "stream_id IN (?, ?, ?)", "category = ?", "category IN (?, ?)", "type = ?",
-        "type IN (?, ?)", "type = ? OR category = ?", "version = ? OR type = ?",
-        "seq > ? AND seq < ?", "data IS NOT NULL", "codec = ?", "event_id = ?",
-        "idempotency_key IS NULL", "type != ?", "+seq > ?", "stream_id > ?",
-        "category = ? AND type IN (?, ?)", "category != ?", "category IN (?, ?, ?)",
-        "type IN (?, ?, ?)", "category = ? AND seq > ?",
+        "seq = ?",
+        "seq > ?",
+        "seq >= ?",
+        "seq < ?",
+        "seq <= ?",
+        "seq BETWEEN ? AND ?",
+        "version = ?",
+        "version > ?",
+        "version >= ?",
+        "version < ?",
+        "version <= ?",
+        "version BETWEEN ? AND ?",
+        "stream_id = ?",
+        "stream_id IN (?, ?)",
+        "stream_id IN (?, ?, ?)",
+        "category = ?",
+        "category IN (?, ?)",
+        "type = ?",
+        "type IN (?, ?)",
+        "type = ? OR category = ?",
+        "version = ? OR type = ?",
+        "seq > ? AND seq < ?",
+        "data IS NOT NULL",
+        "codec = ?",
+        "event_id = ?",
+        "idempotency_key IS NULL",
+        "type != ?",
+        "+seq > ?",
+        "stream_id > ?",
+        "category = ? AND type IN (?, ?)",
+        "category != ?",
+        "category IN (?, ?, ?)",
+        "type IN (?, ?, ?)",
+        "category = ? AND seq > ?",
     };
     std::string where, owhere;  // for the table function, and the same for es_events
     bool by_category_or_type = false;
     static const char* const kIndexTerms[] = {
-        "category = ?", "category IN (?, ?)", "type = ?", "type IN (?, ?)",
-        "type = ? OR category = ?", "category = ? AND type IN (?, ?)", "category IN (?, ?, ?)",
-        "type IN (?, ?, ?)", "category = ? AND seq > ?",
+        "category = ?",          "category IN (?, ?)",       "type = ?",
+        "type IN (?, ?)",        "type = ? OR category = ?", "category = ? AND type IN (?, ?)",
+        "category IN (?, ?, ?)", "type IN (?, ?, ?)",        "category = ? AND seq > ?",
     };
     const int nterms = in.ConsumeIntegralInRange<int>(index_term ? 1 : 0, 3);
     for (int t = 0; t < nterms; ++t) {
@@ -430,9 +478,11 @@ void Machine::read_query(FuzzedDataProvider& in, bool index_term) {
                 continue;
             }
             Value v;
-            if (term.find("seq") != std::string::npos || term.find("version") != std::string::npos) {
-                v = in.ConsumeIntegralInRange<int>(0, 4) == 0 ? any_value(in)
-                                                              : Value::integer(in.ConsumeIntegralInRange<int>(-1, 8));
+            if (term.find("seq") != std::string::npos ||
+                term.find("version") != std::string::npos) {
+                v = in.ConsumeIntegralInRange<int>(0, 4) == 0
+                        ? any_value(in)
+                        : Value::integer(in.ConsumeIntegralInRange<int>(-1, 8));
             } else if (term.find("stream_id") != std::string::npos) {
                 v = stream_arg(in);
             } else if (term.find("category") != std::string::npos) {
@@ -459,9 +509,14 @@ void Machine::read_query(FuzzedDataProvider& in, bool index_term) {
         where += (where.empty() ? "" : " AND ") + ("(" + out + ")");
         owhere += (owhere.empty() ? "" : " AND ") + ("(" + oout + ")");
     }
-    static const char* const kOrders[] = {"", "", " ORDER BY seq", " ORDER BY seq DESC",
-                                          " ORDER BY version DESC", " ORDER BY version",
-                                          " ORDER BY type, seq", " ORDER BY type"};
+    static const char* const kOrders[] = {"",
+                                          "",
+                                          " ORDER BY seq",
+                                          " ORDER BY seq DESC",
+                                          " ORDER BY version DESC",
+                                          " ORDER BY version",
+                                          " ORDER BY type, seq",
+                                          " ORDER BY type"};
     const std::string order = pick(in, kOrders);
     std::string limit;
     if (in.ConsumeBool()) {
@@ -512,7 +567,8 @@ void Machine::read_query(FuzzedDataProvider& in, bool index_term) {
     std::vector<int64_t> a = seqs(rows), b = seqs(orows);
     if (!total) {
         if (!limit.empty()) {
-            if (a.size() != b.size()) fail("row count differs from es_events: " + sql + " vs " + osql);
+            if (a.size() != b.size())
+                fail("row count differs from es_events: " + sql + " vs " + osql);
             return;
         }
         std::sort(a.begin(), a.end());
@@ -535,8 +591,9 @@ void Machine::read_query(FuzzedDataProvider& in, bool index_term) {
 void Machine::fold_probe(FuzzedDataProvider& in, const std::string& stream) {
     auto tail = [this]() -> int64_t {
         if (!fuzz::table_exists(db, "main", "es_events")) return 0;
-        return fuzz::query_int(db, "SELECT count(*) FROM es_events WHERE seq > (SELECT value "
-                                   "FROM es_meta WHERE key = 'indexed_upto')");
+        return fuzz::query_int(db,
+                               "SELECT count(*) FROM es_events WHERE seq > (SELECT value "
+                               "FROM es_meta WHERE key = 'indexed_upto')");
     };
     read_query(in, true);
     const int64_t t = tail();
@@ -623,8 +680,9 @@ void Machine::index_walk(FuzzedDataProvider& in) {
                     std::to_string(batch));
     index_reads("after the prefill");
     auto tail = [this]() {
-        return fuzz::query_int(db, "SELECT count(*) FROM es_events WHERE seq > (SELECT value "
-                                   "FROM es_meta WHERE key = 'indexed_upto')");
+        return fuzz::query_int(db,
+                               "SELECT count(*) FROM es_events WHERE seq > (SELECT value "
+                               "FROM es_meta WHERE key = 'indexed_upto')");
     };
     // Walk: one event at a time until a fold has passed with something indexed before it
     // (two folds on a store the prefill did not fold), reading at tails 1, 128 and 255 (the
@@ -665,8 +723,9 @@ void Machine::count_shape(const std::vector<int64_t>& seqs) {
     const int64_t upto =
         fuzz::query_int(db, "SELECT value FROM es_meta WHERE key = 'indexed_upto'");
     const int64_t tail = fuzz::query_int(
-        db, "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta WHERE key = "
-            "'indexed_upto')");
+        db,
+        "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta WHERE key = "
+        "'indexed_upto')");
     const bool from_index =
         std::any_of(seqs.begin(), seqs.end(), [&](int64_t q) { return q <= upto; });
     const bool from_tail =
@@ -754,7 +813,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int step = 0; step < kMaxSteps && in.remaining_bytes() > 0; ++step) {
         const int op = in.ConsumeIntegralInRange<int>(0, 28);
         switch (op) {
-            case 0: case 1: case 2: {  // es_append, most frequent
+            case 0:
+            case 1:
+            case 2: {  // es_append, most frequent
                 std::vector<Value> a{stream_arg(in), int_arg(in, -3, 4), events_arg(in)};
                 if (in.ConsumeBool()) a.push_back(options_arg(in));
                 m.call("es_append", a);
@@ -772,10 +833,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 5: m.call("es_status", {stream_arg(in)}); break;
-            case 6: case 7: {  // archive / restore, in place or with a schema
+            case 6:
+            case 7: {  // archive / restore, in place or with a schema
                 const char* fn = op == 6 ? "es_archive" : "es_restore";
-                if (in.ConsumeBool()) m.call(fn, {stream_arg(in)});
-                else m.call(fn, {stream_arg(in), schema_arg(in)});
+                if (in.ConsumeBool())
+                    m.call(fn, {stream_arg(in)});
+                else
+                    m.call(fn, {stream_arg(in), schema_arg(in)});
                 break;
             }
             case 8: {
@@ -785,7 +849,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 9: m.call("es_delete", {stream_arg(in)}); break;
-            case 10: case 11: {
+            case 10:
+            case 11: {
                 static const char* const kConsumers[] = {"c", "totals", "o'q"};
                 Value c = text_or_any(in, kConsumers, 3);
                 switch (in.ConsumeIntegralInRange<int>(0, 2)) {
@@ -795,7 +860,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 }
                 break;
             }
-            case 12: case 13: {
+            case 12:
+            case 13: {
                 std::vector<Value> a{stream_arg(in), int_arg(in, -1, 4)};
                 static const char* const kStates[] = {"{}", "{\"total\":1}", "[1,2]", "nope", ""};
                 switch (in.ConsumeIntegralInRange<int>(0, 3)) {
@@ -812,7 +878,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 m.call("es_snapshot_save", a);
                 break;
             }
-            case 14: m.call("es_snapshot_invalidate", {in.ConsumeBool() ? Value::null() : stream_arg(in)}); break;
+            case 14:
+                m.call("es_snapshot_invalidate",
+                       {in.ConsumeBool() ? Value::null() : stream_arg(in)});
+                break;
             case 15: {  // es_wait: never blocks (timeout 0, or invalid timeouts)
                 Value t = Value::integer(0);
                 switch (in.ConsumeIntegralInRange<int>(0, 5)) {
@@ -825,10 +894,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 m.call("es_wait", {int_arg(in, -1, 10), t});
                 break;
             }
-            case 16: case 17: case 18: m.read_query(in); break;
+            case 16:
+            case 17:
+            case 18: m.read_query(in); break;
             case 19: {  // transactions
-                static const char* const kTx[] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
-                                                  "SAVEPOINT sp", "RELEASE sp", "ROLLBACK TO sp"};
+                static const char* const kTx[] = {"BEGIN",         "BEGIN IMMEDIATE", "COMMIT",
+                                                  "ROLLBACK",      "SAVEPOINT sp",    "RELEASE sp",
+                                                  "ROLLBACK TO sp"};
                 m.run(pick(in, kTx), {}, false);
                 break;
             }
@@ -848,7 +920,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 break;
             }
             case 24: {  // two eskit calls in one statement (re-entrancy)
-                m.run("SELECT es_status(?1), es_head(), es_checkpoint('c')", {stream_arg(in)}, true);
+                m.run("SELECT es_status(?1), es_head(), es_checkpoint('c')", {stream_arg(in)},
+                      true);
                 break;
             }
             case 25: {  // es_append as a row-by-row reaction inside a read of es_stream

@@ -26,7 +26,7 @@ namespace fz {
 
 enum class Mood : std::uint8_t { calm, angry, happy };
 ESKIT_ENUM(Mood, calm, (angry, "ANGRY"), happy);
-enum class Raw : std::int16_t { a = -5, b = 7 };   // undescribed: its integer
+enum class Raw : std::int16_t { a = -5, b = 7 };  // undescribed: its integer
 
 struct Leaf {
     std::string name;
@@ -35,7 +35,7 @@ struct Leaf {
 };
 ESKIT_FIELDS(Leaf, name, n);
 
-struct Tree {   // recursive: bounded by the nesting limit only
+struct Tree {  // recursive: bounded by the nesting limit only
     std::string label;
     std::vector<Tree> kids;
 };
@@ -65,8 +65,8 @@ struct Sample {
     eskit::Value dyn;
     Tree tree;
 };
-ESKIT_FIELDS(Sample, b, i8, u8, i16, u32, i64, u64, f, d, s, bytes, opt, ints, bools, holes,
-             leaves, moods, leaf, mood, raw, dyn, tree, (s, "alias"));
+ESKIT_FIELDS(Sample, b, i8, u8, i16, u32, i64, u64, f, d, s, bytes, opt, ints, bools, holes, leaves,
+             moods, leaf, mood, raw, dyn, tree, (s, "alias"));
 
 }  // namespace fz
 

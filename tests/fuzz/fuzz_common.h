@@ -16,39 +16,35 @@ namespace fuzz {
 
 // Prints the failed invariant and aborts, so that libFuzzer reports a crash and saves the input.
 [[noreturn]] inline void fail(const char* what, const std::string& detail) {
-    std::fprintf(stderr, "\n*** eskit fuzz invariant violated: %s\n*** %s\n", what,
-                 detail.c_str());
+    std::fprintf(stderr, "\n*** eskit fuzz invariant violated: %s\n*** %s\n", what, detail.c_str());
     std::fflush(stderr);
     std::abort();
 }
 
-#define FUZZ_CHECK(cond, detail)                                         \
-    do {                                                                 \
-        if (!(cond)) ::fuzz::fail(#cond, std::string(detail));           \
+#define FUZZ_CHECK(cond, detail)                               \
+    do {                                                       \
+        if (!(cond)) ::fuzz::fail(#cond, std::string(detail)); \
     } while (0)
 
 // The stable error codes of the README's Errors section.
 struct Code {
     const char* prefix;
-    int primary_rc;   // the result code the README documents for it
-    int alt_rc;       // a second allowed code (SQLITE_TOOBIG for invalid_argument), or -1
+    int primary_rc;  // the result code the README documents for it
+    int alt_rc;      // a second allowed code (SQLITE_TOOBIG for invalid_argument), or -1
 };
 inline constexpr Code kCodes[] = {
-    {"conflict:", SQLITE_CONSTRAINT, -1},
-    {"duplicate_event:", SQLITE_CONSTRAINT, -1},
-    {"archived:", SQLITE_CONSTRAINT, -1},
-    {"tombstoned:", SQLITE_CONSTRAINT, -1},
-    {"not_found:", SQLITE_ERROR, -1},
-    {"invalid_argument:", SQLITE_ERROR, SQLITE_TOOBIG},
+    {"conflict:", SQLITE_CONSTRAINT, -1}, {"duplicate_event:", SQLITE_CONSTRAINT, -1},
+    {"archived:", SQLITE_CONSTRAINT, -1}, {"tombstoned:", SQLITE_CONSTRAINT, -1},
+    {"not_found:", SQLITE_ERROR, -1},     {"invalid_argument:", SQLITE_ERROR, SQLITE_TOOBIG},
 };
 
 // SQLite's own messages that a call of ours can legitimately produce (pass-through errors of
 // the SQL we run around the es_ calls, and SQLite's errors inside an eskit call).
 inline bool sqlite_own_message(std::string_view m) {
     static const char* const kOwn[] = {
-        "cannot ",            // cannot start a transaction within a transaction, cannot commit ...
-        "no such ",           // no such savepoint / table / database
-        "database ",          // database cold is already in use / is locked / disk is full
+        "cannot ",    // cannot start a transaction within a transaction, cannot commit ...
+        "no such ",   // no such savepoint / table / database
+        "database ",  // database cold is already in use / is locked / disk is full
         "out of memory",
         "string or blob too big",
         "too many ",
@@ -90,8 +86,8 @@ inline void check_error(sqlite3* db, int rc, const std::string& what) {
     const char* msg = sqlite3_errmsg(db);
     const std::string m = msg ? msg : "";
     const int ext = sqlite3_extended_errcode(db);
-    const std::string ctx = what + " -> rc=" + std::to_string(rc) + " ext=" +
-                            std::to_string(ext) + " msg=[" + m + "]";
+    const std::string ctx =
+        what + " -> rc=" + std::to_string(rc) + " ext=" + std::to_string(ext) + " msg=[" + m + "]";
     FUZZ_CHECK(!m.empty(), ctx);
     for (const Code& c : kCodes) {
         const size_t n = std::strlen(c.prefix);
@@ -134,8 +130,10 @@ inline int64_t query_int(sqlite3* db, const char* sql, int64_t dflt = 0) {
         fail("prepare failed", std::string(sql) + ": " + sqlite3_errmsg(db));
     int64_t v = dflt;
     const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
-    else if (rc != SQLITE_DONE) fail("query failed", std::string(sql) + ": " + sqlite3_errmsg(db));
+    if (rc == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else if (rc != SQLITE_DONE)
+        fail("query failed", std::string(sql) + ": " + sqlite3_errmsg(db));
     sqlite3_finalize(s);
     return v;
 }
@@ -157,8 +155,8 @@ inline void check_integrity(sqlite3* db) {
 // schema 3; the harnesses ask for it like for a table).
 inline bool table_exists(sqlite3* db, const char* schema, const char* table) {
     const std::string sql = std::string("SELECT count(*) FROM \"") + schema +
-                            "\".sqlite_master WHERE type IN ('table', 'view') AND name='" +
-                            table + "'";
+                            "\".sqlite_master WHERE type IN ('table', 'view') AND name='" + table +
+                            "'";
     return query_int(db, sql.c_str()) > 0;
 }
 
@@ -189,9 +187,9 @@ inline constexpr int64_t kTailBound = 256;
 // hundred events would make every step of fuzz_calls slow); the others use indexes.
 inline void check_storage(sqlite3* db, bool full = true) {
     if (!table_exists(db, "main", "es_events")) return;
-    const std::string tail_sql =
-        "SELECT count(*) >= " + std::to_string(kTailBound) + " FROM es_events WHERE seq > "
-        "(SELECT value FROM es_meta WHERE key = 'indexed_upto')";
+    const std::string tail_sql = "SELECT count(*) >= " + std::to_string(kTailBound) +
+                                 " FROM es_events WHERE seq > "
+                                 "(SELECT value FROM es_meta WHERE key = 'indexed_upto')";
     const char* bad_sql[] = {
         // streams in main whose events are not exactly 1..N
         "SELECT count(*) FROM (SELECT stream_id, count(*) AS c, min(version) AS mn, "

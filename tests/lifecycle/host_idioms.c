@@ -42,15 +42,15 @@ static const char* g_mode = "core";
 static const char* g_module = NULL;
 static char g_dir[512];
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        ++checks;                                                          \
-        if (!(cond)) {                                                     \
-            ++failures;                                                    \
-            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);           \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-        }                                                                  \
+#define CHECK(cond, ...)                                         \
+    do {                                                         \
+        ++checks;                                                \
+        if (!(cond)) {                                           \
+            ++failures;                                          \
+            fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__); \
+            fprintf(stderr, __VA_ARGS__);                        \
+            fprintf(stderr, "\n");                               \
+        }                                                        \
     } while (0)
 
 static sqlite3* open_db(const char* name) {
@@ -133,9 +133,9 @@ static void fill(sqlite3* db, const char* s, int n, int first) {
     for (int i = 0; i < n; i += 10) {
         char* json = sqlite3_mprintf("[");
         for (int k = i; k < n && k < i + 10; ++k) {
-            char* next = sqlite3_mprintf("%s%s{\"type\":\"T%d\",\"data\":{\"k\":%d},\"id\":\"%s-%d\"}",
-                                         json, k == i ? "" : ",", (first + k) % 3, first + k, s,
-                                         first + k);
+            char* next =
+                sqlite3_mprintf("%s%s{\"type\":\"T%d\",\"data\":{\"k\":%d},\"id\":\"%s-%d\"}", json,
+                                k == i ? "" : ",", (first + k) % 3, first + k, s, first + k);
             sqlite3_free(json);
             json = next;
         }
@@ -149,13 +149,15 @@ static void fill(sqlite3* db, const char* s, int n, int first) {
 /* Uses reads, writes, lifecycle and wait: eskit caches statements for all of them. */
 static void exercise(sqlite3* db, int round) {
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT es_append('ex-%d', 0, '[{\"type\":\"A\",\"data\":1},{\"type\":\"B\",\"data\":2}]')",
-             round);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT es_append('ex-%d', 0, '[{\"type\":\"A\",\"data\":1},{\"type\":\"B\",\"data\":2}]')",
+        round);
     CHECK(q1(db, sql) == 2, "append round %d", round);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM es_stream('ex-%d')", round);
     CHECK(q1(db, sql) == 2, "es_stream round %d", round);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM es_all WHERE stream_id = 'ex-%d' AND type = 'B'", round);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM es_all WHERE stream_id = 'ex-%d' AND type = 'B'", round);
     CHECK(q1(db, sql) == 1, "es_all filtered round %d", round);
     CHECK(q1(db, "SELECT count(*) >= 2 FROM es_all WHERE category = 'ex'") == 1, "category");
     snprintf(sql, sizeof sql, "SELECT es_archive('ex-%d')", round);
@@ -202,7 +204,8 @@ static void finalize_all_keep_using(void) {
     exec(db, sql);
     for (int round = 0; round < 30; ++round) {
         exercise(db, round);
-        snprintf(sql, sizeof sql, "SELECT es_append('mv-%d', 0, '{\"type\":\"M\",\"data\":%d}')", round, round);
+        snprintf(sql, sizeof sql, "SELECT es_append('mv-%d', 0, '{\"type\":\"M\",\"data\":%d}')",
+                 round, round);
         CHECK(q1(db, sql) == 1, "append mv round %d", round);
         snprintf(sql, sizeof sql, "SELECT es_archive('mv-%d', 'arch')", round);
         CHECK(q1(db, sql) == 1, "archive to arch round %d", round);
@@ -225,7 +228,8 @@ static void address_reuse(void) {
     void* addrs[kMax];
     char* texts[kMax];
     int n = 0;
-    for (sqlite3_stmt* s = sqlite3_next_stmt(db, NULL); s && n < kMax; s = sqlite3_next_stmt(db, s)) {
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db, NULL); s && n < kMax;
+         s = sqlite3_next_stmt(db, s)) {
         const char* sql = sqlite3_sql(s);
         if (sql && strncmp(sql, "/*eskit", 7) == 0) {
             addrs[n] = s;
@@ -263,21 +267,27 @@ static void address_reuse(void) {
         if (sqlite3_prepare_v2(db, sql, -1, &mine[m], NULL) != SQLITE_OK) break;
         for (int k = 0; k < n; ++k) reused += (void*)mine[m] == addrs[k];
     }
-    printf("address_reuse: %d eskit statements, %d user statements at their addresses, tag copy at an "
-           "old address: %d\n", n, reused, copy_at_old);
-    CHECK(reused > 0 || getenv("ESKIT_ALLOW_NO_REUSE"), "no user statement landed at a freed address of "
+    printf(
+        "address_reuse: %d eskit statements, %d user statements at their addresses, tag copy at an "
+        "old address: %d\n",
+        n, reused, copy_at_old);
+    CHECK(reused > 0 || getenv("ESKIT_ALLOW_NO_REUSE"),
+          "no user statement landed at a freed address of "
           "eskit's: the scenario did not test reuse (ASan quarantine on?)");
     for (int round = 0; round < 5; ++round) exercise(db, 100 + round);
     CHECK(q1(db, "SELECT count(*) FROM es_stream('r-1')") == 20, "reads after reuse");
     for (int k = 0; k < m; ++k) {
         const char* sql = sqlite3_sql(mine[k]);
-        CHECK(sql && (k < first_plain ? strncmp(sql, "/*hostx", 7) == 0 : strncmp(sql, "SELECT ", 7) == 0),
+        CHECK(sql && (k < first_plain ? strncmp(sql, "/*hostx", 7) == 0
+                                      : strncmp(sql, "SELECT ", 7) == 0),
               "user statement %d keeps its text", k);
         int rc = sqlite3_step(mine[k]);
-        CHECK(rc == SQLITE_ROW || rc == SQLITE_DONE || rc == SQLITE_CONSTRAINT || rc == SQLITE_ERROR,
-              "user statement %d runs (%d)", k, rc);
-        if (k >= first_plain) CHECK(rc == SQLITE_ROW && sqlite3_column_int(mine[k], 0) == k,
-                                    "user statement %d still works", k);
+        CHECK(
+            rc == SQLITE_ROW || rc == SQLITE_DONE || rc == SQLITE_CONSTRAINT || rc == SQLITE_ERROR,
+            "user statement %d runs (%d)", k, rc);
+        if (k >= first_plain)
+            CHECK(rc == SQLITE_ROW && sqlite3_column_int(mine[k], 0) == k,
+                  "user statement %d still works", k);
         sqlite3_finalize(mine[k]);
     }
     if (copy) {
@@ -299,7 +309,8 @@ static void tag_copies(void) {
     void* addrs[kMax];
     char* texts[kMax];
     int n = 0;
-    for (sqlite3_stmt* s = sqlite3_next_stmt(db, NULL); s && n < kMax; s = sqlite3_next_stmt(db, s)) {
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db, NULL); s && n < kMax;
+         s = sqlite3_next_stmt(db, s)) {
         const char* sql = sqlite3_sql(s);
         if (sql && strncmp(sql, "/*eskit", 7) == 0) {
             addrs[n] = s;
@@ -321,13 +332,15 @@ static void tag_copies(void) {
         for (int k = n - 1; k >= 0; --k) {
             if (!copies[k] || (void*)copies[k] == addrs[k]) continue;
             sqlite3_finalize(copies[k]);
-            if (sqlite3_prepare_v2(db, texts[k], -1, &copies[k], NULL) != SQLITE_OK) copies[k] = NULL;
+            if (sqlite3_prepare_v2(db, texts[k], -1, &copies[k], NULL) != SQLITE_OK)
+                copies[k] = NULL;
             same_place += copies[k] && (void*)copies[k] == addrs[k];
         }
     }
     printf("tag_copies: %d of %d copies sit where eskit's statement of the same text was\n",
            same_place, n);
-    CHECK(same_place > 0 || getenv("ESKIT_ALLOW_NO_REUSE"), "no copy landed where its original was: "
+    CHECK(same_place > 0 || getenv("ESKIT_ALLOW_NO_REUSE"),
+          "no copy landed where its original was: "
           "the scenario did not test copies (ASan quarantine on?)");
     for (int round = 0; round < 5; ++round) exercise(db, 200 + round);
     for (int k = 0; k < n; ++k) {
@@ -347,7 +360,8 @@ static void tag_copies(void) {
 /* Collects the rows of sql (seq, version) while calling between(db, cursor) after every row. */
 typedef void (*between_fn)(sqlite3*, sqlite3_stmt*);
 
-static int collect(sqlite3* db, const char* sql, between_fn between, int64_t* out, int max, int* err) {
+static int collect(sqlite3* db, const char* sql, between_fn between, int64_t* out, int max,
+                   int* err) {
     sqlite3_stmt* s = NULL;
     *err = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
@@ -402,7 +416,8 @@ static const char* kCursorQueries[] = {
     "SELECT seq, version FROM es_all WHERE category IN ('a', 'c') AND type = 'T1'",
     "SELECT seq, version FROM es_all WHERE stream_id = 'a-1'",
     "SELECT seq, version FROM es_all WHERE stream_id IN ('a-1', 'c-1')",
-    "SELECT seq, version FROM es_all WHERE event_id IN ('a-1-3', 'b-1-100', 'c-1-250', 'a-1-299', 'b-1-7')",
+    "SELECT seq, version FROM es_all WHERE event_id IN ('a-1-3', 'b-1-100', 'c-1-250', 'a-1-299', "
+    "'b-1-7')",
     "SELECT seq, version FROM es_all WHERE seq BETWEEN 200 AND 600",
     "SELECT seq, version FROM es_all LIMIT 333",
     "SELECT seq, version FROM es_stream('a-1')",
@@ -435,9 +450,11 @@ static void reset_all_during_cursor(void) {
               sqlite3_errmsg(db));
         CHECK(nw > 0, "%s: rows", kCursorQueries[i]);
         int at = first_difference(want, nw, got, ng, kMax);
-        CHECK(at < 0, "%s: %d rows with a reset-all loop after each row, %d without; first difference "
-              "at row %d: got (seq %lld, version %lld), want (seq %lld, version %lld)", kCursorQueries[i],
-              ng, nw, at, at >= 0 && at < ng ? (long long)(got[at] / 1000000) : -1LL,
+        CHECK(at < 0,
+              "%s: %d rows with a reset-all loop after each row, %d without; first difference "
+              "at row %d: got (seq %lld, version %lld), want (seq %lld, version %lld)",
+              kCursorQueries[i], ng, nw, at,
+              at >= 0 && at < ng ? (long long)(got[at] / 1000000) : -1LL,
               at >= 0 && at < ng ? (long long)(got[at] % 1000000) : -1LL,
               at >= 0 && at < nw ? (long long)(want[at] / 1000000) : -1LL,
               at >= 0 && at < nw ? (long long)(want[at] % 1000000) : -1LL);
@@ -459,12 +476,14 @@ static void finalize_others_during_cursor(void) {
         int nw = collect(db, kCursorQueries[i], NULL, want, kMax, &err1);
         int ng = collect(db, kCursorQueries[i], finalize_others, got, kMax, &err2);
         if (err2 == 0) {
-            CHECK(ng == nw && memcmp(want, got, sizeof(int64_t) * (size_t)(nw < kMax ? nw : kMax)) == 0,
+            CHECK(ng == nw &&
+                      memcmp(want, got, sizeof(int64_t) * (size_t)(nw < kMax ? nw : kMax)) == 0,
                   "%s: %d rows when every other statement is finalized after each row, %d without",
                   kCursorQueries[i], ng, nw);
         } else {
             /* failing is allowed, with an error message (not UB) and rows so far correct */
-            CHECK(ng <= nw && memcmp(want, got, sizeof(int64_t) * (size_t)(ng < kMax ? ng : kMax)) == 0,
+            CHECK(ng <= nw &&
+                      memcmp(want, got, sizeof(int64_t) * (size_t)(ng < kMax ? ng : kMax)) == 0,
                   "%s: rows before the error differ", kCursorQueries[i]);
             printf("finalize_others: %s stopped with %d (%s) after %d rows\n", kCursorQueries[i],
                    err2, sqlite3_errmsg(db), ng);
@@ -487,16 +506,18 @@ static void shadowing_tables(void) {
                 exec(db, sql);
             }
             CHECK(q1(db, "SELECT es_init()") == 3, "es_init with %s shadowed", tables[i][0]);
-            CHECK(q1(db, "SELECT es_append('s-1', -1, '[{\"type\":\"A\",\"data\":1}]')") >= 1, "append");
+            CHECK(q1(db, "SELECT es_append('s-1', -1, '[{\"type\":\"A\",\"data\":1}]')") >= 1,
+                  "append");
             CHECK(q1(db, "SELECT es_status('s-1') = 'active'") == 1, "status");
             CHECK(q1(db, "SELECT es_archive('s-1'), es_restore('s-1')") == 0, "lifecycle");
-            if (i == 0) CHECK(q1(db, "SELECT count(*) >= 1 FROM es_stream('s-1')") == 1, "es_stream");
+            if (i == 0)
+                CHECK(q1(db, "SELECT count(*) >= 1 FROM es_stream('s-1')") == 1, "es_stream");
             if (i == 1) CHECK(q1(db, "SELECT count(*) >= 1 FROM es_all") == 1, "es_all");
             CHECK(q1(db, "SELECT count(*) FROM main.es_events") >= 1, "rows");
             int rc = legacy ? sqlite3_close(db) : sqlite3_close_v2(db);
             CHECK(rc == SQLITE_OK, "%s with a user table %s%s%s: %d",
-                  legacy ? "sqlite3_close" : "sqlite3_close_v2", tables[i][0], tables[i][1] ? " and " : "",
-                  tables[i][1] ? tables[i][1] : "", rc);
+                  legacy ? "sqlite3_close" : "sqlite3_close_v2", tables[i][0],
+                  tables[i][1] ? " and " : "", tables[i][1] ? tables[i][1] : "", rc);
         }
     }
 }

@@ -215,8 +215,13 @@ TEST_CASE("UuidGen: uniqueness") {
 
 TEST_CASE("base64: RFC 4648 section 10 test vectors") {
     const std::pair<const char*, const char*> vectors[] = {
-        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},       {"foo", "Zm9v"},
-        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (const auto& [plain, encoded] : vectors) {
         INFO("vector ", plain);
@@ -273,9 +278,9 @@ TEST_CASE("base64: rejected input") {
         CHECK(rejects(std::string("Zm\0v", 4)));
     }
     SUBCASE("bad padding") {
-        for (const char* in : {"=", "==", "===", "====", "Zg=", "Zg===", "Zg====", "Zm8==",
-                               "Zm9v=", "Zm9v==", "Zm9v====", "Z===", "Zg==Zg==", "Zm=8",
-                               "=Zm8", "Zm9vYg=", "Zm9vYmE", "Zm9vYmE=="}) {
+        for (const char* in :
+             {"=", "==", "===", "====", "Zg=", "Zg===", "Zg====", "Zm8==", "Zm9v=", "Zm9v==",
+              "Zm9v====", "Z===", "Zg==Zg==", "Zm=8", "=Zm8", "Zm9vYg=", "Zm9vYmE", "Zm9vYmE=="}) {
             INFO("input ", in);
             // "Zm9vYmE" is valid unpadded; everything else in the list is not.
             if (std::string(in) == "Zm9vYmE") {

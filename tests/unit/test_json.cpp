@@ -71,9 +71,7 @@ Error options_error(std::string_view text) {
     return Error{eskit::Code::Ok, -1, "no error", {}};
 }
 
-std::string invalid(const std::string& rest) {
-    return "invalid_argument: es_append(): " + rest;
-}
+std::string invalid(const std::string& rest) { return "invalid_argument: es_append(): " + rest; }
 
 const char* const kStructure =
     "The JSON document has an improper structure: missing or superfluous commas, braces, "
@@ -107,8 +105,8 @@ TEST_CASE("parse_events: one object is a batch of one, an array is a batch") {
         CHECK(evs[0].payload.empty());
     }
     SUBCASE("array keeps order") {
-        const auto evs = events_of(
-            js, R"([{"type":"A","data":1},{"type":"B","data":2},{"type":"C","data":3}])");
+        const auto evs =
+            events_of(js, R"([{"type":"A","data":1},{"type":"B","data":2},{"type":"C","data":3}])");
         REQUIRE(evs.size() == 3);
         CHECK(str(evs[0].type) == "A");
         CHECK(str(evs[1].type) == "B");
@@ -128,9 +126,9 @@ TEST_CASE("parse_events: one object is a batch of one, an array is a batch") {
         CHECK(str(evs[0].data) == "7");
     }
     SUBCASE("all keys in any order") {
-        const auto evs = events_of(
-            js, R"({"schema_version":3,"id":"ev-1","metadata":{"k":"v"},"data":{"a":1},)"
-                R"("codec":"json","type":"T"})");
+        const auto evs =
+            events_of(js, R"({"schema_version":3,"id":"ev-1","metadata":{"k":"v"},"data":{"a":1},)"
+                          R"("codec":"json","type":"T"})");
         REQUIRE(evs.size() == 1);
         CHECK(str(evs[0].type) == "T");
         CHECK(str(evs[0].data) == R"({"a":1})");
@@ -195,7 +193,8 @@ TEST_CASE("parse_events: data keeps its raw JSON text") {
     SUBCASE("whitespace around an object or array value is not part of it") {
         CHECK(data_of(R"( {"a":1} )") == R"({"a":1})");
         CHECK(data_of("\n[1, 2]\n") == "[1, 2]");
-        const auto evs = events_of(js, R"([{"data": {"a":1}   , "type":"t"}, {"type":"u","data":[]  }])");
+        const auto evs =
+            events_of(js, R"([{"data": {"a":1}   , "type":"t"}, {"type":"u","data":[]  }])");
         REQUIRE(evs.size() == 2);
         CHECK(str(evs[0].data) == R"({"a":1})");
         CHECK(str(evs[1].data) == "[]");
@@ -278,8 +277,8 @@ TEST_CASE("parse_events: JSON beyond simdjson's range") {
         }
     }
     SUBCASE("fields eskit reads itself must still fit") {
-        const Error e = events_error(
-            R"({"type":"t","data":1,"schema_version":99999999999999999999})", kFn, db);
+        const Error e =
+            events_error(R"({"type":"t","data":1,"schema_version":99999999999999999999})", kFn, db);
         CHECK(e.rc == SQLITE_ERROR);
         CHECK(e.message == invalid("events[0].schema_version must be an integer >= 1, got "
                                    "99999999999999999999"));
@@ -325,8 +324,7 @@ TEST_CASE("parse_events: names, ids and schema versions") {
         CHECK(evs[0].type.size() == 1024);
     }
     SUBCASE("schema_version bounds") {
-        CHECK(events_of(js, R"({"type":"t","data":1,"schema_version":1})")[0].schema_version ==
-              1);
+        CHECK(events_of(js, R"({"type":"t","data":1,"schema_version":1})")[0].schema_version == 1);
         CHECK(events_of(js, R"({"type":"t","data":1,"schema_version":42})")[0].schema_version ==
               42);
         CHECK(events_of(js, R"({"type":"t","data":1,"schema_version":9223372036854775807})")[0]
@@ -345,7 +343,8 @@ TEST_CASE("parse_events: metadata members") {
 
     SUBCASE("keys unescaped, values raw") {
         const auto evs = events_of(
-            js, R"({"type":"t","data":1,"metadata":{"a":1,"b":{"c":[1, 2]},"k\"q":"v\n","n":null,"f":1.50}})");
+            js,
+            R"({"type":"t","data":1,"metadata":{"a":1,"b":{"c":[1, 2]},"k\"q":"v\n","n":null,"f":1.50}})");
         REQUIRE(evs.size() == 1);
         CHECK(evs[0].has_metadata);
         REQUIRE(evs[0].metadata.size() == 5);
@@ -457,7 +456,8 @@ TEST_CASE("parse_events: invalid JSON names simdjson's reason") {
               "Problem while parsing an atom starting with the letter 'n'");
         check(R"({"type":"a","data":1,"metadata":{"k":fals}})",
               "Problem while parsing an atom starting with the letter 'f'");
-        check(R"([{"type":"a","data":1},{"type":"b","data":01}])", "Problem while parsing a number");
+        check(R"([{"type":"a","data":1},{"type":"b","data":01}])",
+              "Problem while parsing a number");
         check(R"({"type":"a","data":"\x"})", "Problem while parsing a string");
         check(R"({"type":"a","data":"\ud800"})", "Problem while parsing a string");
     }
@@ -492,8 +492,8 @@ TEST_CASE("parse_events: invalid JSON names simdjson's reason") {
     SUBCASE("fn names the caller") {
         const Error e = events_error("[", "es_test()");
         CHECK(e.rc == SQLITE_ERROR);
-        CHECK(e.message == std::string("invalid_argument: es_test(): events is not valid JSON: ") +
-                               kStructure);
+        CHECK(e.message ==
+              std::string("invalid_argument: es_test(): events is not valid JSON: ") + kStructure);
     }
 }
 
@@ -533,12 +533,14 @@ TEST_CASE("parse_events: wrong shapes") {
               "events[0] has key 'metadata' more than once");
         check(R"({"type":"a","data":1,"metadata":null,"metadata":null})",
               "events[0] has key 'metadata' more than once");
-        check(R"({"type":"a","data":1,"id":"x","id":"x"})", "events[0] has key 'id' more than once");
+        check(R"({"type":"a","data":1,"id":"x","id":"x"})",
+              "events[0] has key 'id' more than once");
         check(R"({"type":"a","data":1,"codec":"json","codec":"json"})",
               "events[0] has key 'codec' more than once");
         check(R"({"type":"a","data":1,"schema_version":1,"schema_version":1})",
               "events[0] has key 'schema_version' more than once");
-        check(R"({"type":"a","data":1,"t\u0079pe":"b"})", "events[0] has key 'type' more than once");
+        check(R"({"type":"a","data":1,"t\u0079pe":"b"})",
+              "events[0] has key 'type' more than once");
         check(R"([{"type":"a","data":1},{"type":"b","data":2,"x":3}])",
               "events[1] has unknown key 'x'");
     }
@@ -573,8 +575,8 @@ TEST_CASE("parse_events: wrong shapes") {
     }
     SUBCASE("schema_version must be an integer >= 1") {
         const std::string must = "events[0].schema_version must be an integer >= 1, got ";
-        for (const char* v : {"0", "-1", "1.0", "1.5", "1e2", R"("1")", "null", "true",
-                              "9223372036854775808"}) {
+        for (const char* v :
+             {"0", "-1", "1.0", "1.5", "1e2", R"("1")", "null", "true", "9223372036854775808"}) {
             check(std::string(R"({"type":"a","data":1,"schema_version":)") + v + "}", must + v);
         }
         check(R"({"type":"a","data":1,"schema_version":[1]})", must + "an array");
@@ -588,16 +590,15 @@ TEST_CASE("parse_events: wrong shapes") {
         // The value is quoted as given (raw JSON text), shortened to 40 bytes.
         for (const std::string data : {
                  "1", "null", "[]", R"({"a":"AA=="})",
-                 R"("A")",         // dangling symbol
-                 R"("AAF")",       // non-zero leftover bits
-                 R"("AA=")",       // padding present but not exact
+                 R"("A")",    // dangling symbol
+                 R"("AAF")",  // non-zero leftover bits
+                 R"("AA=")",  // padding present but not exact
                  R"("AA===")",
-                 R"("AA AA")",     // characters outside the alphabet
-                 R"("AA-_")",      // base64url is another alphabet
-                 R"("AA\nA")",     // escapes other than \/ are not base64
-                 R"("\u0041AAA")",
-                 R"("AAAA\\")",
-                 R"("AA\/")",      // \/ undone, then "AA/" has leftover bits
+                 R"("AA AA")",  // characters outside the alphabet
+                 R"("AA-_")",   // base64url is another alphabet
+                 R"("AA\nA")",  // escapes other than \/ are not base64
+                 R"("\u0041AAA")", R"("AAAA\\")",
+                 R"("AA\/")",  // \/ undone, then "AA/" has leftover bits
              }) {
             check(with(data), must + data);
         }
@@ -621,8 +622,8 @@ TEST_CASE("parse_events: oversized names are SQLITE_TOOBIG") {
         CHECK(e.message == invalid("events[0].codec is 1025 bytes, maximum 1024"));
     }
     SUBCASE("id, in a later element") {
-        const Error e = events_error(R"([{"type":"t","data":1},{"type":"t","data":1,"id":")" +
-                                     big + R"("}])");
+        const Error e =
+            events_error(R"([{"type":"t","data":1},{"type":"t","data":1,"id":")" + big + R"("}])");
         CHECK(e.rc == SQLITE_TOOBIG);
         CHECK(e.message == invalid("events[1].id is 1025 bytes, maximum 1024"));
     }
@@ -755,14 +756,16 @@ TEST_CASE("JsonScratch::validate accepts exactly one complete JSON value") {
     };
     Error e = error_of(R"({"a":[tru]})");
     CHECK(e.rc == SQLITE_ERROR);
-    CHECK(e.message == "invalid_argument: es_test(): state is not valid JSON: Problem while "
-                       "parsing an atom starting with the letter 't'");
+    CHECK(e.message ==
+          "invalid_argument: es_test(): state is not valid JSON: Problem while "
+          "parsing an atom starting with the letter 't'");
     e = error_of("1 2");
     CHECK(e.rc == SQLITE_ERROR);
-    CHECK(e.message == std::string("invalid_argument: es_test(): state is not valid JSON: ") +
-                           kStructure);
+    CHECK(e.message ==
+          std::string("invalid_argument: es_test(): state is not valid JSON: ") + kStructure);
     e = error_of("");
-    CHECK(e.message == "invalid_argument: es_test(): state is not valid JSON: Empty: no JSON found");
+    CHECK(e.message ==
+          "invalid_argument: es_test(): state is not valid JSON: Empty: no JSON found");
 }
 
 // --------------------------------------------------------------------------------------------
@@ -850,7 +853,8 @@ TEST_CASE("JsonScratch reuse: no content of an earlier call leaks into a later o
                     text += R"({"type":")" + type + R"(","codec":"bin","data":")" +
                             eskit::ext::base64_encode(bytes) + R"("})";
                 } else {
-                    const std::string data = R"({"s":")" + std::string(static_cast<size_t>(l), fill) +
+                    const std::string data = R"({"s":")" +
+                                             std::string(static_cast<size_t>(l), fill) +
                                              R"(","n":)" + std::to_string(l) + "}";
                     payloads.emplace_back();
                     datas.push_back(data);
@@ -904,8 +908,8 @@ TEST_CASE("merge_metadata") {
         CHECK(out.empty());
     }
     SUBCASE("event only") {
-        CHECK(eskit::ext::merge_metadata(event_with({{"a", "1"}, {"b", R"("x")"}}),
-                                         AppendOptions{}, out));
+        CHECK(eskit::ext::merge_metadata(event_with({{"a", "1"}, {"b", R"("x")"}}), AppendOptions{},
+                                         out));
         CHECK(out == R"({"a":1,"b":"x"})");
     }
     SUBCASE("call only") {
@@ -927,8 +931,8 @@ TEST_CASE("merge_metadata") {
         CHECK(out == R"({"a":{"x":10},"b":2,"c":30,"d":40})");
     }
     SUBCASE("disjoint keys") {
-        CHECK(eskit::ext::merge_metadata(event_with({{"e", "1"}}), options_with({{"o", "2"}}),
-                                         out));
+        CHECK(
+            eskit::ext::merge_metadata(event_with({{"e", "1"}}), options_with({{"o", "2"}}), out));
         CHECK(out == R"({"o":2,"e":1})");
     }
     SUBCASE("keys are re-quoted") {

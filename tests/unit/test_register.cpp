@@ -91,8 +91,7 @@ void exercise(sqlite3* db) {
                   R"( '{"idempotency_key":"k1","metadata":{"by":"u1"}}'))") == "3");
     CHECK(run(db, R"(SELECT es_append('order-17', 0, '{"type":"X","data":1}'))") ==
           "error: conflict: stream 'order-17' is at version 3, expected 0");
-    CHECK(run(db, R"(SELECT es_append('cart-1', NULL, '{"type":"Added","data":[1,2]}'))") ==
-          "1");
+    CHECK(run(db, R"(SELECT es_append('cart-1', NULL, '{"type":"Added","data":[1,2]}'))") == "1");
     CHECK(run(db, "SELECT version, type, data, metadata FROM es_stream('order-17')") ==
           "1|Placed|{\"n\":1}|NULL\n"
           "2|Paid|19.99|NULL\n"
@@ -100,8 +99,7 @@ void exercise(sqlite3* db) {
     CHECK(run(db, "SELECT seq, stream_id, category, version FROM es_all") ==
           "1|order-17|order|1\n2|order-17|order|2\n3|order-17|order|3\n4|cart-1|cart|1");
     CHECK(run(db, "SELECT seq FROM es_all(2) WHERE category = 'order'") == "3");
-    CHECK(run(db, "SELECT es_head(), es_status('order-17'), es_status('nope')") ==
-          "4|active|none");
+    CHECK(run(db, "SELECT es_head(), es_status('order-17'), es_status('nope')") == "4|active|none");
 }
 
 }  // namespace
@@ -118,8 +116,9 @@ TEST_CASE("eskit_register: the SQL surface works in-process") {
     }
     SUBCASE("es_append and es_stream") {
         exercise(d.db);
-        CHECK(run(d.db, "SELECT codec, schema_version, length(event_id), idempotency_key "
-                        "FROM es_stream('order-17', 3)") == "json|1|36|k1");
+        CHECK(run(d.db,
+                  "SELECT codec, schema_version, length(event_id), idempotency_key "
+                  "FROM es_stream('order-17', 3)") == "json|1|36|k1");
     }
 }
 
@@ -176,8 +175,9 @@ TEST_CASE("registration creates no tables") {
     }
     SUBCASE("the first write creates the tables") {
         CHECK(run(d.db, R"(SELECT es_append('s', 0, '{"type":"a","data":1}'))") == "1");
-        CHECK(run(d.db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
-                        "('es_events', 'es_streams', 'es_snapshots', 'es_checkpoints')") == "4");
+        CHECK(run(d.db,
+                  "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                  "('es_events', 'es_streams', 'es_snapshots', 'es_checkpoints')") == "4");
     }
 }
 
@@ -278,8 +278,9 @@ void legacy_close_scenarios(void (*open)(Db&)) {
         sqlite3_finalize(mine);
         // The connection stays usable, and the extension prepares again as needed.
         CHECK(run(d.db, R"(SELECT es_append('order-17', 3, '{"type":"T","data":4}'))") == "4");
-        CHECK(run(d.db, "SELECT count(*) FROM es_all a JOIN es_stream('order-17') b "
-                        "ON a.seq = b.seq") == "4");
+        CHECK(run(d.db,
+                  "SELECT count(*) FROM es_all a JOIN es_stream('order-17') b "
+                  "ON a.seq = b.seq") == "4");
     }
     CHECK(d.close_legacy() == SQLITE_OK);
 }
@@ -353,20 +354,23 @@ TEST_CASE("two cursors of one table can be open at once") {
     REQUIRE(run(d.db, "SELECT es_append('s-2', 0, '" + batch + "')") == "50");
 
     CHECK(run(d.db, "SELECT count(*) FROM es_all a JOIN es_all b ON a.seq = b.seq") == "100");
-    CHECK(run(d.db, "SELECT count(*) FROM es_all a JOIN es_all b ON a.type = b.type "
-                    "AND a.stream_id = 's-1' AND b.stream_id = 's-2'") ==
+    CHECK(run(d.db,
+              "SELECT count(*) FROM es_all a JOIN es_all b ON a.type = b.type "
+              "AND a.stream_id = 's-1' AND b.stream_id = 's-2'") ==
           "834");  // 17*17 + 17*17 + 16*16
-    CHECK(run(d.db, "SELECT sum(a.data = b.data) FROM es_stream('s-1') a "
-                    "JOIN es_stream('s-2') b ON a.version = b.version") == "50");
-    CHECK(run(d.db, "SELECT group_concat(n) FROM (SELECT (SELECT count(*) FROM es_all b "
-                    "WHERE b.seq <= a.seq) AS n FROM es_all a WHERE a.seq IN (1, 50, 100))") ==
+    CHECK(run(d.db,
+              "SELECT sum(a.data = b.data) FROM es_stream('s-1') a "
+              "JOIN es_stream('s-2') b ON a.version = b.version") == "50");
+    CHECK(run(d.db,
+              "SELECT group_concat(n) FROM (SELECT (SELECT count(*) FROM es_all b "
+              "WHERE b.seq <= a.seq) AS n FROM es_all a WHERE a.seq IN (1, 50, 100))") ==
           "1,50,100");
     // Interleaved stepping of two independent statements over the same table.
     sqlite3_stmt* x = nullptr;
     sqlite3_stmt* y = nullptr;
     REQUIRE(sqlite3_prepare_v2(d.db, "SELECT seq FROM es_all", -1, &x, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_prepare_v2(d.db, "SELECT seq FROM es_all ORDER BY seq DESC", -1, &y,
-                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(d.db, "SELECT seq FROM es_all ORDER BY seq DESC", -1, &y, nullptr) ==
+            SQLITE_OK);
     for (int i = 1; i <= 100; ++i) {
         REQUIRE(sqlite3_step(x) == SQLITE_ROW);
         REQUIRE(sqlite3_step(y) == SQLITE_ROW);
@@ -447,8 +451,9 @@ TEST_CASE("a failed es_append leaves no binding of its own behind for the next c
     // A key long enough to live on the heap, in the failing call's copy as well.
     std::string key;
     for (int i = 0; i < 300; ++i) key += static_cast<char>('a' + i % 26);
-    std::string sql = R"(SELECT es_append('s-2', 0, '{"type":"T","data":1}', '{"idempotency_key":")" +
-                      key + R"("}'))";
+    std::string sql =
+        R"(SELECT es_append('s-2', 0, '{"type":"T","data":1}', '{"idempotency_key":")" + key +
+        R"("}'))";
     key.assign(key.size(), '#');
     key.clear();
     key.shrink_to_fit();

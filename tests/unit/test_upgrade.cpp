@@ -62,12 +62,15 @@ Content content(sqlite3* db, const std::string& schema = "main") {
     const std::string s = "\"" + schema + "\".";
     Content c;
     c.events = run(db, "SELECT " + kEventCols + " FROM " + s + "es_events ORDER BY seq");
-    c.snapshots = run(db, "SELECT stream_id, version, schema_version, codec, quote(state), "
-                          "created_at FROM " + s + "es_snapshots ORDER BY stream_id");
+    c.snapshots = run(db,
+                      "SELECT stream_id, version, schema_version, codec, quote(state), "
+                      "created_at FROM " +
+                          s + "es_snapshots ORDER BY stream_id");
     c.checkpoints = run(db, "SELECT * FROM " + s + "es_checkpoints ORDER BY consumer");
-    c.streams = run(db, "SELECT stream_id, category, version, state, archived_to, created_at, "
-                        "updated_at, tombstone_reason, tombstoned_at FROM " + s +
-                        "es_streams ORDER BY stream_id");
+    c.streams = run(db,
+                    "SELECT stream_id, category, version, state, archived_to, created_at, "
+                    "updated_at, tombstone_reason, tombstoned_at FROM " +
+                        s + "es_streams ORDER BY stream_id");
     if (schema == "main") {
         c.user_log = run(db, "SELECT * FROM user_log ORDER BY rowid");
         c.user_totals = run(db, "SELECT * FROM user_totals ORDER BY stream_id");
@@ -95,8 +98,9 @@ void check_fixture(sqlite3* db, Flavor f) {
     CHECK(run(db, "SELECT group_concat(seq) FROM (SELECT seq FROM es_events ORDER BY seq)") ==
           "1,2,3,4,7,8,11");
     CHECK(run(db, "SELECT seq FROM sqlite_sequence WHERE name = 'es_events'") == "12");
-    CHECK(run(db, "SELECT instr(sql, 'AUTOINCREMENT') > 0 FROM sqlite_schema WHERE name = "
-                  "'es_events'") == "1");
+    CHECK(run(db,
+              "SELECT instr(sql, 'AUTOINCREMENT') > 0 FROM sqlite_schema WHERE name = "
+              "'es_events'") == "1");
     if (f == Flavor::V1) {
         CHECK(run(db, "SELECT count(*) FROM es_meta WHERE key = 'seq_floor'") == "0");
         CHECK(run(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'es_guard'") == "1");
@@ -107,8 +111,10 @@ void check_fixture(sqlite3* db, Flavor f) {
         // Version 2's head: seq_floor, recorded by the tombstone of temp-1 (seq 12).
         CHECK(run(db, "SELECT value FROM es_meta WHERE key = 'seq_floor'") == "12");
         CHECK(run(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'es_guard'") == "0");
-        CHECK(run(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
-                      "instr(sql, '\"" + std::string(kWriterFunction) + "\"()') > 0") == "6");
+        CHECK(run(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND "
+                  "instr(sql, '\"" +
+                      std::string(kWriterFunction) + "\"()') > 0") == "6");
         CHECK(run(db, "DELETE FROM es_events") == kNoWriter);
     }
     CHECK(run(db, "SELECT stream_id, state, archived_to FROM es_streams ORDER BY stream_id") ==
@@ -153,8 +159,9 @@ void check_upgraded(sqlite3* e, const Content& before) {
     const std::string id = store_id(e);
     CHECK(is_uuid_v4(id));
     // The identity is written into every guard trigger (6 from v3_objects, 18 bookkeeping).
-    CHECK(run(e, "SELECT count(*), sum(instr(sql, '''" + id + "''') > 0) FROM sqlite_schema "
-                 "WHERE type = 'trigger' AND name LIKE 'es\\_%' ESCAPE '\\'") == "24|24");
+    CHECK(run(e, "SELECT count(*), sum(instr(sql, '''" + id +
+                     "''') > 0) FROM sqlite_schema "
+                     "WHERE type = 'trigger' AND name LIKE 'es\\_%' ESCAPE '\\'") == "24|24");
     // The head: seq_floor kept (12: temp-1's deleted event), the next append gets 13.
     CHECK(run(e, "SELECT value FROM es_meta WHERE key = 'seq_floor'") == "12");
     CHECK(run(e, "SELECT es_head()") == "12");
@@ -162,21 +169,24 @@ void check_upgraded(sqlite3* e, const Content& before) {
     check_same(content(e), before);
     CHECK(run(e, "PRAGMA integrity_check") == "ok");
     // AUTOINCREMENT is gone, and with it the sqlite_sequence bookkeeping.
-    CHECK(run(e, "SELECT instr(sql, 'AUTOINCREMENT') FROM sqlite_schema WHERE name = "
-                 "'es_events'") == "0");
+    CHECK(run(e,
+              "SELECT instr(sql, 'AUTOINCREMENT') FROM sqlite_schema WHERE name = "
+              "'es_events'") == "0");
     CHECK(run(e, "SELECT count(*) FROM sqlite_sequence") == "0");
     // No category column, no index on event_id, category or type.
-    CHECK(run(e, "SELECT count(*) FROM pragma_table_xinfo('es_events') WHERE name = "
-                 "'category'") == "0");
-    CHECK(run(e, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = "
-                 "'index' AND tbl_name = 'es_events' ORDER BY name)") ==
+    CHECK(run(e,
+              "SELECT count(*) FROM pragma_table_xinfo('es_events') WHERE name = "
+              "'category'") == "0");
+    CHECK(run(e,
+              "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE type = "
+              "'index' AND tbl_name = 'es_events' ORDER BY name)") ==
           "es_events_idempotency,sqlite_autoindex_es_events_1,user_total");
 
     // Lifecycle states.
-    CHECK(run(e, "SELECT es_status('order-1'), es_status('img-1'), es_status('cart-1'), "
-                 "es_status('old-1'), es_status('gone-1'), es_status('temp-1'), "
-                 "es_status('nope')") ==
-          "active|active|archived|archived|tombstoned|tombstoned|none");
+    CHECK(run(e,
+              "SELECT es_status('order-1'), es_status('img-1'), es_status('cart-1'), "
+              "es_status('old-1'), es_status('gone-1'), es_status('temp-1'), "
+              "es_status('nope')") == "active|active|archived|archived|tombstoned|tombstoned|none");
     CHECK(run(e, "SELECT group_concat(version) FROM es_stream('cart-1')") == "1,2");
     CHECK(run(e, "SELECT * FROM es_stream('old-1')") ==
           "error: archived: stream 'old-1' was moved to archive database 'cold'; read it from "
@@ -185,24 +195,26 @@ void check_upgraded(sqlite3* e, const Content& before) {
           "error: tombstoned: stream 'gone-1' is tombstoned (reason: 'gdpr')");
 
     // The upgrade folded every event: nothing left in the tail, the blocks list them all.
-    CHECK(run(e, "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta WHERE "
-                 "key = 'indexed_upto')") == "0");
-    CHECK(run(e, "SELECT group_concat(seq) FROM es_index_seqs(1, 'order', 0, 1000)") ==
-          "1,2,3,11");
+    CHECK(run(e,
+              "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta WHERE "
+              "key = 'indexed_upto')") == "0");
+    CHECK(run(e, "SELECT group_concat(seq) FROM es_index_seqs(1, 'order', 0, 1000)") == "1,2,3,11");
     CHECK(run(e, "SELECT group_concat(seq) FROM es_index_seqs(2, 'Added', 0, 1000)") == "2,3,8");
     CHECK(run(e, "SELECT kind, key FROM es_postings ORDER BY kind, key") ==
           "1|cart\n1|img\n1|order\n2|Added\n2|Opened\n2|Paid\n2|Placed\n2|Uploaded");
     // Every existing id is listed (none of them carries its seq the version 3 way).
-    CHECK(run(e, "SELECT count(*) FROM es_event_ids AS i JOIN es_events AS v ON v.seq = i.seq "
-                 "AND v.event_id = i.event_id") == "7");
+    CHECK(run(e,
+              "SELECT count(*) FROM es_event_ids AS i JOIN es_events AS v ON v.seq = i.seq "
+              "AND v.event_id = i.event_id") == "7");
     CHECK(run(e, "SELECT count(*) FROM es_event_ids") == "7");
     // Reads by category, type and event id answer right away.
     CHECK(run(e, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") == "1,2,3,11");
     CHECK(run(e, "SELECT group_concat(seq) FROM es_all WHERE category IN ('cart', 'img')") ==
           "4,7,8");
     CHECK(run(e, "SELECT group_concat(seq) FROM es_all WHERE type = 'Added'") == "2,3,8");
-    CHECK(run(e, "SELECT group_concat(seq) FROM es_all WHERE category = 'order' AND "
-                 "type = 'Added'") == "2,3");
+    CHECK(run(e,
+              "SELECT group_concat(seq) FROM es_all WHERE category = 'order' AND "
+              "type = 'Added'") == "2,3");
     CHECK(run(e, "SELECT seq FROM es_all WHERE event_id = 'order-1/placed'") == "1");
     CHECK(run(e, std::string("SELECT seq FROM es_all WHERE event_id = '") + kG2 + "'") == "3");
     CHECK(run(e, std::string("SELECT seq, quote(data) FROM es_all WHERE event_id = '") + kG3 +
@@ -218,7 +230,8 @@ void check_writes_after_upgrade(sqlite3* e, const std::string& path) {
     CHECK(run(e, R"(SELECT es_append('x-1', 0, '{"type":"X","data":{},"id":"order-1/placed"}'))")
               .rfind("error: duplicate_event: ", 0) == 0);
     CHECK(run(e, std::string("SELECT es_append('x-1', 0, '{\"type\":\"X\",\"data\":{},\"id\":\"") +
-                     kG3 + "\"}')").rfind("error: duplicate_event: ", 0) == 0);
+                     kG3 + "\"}')")
+              .rfind("error: duplicate_event: ", 0) == 0);
     CHECK(run(e, R"(SELECT es_append('order-1', 0, '{"type":"Added","data":{"total":20}}', )"
                  R"('{"idempotency_key":"k-1"}'))") == "3");
     CHECK(run(e, "SELECT es_append('cart-1', 2, '{\"type\":\"X\",\"data\":1}')") ==
@@ -231,15 +244,19 @@ void check_writes_after_upgrade(sqlite3* e, const std::string& path) {
     CHECK(run(e, "SELECT seq, stream_id FROM user_log ORDER BY rowid DESC LIMIT 1") ==
           "13|order-1");
     CHECK(run(e, "SELECT total FROM user_totals WHERE stream_id = 'order-1'") == "75");
-    CHECK(run(e, "EXPLAIN QUERY PLAN SELECT seq FROM es_events WHERE codec = 'json' AND "
-                 "json_extract(data, '$.total') = 5").find("user_total") != std::string::npos);
-    CHECK(run(e, "SELECT group_concat(seq) FROM es_events WHERE codec = 'json' AND "
-                 "json_extract(data, '$.total') = 5") == "3,13");
+    CHECK(run(e,
+              "EXPLAIN QUERY PLAN SELECT seq FROM es_events WHERE codec = 'json' AND "
+              "json_extract(data, '$.total') = 5")
+              .find("user_total") != std::string::npos);
+    CHECK(run(e,
+              "SELECT group_concat(seq) FROM es_events WHERE codec = 'json' AND "
+              "json_extract(data, '$.total') = 5") == "3,13");
     // AUTOINCREMENT really is gone, also on this connection: the append left sqlite_sequence
     // alone. And a seq is still never reused: delete the newest stream, reopen, append.
     CHECK(run(e, "SELECT count(*) FROM sqlite_sequence") == "0");
-    CHECK(run(e, R"(SELECT es_append('new-1', 0, '[{"type":"A","data":1},{"type":"B","data":2}]'))")
-          == "2");
+    CHECK(run(e,
+              R"(SELECT es_append('new-1', 0, '[{"type":"A","data":1},{"type":"B","data":2}]'))") ==
+          "2");
     CHECK(run(e, "SELECT group_concat(seq) FROM es_stream('new-1')") == "14,15");
     CHECK(run(e, "SELECT es_delete('new-1')") == "2");
     CHECK(run(e, "SELECT es_head(), (SELECT max(seq) FROM es_events)") == "15|13");
@@ -255,8 +272,9 @@ void check_writes_after_upgrade(sqlite3* e, const std::string& path) {
 // One insert into each bookkeeping table (their triggers fire per row: an insert always does).
 const std::vector<std::pair<std::string, std::string>> kBookkeepingInserts = {
     {"es_meta", "INSERT INTO es_meta VALUES ('x', 1)"},
-    {"es_lifecycle", "INSERT INTO es_lifecycle(stream_id, state, version, created_at, "
-                     "updated_at) VALUES ('x', 'archived', 1, 1, 1)"},
+    {"es_lifecycle",
+     "INSERT INTO es_lifecycle(stream_id, state, version, created_at, "
+     "updated_at) VALUES ('x', 'archived', 1, 1, 1)"},
     {"es_postings", "INSERT INTO es_postings VALUES (1, 'x', 1, X'01')"},
     {"es_event_ids", "INSERT INTO es_event_ids VALUES ('x', 1)"},
     {"es_reserved_ids", "INSERT INTO es_reserved_ids VALUES ('x', 'y')"},
@@ -270,9 +288,10 @@ void check_guards(const std::string& path, const Content& seen) {
     {
         Db e;
         open_file(e, path, true);
-        auto [rc, msg] = failure(e.db, "INSERT INTO es_events(stream_id, version, type, data, "
-                                       "event_id, created_at) VALUES ('f-1', 1, 'F', '{}', 'f', "
-                                       "1)");
+        auto [rc, msg] = failure(e.db,
+                                 "INSERT INTO es_events(stream_id, version, type, data, "
+                                 "event_id, created_at) VALUES ('f-1', 1, 'F', '{}', 'f', "
+                                 "1)");
         CHECK(rc == SQLITE_CONSTRAINT_TRIGGER);
         CHECK(msg == "es_events is append-only: add events with es_append()");
         std::tie(rc, msg) = failure(e.db, "UPDATE es_events SET data = '{}' WHERE seq = 1");
@@ -283,8 +302,9 @@ void check_guards(const std::string& path, const Content& seen) {
         CHECK(msg == "es_events is append-only: remove streams with es_tombstone() or es_delete()");
         std::tie(rc, msg) = failure(e.db, "UPDATE es_streams SET version = 99");
         CHECK(rc == SQLITE_CONSTRAINT_TRIGGER);
-        CHECK(msg == "es_streams is maintained by eskit: use es_append(), es_archive(), "
-                     "es_restore() or es_tombstone()");
+        CHECK(msg ==
+              "es_streams is maintained by eskit: use es_append(), es_archive(), "
+              "es_restore() or es_tombstone()");
         for (const auto& [table, insert] : kBookkeepingInserts) {
             CAPTURE(insert);
             std::tie(rc, msg) = failure(e.db, insert);
@@ -440,14 +460,16 @@ TEST_CASE("other first writes upgrade a version 2 store too, in the write's tran
         sqlite3_commit_hook(e.db, nullptr, nullptr);
         CHECK(schema_version(e.db) == "3");
         CHECK(run(e.db, "SELECT es_head()") == "12");
-        CHECK(run(e.db, "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta "
-                        "WHERE key = 'indexed_upto')") == "0");
+        CHECK(run(e.db,
+                  "SELECT count(*) FROM es_events WHERE seq > (SELECT value FROM es_meta "
+                  "WHERE key = 'indexed_upto')") == "0");
         CHECK(run(e.db, "PRAGMA integrity_check") == "ok");
     }
 }
 
-TEST_CASE("a legacy archived stream comes back with es_restore(s, 'cold'), which upgrades the "
-          "archive") {
+TEST_CASE(
+    "a legacy archived stream comes back with es_restore(s, 'cold'), which upgrades the "
+    "archive") {
     for (Flavor f : {Flavor::V1, Flavor::V2}) {
         CAPTURE(flavor_name(f));
         TempDir dir;
@@ -465,13 +487,16 @@ TEST_CASE("a legacy archived stream comes back with es_restore(s, 'cold'), which
         CHECK(run(e.db, "SELECT es_restore('old-1', 'cold')") == "2");
         CHECK(run(e.db, "SELECT es_status('old-1')") == "active");
         // The rows came back as they were (same seq, ids, times), with the snapshot.
-        CHECK(run(e.db, "SELECT " + kEventCols + " FROM es_events WHERE stream_id = 'old-1' "
-                        "ORDER BY seq") == cold_before.events);
-        CHECK(run(e.db, "SELECT stream_id, version, schema_version, codec, quote(state), "
-                        "created_at FROM es_snapshots WHERE stream_id = 'old-1'") ==
+        CHECK(run(e.db, "SELECT " + kEventCols +
+                            " FROM es_events WHERE stream_id = 'old-1' "
+                            "ORDER BY seq") == cold_before.events);
+        CHECK(run(e.db,
+                  "SELECT stream_id, version, schema_version, codec, quote(state), "
+                  "created_at FROM es_snapshots WHERE stream_id = 'old-1'") ==
               cold_before.snapshots);
-        CHECK(run(e.db, "SELECT stream_id, version, state, archived_to FROM es_streams WHERE "
-                        "stream_id = 'old-1'") == "old-1|2|active|NULL");
+        CHECK(run(e.db,
+                  "SELECT stream_id, version, state, archived_to FROM es_streams WHERE "
+                  "stream_id = 'old-1'") == "old-1|2|active|NULL");
         CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'old'") == "9,10");
         CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE type = 'Old'") == "9,10");
         CHECK(run(e.db, "SELECT seq FROM es_all WHERE event_id = 'old-1/b'") == "10");
@@ -486,8 +511,7 @@ TEST_CASE("a legacy archived stream comes back with es_restore(s, 'cold'), which
         CHECK(run(e.db, "SELECT count(*) FROM main.es_cleanups") == "0");
         CHECK(run(e.db, "PRAGMA cold.integrity_check") == "ok");
         // Appends go on after the head; a version 3 move to the upgraded archive and back.
-        CHECK(run(e.db, R"(SELECT es_append('old-1', 2, '{"type":"Old","data":{"o":3}}'))") ==
-              "3");
+        CHECK(run(e.db, R"(SELECT es_append('old-1', 2, '{"type":"Old","data":{"o":3}}'))") == "3");
         CHECK(run(e.db, "SELECT seq FROM es_stream('old-1', 3)") == "13");
         CHECK(run(e.db, "SELECT es_archive('old-1', 'cold')") == "3");
         CHECK(run(e.db, "SELECT group_concat(seq) FROM cold.es_events") == "9,10,13");
@@ -503,16 +527,16 @@ TEST_CASE("a legacy archived stream comes back with es_restore(s, 'cold'), which
     }
 }
 
-TEST_CASE("a user object that uses the dropped category column stops the upgrade, which "
-          "changes nothing") {
+TEST_CASE(
+    "a user object that uses the dropped category column stops the upgrade, which "
+    "changes nothing") {
     struct Case {
         const char* object;
         const char* drop;
         const char* message;
     };
     const Case cases[] = {
-        {"CREATE VIEW user_cats AS SELECT DISTINCT category FROM es_events",
-         "DROP VIEW user_cats",
+        {"CREATE VIEW user_cats AS SELECT DISTINCT category FROM es_events", "DROP VIEW user_cats",
          "error in view user_cats after drop column: no such column: category"},
         {"CREATE INDEX user_cat ON es_events(category, seq)", "DROP INDEX user_cat",
          "error in index user_cat after drop column: no such column: category"},
@@ -543,9 +567,9 @@ TEST_CASE("a user object that uses the dropped category column stops the upgrade
             auto [rc, msg] = failure(e.db, "SELECT es_init()");
             CHECK(rc == SQLITE_ERROR);
             CHECK(msg == expected);
-            CHECK(run(e.db, "SELECT json_extract(es_last_error(), '$.code'), "
-                            "json_extract(es_last_error(), '$.message')") ==
-                  "sqlite|" + expected);
+            CHECK(run(e.db,
+                      "SELECT json_extract(es_last_error(), '$.code'), "
+                      "json_extract(es_last_error(), '$.message')") == "sqlite|" + expected);
             CHECK(dump(e.db) == untouched);
             CHECK(sqlite3_get_autocommit(e.db) == 1);
             // The first write: the same, and the append is not made either.
@@ -581,8 +605,9 @@ TEST_CASE("a version 1 store whose user dropped one of the old triggers still up
     Db e;
     open_file(e, p.main, true);
     CHECK(run(e.db, "SELECT es_init()") == "3");
-    CHECK(run(e.db, "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE "
-                    "type = 'trigger' AND tbl_name = 'es_events' ORDER BY name)") ==
+    CHECK(run(e.db,
+              "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema WHERE "
+              "type = 'trigger' AND tbl_name = 'es_events' ORDER BY name)") ==
           "es_events_guard_delete,es_events_guard_insert,es_events_guard_update,user_on_event");
     auto [rc, msg] = failure(e.db, "UPDATE es_events SET data = '{}' WHERE seq = 1");
     CHECK(rc == SQLITE_CONSTRAINT_TRIGGER);
@@ -599,8 +624,9 @@ namespace {
 std::string jq(const char* s) { return std::string("\"") + s + "\""; }
 
 std::string event_json(const Ev& e) {
-    std::string j = std::string("{\"type\":") + jq(e.type) + ",\"data\":" +
-                    (e.json ? std::string(e.json) : jq(e.base64)) + ",\"codec\":" + jq(e.codec);
+    std::string j = std::string("{\"type\":") + jq(e.type) +
+                    ",\"data\":" + (e.json ? std::string(e.json) : jq(e.base64)) +
+                    ",\"codec\":" + jq(e.codec);
     if (e.metadata) j += std::string(",\"metadata\":") + e.metadata;
     j += ",\"id\":" + jq(e.id) + ",\"schema_version\":" + std::to_string(e.schema_version) + "}";
     return j;
@@ -666,8 +692,7 @@ void later_calls(sqlite3* e) {
                     at(21000)),
          "1"},
         {"SELECT es_restore('old-1', 'cold')", "2"},
-        {append_sql("old-1", 2, R"({"type":"Old","data":{"o":3},"id":"old-1/c"})", at(22000)),
-         "3"},
+        {append_sql("old-1", 2, R"({"type":"Old","data":{"o":3},"id":"old-1/c"})", at(22000)), "3"},
         {"SELECT es_restore('cart-1')", "0"},
         {append_sql("cart-1", 2, R"({"type":"Paid","data":{"total":3},"id":"cart-1/c"})",
                     at(23000)),
@@ -761,34 +786,41 @@ std::vector<std::string> answers(sqlite3* e) {
 // SQLite's own; the columns of every table and view; every index's flags and columns; table
 // kinds (WITHOUT ROWID); the SQL of triggers, views and indexes with the identity replaced.
 std::string schema_signature(sqlite3* db) {
-    std::string out = run(db, "SELECT type, name, tbl_name FROM sqlite_schema WHERE name NOT "
-                              "LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name");
+    std::string out = run(db,
+                          "SELECT type, name, tbl_name FROM sqlite_schema WHERE name NOT "
+                          "LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name");
     out += "\n-- columns\n" +
-           run(db, "SELECT m.name, c.* FROM sqlite_schema AS m, pragma_table_xinfo(m.name) AS c "
-                   "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE "
-                   "'\\' ORDER BY m.name, c.cid");
+           run(db,
+               "SELECT m.name, c.* FROM sqlite_schema AS m, pragma_table_xinfo(m.name) AS c "
+               "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE "
+               "'\\' ORDER BY m.name, c.cid");
     out += "\n-- tables\n" +
-           run(db, "SELECT name, type, ncol, wr, strict FROM pragma_table_list WHERE schema = "
-                   "'main' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+           run(db,
+               "SELECT name, type, ncol, wr, strict FROM pragma_table_list WHERE schema = "
+               "'main' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
     out += "\n-- indexes\n" +
-           run(db, "SELECT m.name, i.name, i.\"unique\", i.origin, i.partial FROM sqlite_schema "
-                   "AS m, pragma_index_list(m.name) AS i WHERE m.type = 'table' AND m.name NOT "
-                   "LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, i.name");
+           run(db,
+               "SELECT m.name, i.name, i.\"unique\", i.origin, i.partial FROM sqlite_schema "
+               "AS m, pragma_index_list(m.name) AS i WHERE m.type = 'table' AND m.name NOT "
+               "LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY m.name, i.name");
     out += "\n-- index columns\n" +
-           run(db, "SELECT i.name, x.* FROM sqlite_schema AS m, pragma_index_list(m.name) AS i, "
-                   "pragma_index_xinfo(i.name) AS x WHERE m.type = 'table' AND m.name NOT LIKE "
-                   "'sqlite\\_%' ESCAPE '\\' ORDER BY i.name, x.seqno");
-    std::string sql = run(db, "SELECT type, name, sql FROM sqlite_schema WHERE type IN "
-                              "('trigger', 'view', 'index') AND sql IS NOT NULL ORDER BY type, "
-                              "name");
+           run(db,
+               "SELECT i.name, x.* FROM sqlite_schema AS m, pragma_index_list(m.name) AS i, "
+               "pragma_index_xinfo(i.name) AS x WHERE m.type = 'table' AND m.name NOT LIKE "
+               "'sqlite\\_%' ESCAPE '\\' ORDER BY i.name, x.seqno");
+    std::string sql = run(db,
+                          "SELECT type, name, sql FROM sqlite_schema WHERE type IN "
+                          "('trigger', 'view', 'index') AND sql IS NOT NULL ORDER BY type, "
+                          "name");
     replace_all(sql, store_id(db), "<store>");
     return out + "\n-- sql\n" + sql;
 }
 
 }  // namespace
 
-TEST_CASE("upgraded v1, upgraded v2 and fresh v3 stores have the same schema objects and "
-          "answer the same queries") {
+TEST_CASE(
+    "upgraded v1, upgraded v2 and fresh v3 stores have the same schema objects and "
+    "answer the same queries") {
     TempDir dir;
     std::vector<std::string> signatures, tables_sql;
     std::vector<std::vector<std::string>> results;
@@ -852,14 +884,14 @@ TEST_CASE("a user view over es_streams survives the upgrade") {
         {
             Db d;
             open_file(d, p.main, false);
-            exec(d.db, "CREATE VIEW user_active AS SELECT stream_id, version FROM es_streams "
-                       "WHERE state = 'active'");
+            exec(d.db,
+                 "CREATE VIEW user_active AS SELECT stream_id, version FROM es_streams "
+                 "WHERE state = 'active'");
         }
         Db e;
         open_file(e, p.main, true);
         CHECK(run(e.db, "SELECT es_init()") == "3");
-        CHECK(run(e.db, "SELECT * FROM user_active ORDER BY stream_id") ==
-              "img-1|1\norder-1|4");
+        CHECK(run(e.db, "SELECT * FROM user_active ORDER BY stream_id") == "img-1|1\norder-1|4");
     }
 }
 
@@ -881,8 +913,9 @@ TEST_CASE("ids of a legacy-archived stream stay unique in main when it is restor
     const std::string main_before = dump(e.db);
     const std::string r = run(e.db, "SELECT es_restore('old-1', 'cold')");
     CHECK(r.rfind("error: duplicate_event: ", 0) == 0);
-    CHECK(run(e.db, "SELECT count(*) FROM (SELECT event_id FROM es_events GROUP BY event_id "
-                    "HAVING count(*) > 1)") == "0");
+    CHECK(run(e.db,
+              "SELECT count(*) FROM (SELECT event_id FROM es_events GROUP BY event_id "
+              "HAVING count(*) > 1)") == "0");
     CHECK(run(e.db, "SELECT stream_id FROM es_all WHERE event_id = 'old-1/a'") == "x-1");
     CHECK(run(e.db, "SELECT es_status('old-1')") == "archived");
     if (r.rfind("error", 0) == 0) CHECK(dump(e.db) == main_before);
@@ -897,8 +930,9 @@ TEST_CASE("reads of a version 2 store not upgraded yet say how to upgrade it, an
     Db e;
     open_file(e, p.main, true);
     const std::string untouched = dump(e.db);
-    const std::string remedy = ": this store is at eskit schema version 2; SELECT es_init() (or any "
-                               "eskit write) upgrades it to version 3, which eskit reads";
+    const std::string remedy =
+        ": this store is at eskit schema version 2; SELECT es_init() (or any "
+        "eskit write) upgrades it to version 3, which eskit reads";
     CHECK(run(e.db, "SELECT es_head()") == "12");
     CHECK(run(e.db, "SELECT es_status('order-1')") ==
           "error: no such table: main.es_lifecycle" + remedy);
@@ -912,16 +946,17 @@ TEST_CASE("reads of a version 2 store not upgraded yet say how to upgrade it, an
     CHECK(schema_version(e.db) == "2");
     // After es_init() the same reads answer.
     CHECK(run(e.db, "SELECT es_init()") == "3");
-    CHECK(run(e.db, "SELECT es_status('order-1'), es_status('cart-1'), es_status('old-1'), "
-                    "es_status('gone-1')") == "active|archived|archived|tombstoned");
+    CHECK(run(e.db,
+              "SELECT es_status('order-1'), es_status('cart-1'), es_status('old-1'), "
+              "es_status('gone-1')") == "active|archived|archived|tombstoned");
     CHECK(run(e.db, "SELECT group_concat(version) FROM es_stream('order-1')") == "1,2,3,4");
-    CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") ==
-          "1,2,3,11");
+    CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") == "1,2,3,11");
     CHECK(run(e.db, "SELECT seq FROM es_all WHERE event_id = 'order-1/paid'") == "11");
 }
 
-TEST_CASE("es_init on an upgraded store whose newest events were deleted needs no write "
-          "lock") {
+TEST_CASE(
+    "es_init on an upgraded store whose newest events were deleted needs no write "
+    "lock") {
     // extension.cpp: on a current store with nothing to fold es_init "writes nothing (so it
     // also answers on a read-only connection)". It compares es_head() (12, which counts the
     // deleted newest event of temp-1) with indexed_upto (11, the fold goes up to max(seq)), so
@@ -941,8 +976,9 @@ TEST_CASE("es_init on an upgraded store whose newest events were deleted needs n
     exec(writer.db, "COMMIT");
 }
 
-TEST_CASE("es_restore refused for a database that is not the recorded archive writes "
-          "nothing there") {
+TEST_CASE(
+    "es_restore refused for a database that is not the recorded archive writes "
+    "nothing there") {
     // SPEC 2: a failed call changes nothing; the archive rules: no other attached database is ever
     // written. restore_from() upgrades the attached database to version 3 (its own
     // transaction, committed) before copy_back() finds it is not the archive old-1 went to.
@@ -986,8 +1022,9 @@ TEST_CASE("an upgrade inside the caller's transaction commits or rolls back with
     exec(e.db, "COMMIT");
     CHECK(schema_version(e.db) == "3");
     CHECK(run(e.db, "SELECT seq FROM es_stream('order-1', 5)") == "13");
-    CHECK(run(e.db, "SELECT instr(sql, 'AUTOINCREMENT') FROM sqlite_schema WHERE name = "
-                    "'es_events'") == "0");
+    CHECK(run(e.db,
+              "SELECT instr(sql, 'AUTOINCREMENT') FROM sqlite_schema WHERE name = "
+              "'es_events'") == "0");
     CHECK(run(e.db, "PRAGMA integrity_check") == "ok");
     e.close();
     Db p2;
@@ -1008,8 +1045,9 @@ TEST_CASE("a connection in defensive mode upgrades too, keeping the AUTOINCREMEN
     CHECK(run(e.db, "SELECT es_init()") == "3");
     CHECK(schema_version(e.db) == "3");
     check_same(content(e.db), before);
-    CHECK(run(e.db, "SELECT instr(sql, 'AUTOINCREMENT') > 0 FROM sqlite_schema WHERE name = "
-                    "'es_events'") == "1");
+    CHECK(run(e.db,
+              "SELECT instr(sql, 'AUTOINCREMENT') > 0 FROM sqlite_schema WHERE name = "
+              "'es_events'") == "1");
     CHECK(run(e.db, "SELECT es_head(), (SELECT value FROM es_meta WHERE key = 'seq_floor')") ==
           "12|12");
     CHECK(run(e.db, "SELECT group_concat(seq) FROM es_all WHERE category = 'order'") == "1,2,3,11");

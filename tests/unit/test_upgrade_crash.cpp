@@ -110,9 +110,7 @@ int fWrite(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
     if (trip(Point::Write)) return g_fault.rc;
     return R(f)->pMethods->xWrite(R(f), buf, n, off);
 }
-int fTruncate(sqlite3_file* f, sqlite3_int64 size) {
-    return R(f)->pMethods->xTruncate(R(f), size);
-}
+int fTruncate(sqlite3_file* f, sqlite3_int64 size) { return R(f)->pMethods->xTruncate(R(f), size); }
 int fSync(sqlite3_file* f, int) {
     // Counted and faulted, not forwarded: these runs never lose power (see test_faults.cpp).
     (void)f;
@@ -130,9 +128,7 @@ int fFileControl(sqlite3_file* f, int op, void* arg) {
     return R(f)->pMethods->xFileControl(R(f), op, arg);
 }
 int fSectorSize(sqlite3_file* f) { return R(f)->pMethods->xSectorSize(R(f)); }
-int fDeviceCharacteristics(sqlite3_file* f) {
-    return R(f)->pMethods->xDeviceCharacteristics(R(f));
-}
+int fDeviceCharacteristics(sqlite3_file* f) { return R(f)->pMethods->xDeviceCharacteristics(R(f)); }
 int fShmMap(sqlite3_file* f, int pg, int pgsz, int extend, void volatile** pp) {
     return R(f)->pMethods->xShmMap(R(f), pg, pgsz, extend, pp);
 }
@@ -241,8 +237,8 @@ std::string first_difference(const std::string& got, const std::string& want) {
     size_t at = 0;
     while (at < got.size() && at < want.size() && got[at] == want[at]) ++at;
     const size_t from = at > 120 ? at - 120 : 0;
-    return "at byte " + std::to_string(at) + " of " + std::to_string(want.size()) +
-           ": got ..." + got.substr(from, 240) + "... want ..." + want.substr(from, 240) + "...";
+    return "at byte " + std::to_string(at) + " of " + std::to_string(want.size()) + ": got ..." +
+           got.substr(from, 240) + "... want ..." + want.substr(from, 240) + "...";
 }
 
 void copy_store(const std::string& from, const std::string& to) {
@@ -348,11 +344,11 @@ namespace {
 // (a) faults
 
 struct SweepResult {
-    int faults = 0;      // calls that hit their fault
-    int failed = 0;      // ... and reported an error
-    int found_v2 = 0;    // reopened: the untouched store
-    int found_v3 = 0;    // reopened: the complete upgrade
-    int max_calls = 0;   // writes or syncs of the undisturbed upgrade
+    int faults = 0;     // calls that hit their fault
+    int failed = 0;     // ... and reported an error
+    int found_v2 = 0;   // reopened: the untouched store
+    int found_v3 = 0;   // reopened: the complete upgrade
+    int max_calls = 0;  // writes or syncs of the undisturbed upgrade
 };
 
 SweepResult fault_sweep(const Reference& ref, const std::string& work, const Kind& k,
@@ -453,8 +449,9 @@ TEST_CASE("faults in the upgrade, WAL mode: the store is the untouched v2 or the
     run_fault_sweeps(true, 0);
 }
 
-TEST_CASE("faults in the upgrade, rollback journal: the store is the untouched v2 or the "
-          "complete v3") {
+TEST_CASE(
+    "faults in the upgrade, rollback journal: the store is the untouched v2 or the "
+    "complete v3") {
     run_fault_sweeps(false, 0);
 }
 
@@ -498,9 +495,9 @@ TEST_CASE("an upgrade stopped before any of its statements leaves v2 or v3, neve
             if (check_all_or_nothing(work, ref) == 2) ++found_v2;
             check_retry_completes(work, ref);
         }
-        MESSAGE(std::string(wal ? "WAL" : "rollback") << ": " << statements << " statements, "
-                                                      << stopped << " stopped, found v2 "
-                                                      << found_v2);
+        MESSAGE(std::string(wal ? "WAL" : "rollback")
+                << ": " << statements << " statements, " << stopped << " stopped, found v2 "
+                << found_v2);
         CHECK(statements >= 50);
         CHECK(found_v2 >= 1);
     }

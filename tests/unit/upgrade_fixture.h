@@ -70,10 +70,10 @@ struct TempDir {
     fs::path path;
     explicit TempDir(bool in_memory = false) {
         std::error_code ec;
-        const fs::path base = in_memory && fs::is_directory("/dev/shm", ec) &&
-                                      access("/dev/shm", W_OK) == 0
-                                  ? fs::path("/dev/shm")
-                                  : fs::temp_directory_path();
+        const fs::path base =
+            in_memory && fs::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0
+                ? fs::path("/dev/shm")
+                : fs::temp_directory_path();
         std::string tmpl = (base / "eskit-upgrade-XXXXXX").string();
         REQUIRE(mkdtemp(tmpl.data()) != nullptr);
         path = tmpl;
@@ -105,8 +105,8 @@ struct Db {
 // nothing the OS was handed (the crash test keeps SQLite's default, FULL).
 inline void open_file(Db& d, const std::string& path, bool with_eskit, const char* vfs = nullptr,
                       bool full_sync = false) {
-    const int rc = sqlite3_open_v2(path.c_str(), &d.db,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &d.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs);
     INFO((d.db ? sqlite3_errmsg(d.db) : "out of memory"));
     REQUIRE(rc == SQLITE_OK);
     REQUIRE(sqlite3_busy_timeout(d.db, 5000) == SQLITE_OK);
@@ -180,8 +180,8 @@ struct Op {
     const char* stream = "";
     int64_t expected = -1;  // Append: the expected version es_append gets
     std::vector<Ev> events = {};
-    const char* key = nullptr;  // Append: idempotency key
-    int64_t at = 0;             // the operation's time (µs): created_at / updated_at / ...
+    const char* key = nullptr;   // Append: idempotency key
+    int64_t at = 0;              // the operation's time (µs): created_at / updated_at / ...
     const char* text = nullptr;  // Tombstone: reason; Snapshot: state; Checkpoint: consumer
     int64_t number = 0;          // Snapshot: version; Checkpoint: seq
 };
@@ -196,42 +196,66 @@ constexpr const char* kG3 = "018bcfe5-6802-7c30-a5f6-770000000004";
 
 inline const std::vector<Op>& script() {
     static const std::vector<Op> ops = {
-        {OpKind::Append, "order-1", 0,
+        {OpKind::Append,
+         "order-1",
+         0,
          {{"Placed", R"({"total":10})", nullptr, nullptr, "json", R"({"user":"ann"})",
            "order-1/placed", 1}},
-         nullptr, kT0 + 1000},
-        {OpKind::Append, "order-1", 1,
+         nullptr,
+         kT0 + 1000},
+        {OpKind::Append,
+         "order-1",
+         1,
          {{"Added", R"({"total":20})", nullptr, nullptr, "json", nullptr, kG1, 1},
           {"Added", R"({"total":5})", nullptr, nullptr, "json", R"({"n":2})", kG2, 1}},
-         "k-1", kT0 + 2000},
-        {OpKind::Append, "img-1", 0,
+         "k-1",
+         kT0 + 2000},
+        {OpKind::Append,
+         "img-1",
+         0,
          {{"Uploaded", nullptr, "89504E470D0A1A0A00FF", "iVBORw0KGgoA/w==", "png", nullptr, kG3,
            2}},
-         nullptr, kT0 + 3000},
-        {OpKind::Append, "gone-1", 0,
+         nullptr,
+         kT0 + 3000},
+        {OpKind::Append,
+         "gone-1",
+         0,
          {{"Secret", R"({"total":100})", nullptr, nullptr, "json", nullptr, "gone-1/a", 1},
           {"Secret", R"({"total":200})", nullptr, nullptr, "json", nullptr, "gone-1/b", 1}},
-         nullptr, kT0 + 4000},
+         nullptr,
+         kT0 + 4000},
         {OpKind::Tombstone, "gone-1", -1, {}, nullptr, kT0 + 5000, "gdpr"},
-        {OpKind::Append, "cart-1", 0,
+        {OpKind::Append,
+         "cart-1",
+         0,
          {{"Opened", R"({"total":1})", nullptr, nullptr, "json", nullptr, "cart-1/a", 1},
           {"Added", R"({"total":2})", nullptr, nullptr, "json", nullptr, "cart-1/b", 1}},
-         nullptr, kT0 + 6000},
+         nullptr,
+         kT0 + 6000},
         {OpKind::ArchiveInPlace, "cart-1", -1, {}, nullptr, kT0 + 7000},
         {OpKind::Snapshot, "order-1", -1, {}, nullptr, kT0 + 8000, R"({"total":35})", 3},
         {OpKind::Checkpoint, "", -1, {}, nullptr, kT0 + 9000, "projector", 4},
         {OpKind::Era2},
-        {OpKind::Append, "old-1", 0,
+        {OpKind::Append,
+         "old-1",
+         0,
          {{"Old", R"({"o":1})", nullptr, nullptr, "json", nullptr, "old-1/a", 1},
           {"Old", R"({"o":2})", nullptr, nullptr, "json", nullptr, "old-1/b", 1}},
-         nullptr, kT0 + 10000},
+         nullptr,
+         kT0 + 10000},
         {OpKind::Snapshot, "old-1", -1, {}, nullptr, kT0 + 11000, R"({"o":3})", 2},
-        {OpKind::Append, "order-1", 3,
+        {OpKind::Append,
+         "order-1",
+         3,
          {{"Paid", R"({"total":35})", nullptr, nullptr, "json", nullptr, "order-1/paid", 1}},
-         "k-2", kT0 + 12000},
+         "k-2",
+         kT0 + 12000},
         {OpKind::Move, "old-1", -1, {}, nullptr, kT0 + 13000},
-        {OpKind::Append, "temp-1", 0,
-         {{"Tmp", R"({"t":1})", nullptr, nullptr, "json", nullptr, "temp-1/a", 1}}, nullptr,
+        {OpKind::Append,
+         "temp-1",
+         0,
+         {{"Tmp", R"({"t":1})", nullptr, nullptr, "json", nullptr, "temp-1/a", 1}},
+         nullptr,
          kT0 + 14000},
         {OpKind::Tombstone, "temp-1", -1, {}, nullptr, kT0 + 15000, "expired"},
         {OpKind::Checkpoint, "", -1, {}, nullptr, kT0 + 16000, "mailer", 11},
@@ -304,13 +328,14 @@ class OldEskit {
     // 002_writer_function.sql on main and cold, as version 2 eskit upgraded both.
     void become_v2() {
         std::string up = migration_sql(2);
-        exec(db_, "BEGIN;\n" + up + "UPDATE es_meta SET value = 2 WHERE key = 'schema_version';\n" +
-                      [&] {
-                          std::string c = up;
-                          replace_all(c, "main.", "cold.");
-                          return c;
-                      }() +
-                      "UPDATE cold.es_meta SET value = 2 WHERE key = 'schema_version';\nCOMMIT");
+        exec(
+            db_, "BEGIN;\n" + up + "UPDATE es_meta SET value = 2 WHERE key = 'schema_version';\n" +
+                     [&] {
+                         std::string c = up;
+                         replace_all(c, "main.", "cold.");
+                         return c;
+                     }() +
+                     "UPDATE cold.es_meta SET value = 2 WHERE key = 'schema_version';\nCOMMIT");
         register_v2_writer_stub(db_);
         v2_ = true;
     }
@@ -321,18 +346,22 @@ class OldEskit {
         if (v2_) {
             exec(db_, "BEGIN;\n" + sql + ";\nCOMMIT");
         } else {
-            exec(db_, "BEGIN; INSERT INTO main.es_guard VALUES (1); "
-                      "INSERT INTO cold.es_guard VALUES (1);\n" + sql +
-                          ";\nDELETE FROM main.es_guard; DELETE FROM cold.es_guard; COMMIT");
+            exec(db_,
+                 "BEGIN; INSERT INTO main.es_guard VALUES (1); "
+                 "INSERT INTO cold.es_guard VALUES (1);\n" +
+                     sql + ";\nDELETE FROM main.es_guard; DELETE FROM cold.es_guard; COMMIT");
         }
     }
 
     int64_t head() {
-        if (!v2_) return std::stoll(run(db_, "SELECT ifnull((SELECT seq FROM sqlite_sequence "
-                                             "WHERE name = 'es_events'), 0)"));
-        return std::stoll(run(db_, "SELECT max(ifnull((SELECT max(seq) FROM main.es_events), 0), "
-                                   "ifnull((SELECT value FROM main.es_meta WHERE key = "
-                                   "'seq_floor'), 0))"));
+        if (!v2_)
+            return std::stoll(run(db_,
+                                  "SELECT ifnull((SELECT seq FROM sqlite_sequence "
+                                  "WHERE name = 'es_events'), 0)"));
+        return std::stoll(run(db_,
+                              "SELECT max(ifnull((SELECT max(seq) FROM main.es_events), 0), "
+                              "ifnull((SELECT value FROM main.es_meta WHERE key = "
+                              "'seq_floor'), 0))"));
     }
 
     // Version 2 recorded the head before it deleted events.
@@ -346,39 +375,45 @@ class OldEskit {
     void append(const Op& op) {
         const std::string s = op.stream;
         const int64_t first_version =
-            std::stoll(run(db_, "SELECT ifnull(max(version), 0) FROM main.es_events WHERE "
-                                "stream_id = " + q(s))) + 1;
+            std::stoll(run(db_,
+                           "SELECT ifnull(max(version), 0) FROM main.es_events WHERE "
+                           "stream_id = " +
+                               q(s))) +
+            1;
         REQUIRE(first_version - 1 == op.expected);
         int64_t seq = head();
         std::string sql;
         for (size_t i = 0; i < op.events.size(); ++i) {
             const Ev& e = op.events[i];
             const std::string data = e.json ? q(e.json) : std::string("X'") + e.hex + "'";
-            sql += "INSERT INTO main.es_events(seq, stream_id, category, version, type, data, "
-                   "metadata, codec, schema_version, event_id, idempotency_key, created_at) "
-                   "VALUES (" + (v2_ ? std::to_string(++seq) : std::string("NULL")) + ", " +
-                   q(s) + ", " + q(category_of(s)) + ", " +
-                   std::to_string(first_version + static_cast<int64_t>(i)) + ", " + q(e.type) +
-                   ", " + data + ", " + q(e.metadata) + ", " + q(e.codec) + ", " +
-                   std::to_string(e.schema_version) + ", " + q(e.id) + ", " + q(op.key) + ", " +
-                   std::to_string(op.at) + ");\n";
+            sql +=
+                "INSERT INTO main.es_events(seq, stream_id, category, version, type, data, "
+                "metadata, codec, schema_version, event_id, idempotency_key, created_at) "
+                "VALUES (" +
+                (v2_ ? std::to_string(++seq) : std::string("NULL")) + ", " + q(s) + ", " +
+                q(category_of(s)) + ", " + std::to_string(first_version + static_cast<int64_t>(i)) +
+                ", " + q(e.type) + ", " + data + ", " + q(e.metadata) + ", " + q(e.codec) + ", " +
+                std::to_string(e.schema_version) + ", " + q(e.id) + ", " + q(op.key) + ", " +
+                std::to_string(op.at) + ");\n";
         }
         const int64_t last = first_version + static_cast<int64_t>(op.events.size()) - 1;
-        sql += "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, "
-               "updated_at) VALUES (" + q(s) + ", " + q(category_of(s)) + ", " +
-               std::to_string(last) + ", 'active', " + std::to_string(op.at) + ", " +
-               std::to_string(op.at) + ") ON CONFLICT(stream_id) DO UPDATE SET version = " +
-               "excluded.version, updated_at = excluded.updated_at";
+        sql +=
+            "INSERT INTO main.es_streams(stream_id, category, version, state, created_at, "
+            "updated_at) VALUES (" +
+            q(s) + ", " + q(category_of(s)) + ", " + std::to_string(last) + ", 'active', " +
+            std::to_string(op.at) + ", " + std::to_string(op.at) +
+            ") ON CONFLICT(stream_id) DO UPDATE SET version = " +
+            "excluded.version, updated_at = excluded.updated_at";
         write(sql);
     }
 
     void tombstone(const Op& op) {
         const std::string s = q(op.stream), at = std::to_string(op.at);
-        write(keep_head() + "DELETE FROM main.es_events WHERE stream_id = " + s +
-              ";\nDELETE FROM main.es_snapshots WHERE stream_id = " + s +
-              ";\nUPDATE main.es_streams SET state = 'tombstoned', tombstone_reason = " +
-              q(op.text) + ", tombstoned_at = " + at + ", updated_at = " + at +
-              " WHERE stream_id = " + s);
+        write(
+            keep_head() + "DELETE FROM main.es_events WHERE stream_id = " + s +
+            ";\nDELETE FROM main.es_snapshots WHERE stream_id = " + s +
+            ";\nUPDATE main.es_streams SET state = 'tombstoned', tombstone_reason = " + q(op.text) +
+            ", tombstoned_at = " + at + ", updated_at = " + at + " WHERE stream_id = " + s);
     }
 
     // A move to the attached archive: rows and snapshot copied with their seq, a stream row in
@@ -387,13 +422,18 @@ class OldEskit {
         const std::string s = q(op.stream), at = std::to_string(op.at);
         write("INSERT INTO cold.es_events SELECT * FROM main.es_events WHERE stream_id = " + s +
               " ORDER BY seq;\nINSERT INTO cold.es_snapshots SELECT * FROM main.es_snapshots "
-              "WHERE stream_id = " + s + ";\nINSERT INTO cold.es_streams SELECT stream_id, "
-              "category, version, 'archived', NULL, created_at, " + at + ", NULL, NULL FROM "
-              "main.es_streams WHERE stream_id = " + s + ";\n" + keep_head() +
-              "DELETE FROM main.es_events WHERE stream_id = " + s +
+              "WHERE stream_id = " +
+              s +
+              ";\nINSERT INTO cold.es_streams SELECT stream_id, "
+              "category, version, 'archived', NULL, created_at, " +
+              at +
+              ", NULL, NULL FROM "
+              "main.es_streams WHERE stream_id = " +
+              s + ";\n" + keep_head() + "DELETE FROM main.es_events WHERE stream_id = " + s +
               ";\nDELETE FROM main.es_snapshots WHERE stream_id = " + s +
               ";\nUPDATE main.es_streams SET state = 'archived', archived_to = 'cold', "
-              "updated_at = " + at + " WHERE stream_id = " + s);
+              "updated_at = " +
+              at + " WHERE stream_id = " + s);
     }
 
     sqlite3* db_;
@@ -415,8 +455,8 @@ inline StorePaths build_store(const TempDir& dir, Flavor flavor, const std::stri
     open_file(d, p.main, false);
     CHECK(run(d.db, std::string("PRAGMA journal_mode=") + (wal ? "WAL" : "DELETE")) ==
           (wal ? "wal" : "delete"));
-    exec(d.db, migration_sql(1) + "INSERT INTO es_meta VALUES ('schema_version', 1);\n" +
-                   kUserObjects);
+    exec(d.db,
+         migration_sql(1) + "INSERT INTO es_meta VALUES ('schema_version', 1);\n" + kUserObjects);
     exec(d.db, "ATTACH " + q(p.cold) + " AS cold");
     {
         std::string cold = migration_sql(1);
@@ -427,18 +467,24 @@ inline StorePaths build_store(const TempDir& dir, Flavor flavor, const std::stri
     for (const Op& op : script()) {
         if (op.kind == OpKind::Era2) {
             if (extra_events > 0) {
-                exec(d.db, "BEGIN; INSERT INTO es_guard VALUES (1);\n"
-                           "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n "
-                           "WHERE i + 1 < " + std::to_string(extra_events) + ")\n"
-                           "INSERT INTO es_events(stream_id, category, version, type, data, "
-                           "event_id, created_at) SELECT 'bulk-' || (i / 10), 'bulk', i % 10 + 1, "
-                           "'Bulk' || (i % 3), json_object('i', i, 'pad', hex(zeroblob(40))), "
-                           "'bulk/' || i, " + std::to_string(kT0 + 9500) + " FROM n;\n"
-                           "INSERT INTO es_streams SELECT stream_id, 'bulk', max(version), "
-                           "'active', NULL, " + std::to_string(kT0 + 9500) + ", " +
-                           std::to_string(kT0 + 9500) + ", NULL, NULL FROM es_events WHERE "
-                           "category = 'bulk' GROUP BY stream_id;\n"
-                           "DELETE FROM es_guard; COMMIT");
+                exec(d.db,
+                     "BEGIN; INSERT INTO es_guard VALUES (1);\n"
+                     "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n "
+                     "WHERE i + 1 < " +
+                         std::to_string(extra_events) +
+                         ")\n"
+                         "INSERT INTO es_events(stream_id, category, version, type, data, "
+                         "event_id, created_at) SELECT 'bulk-' || (i / 10), 'bulk', i % 10 + 1, "
+                         "'Bulk' || (i % 3), json_object('i', i, 'pad', hex(zeroblob(40))), "
+                         "'bulk/' || i, " +
+                         std::to_string(kT0 + 9500) +
+                         " FROM n;\n"
+                         "INSERT INTO es_streams SELECT stream_id, 'bulk', max(version), "
+                         "'active', NULL, " +
+                         std::to_string(kT0 + 9500) + ", " + std::to_string(kT0 + 9500) +
+                         ", NULL, NULL FROM es_events WHERE "
+                         "category = 'bulk' GROUP BY stream_id;\n"
+                         "DELETE FROM es_guard; COMMIT");
             }
             if (flavor == Flavor::V2) old.become_v2();
             continue;
@@ -475,8 +521,11 @@ inline std::string dump(sqlite3* db, const std::string& schema = "main") {
     std::string out = run(db, "SELECT type, name, tbl_name, sql FROM \"" + schema +
                                   "\".sqlite_schema ORDER BY type, name");
     sqlite3_stmt* t = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, ("SELECT name FROM \"" + schema + "\".sqlite_schema WHERE "
-                                    "type = 'table' ORDER BY name").c_str(),
+    REQUIRE(sqlite3_prepare_v2(db,
+                               ("SELECT name FROM \"" + schema +
+                                "\".sqlite_schema WHERE "
+                                "type = 'table' ORDER BY name")
+                                   .c_str(),
                                -1, &t, nullptr) == SQLITE_OK);
     std::vector<std::string> tables;
     while (sqlite3_step(t) == SQLITE_ROW) {
@@ -484,15 +533,17 @@ inline std::string dump(sqlite3* db, const std::string& schema = "main") {
     }
     sqlite3_finalize(t);
     for (const std::string& name : tables) {
-        const std::string cols = run(db, "SELECT group_concat('quote(\"' || name || '\")', ', ') "
-                                         "FROM pragma_table_info(" + q(name) + ", " + q(schema) +
-                                         ")");
-        const std::string n = run(db, "SELECT count(*) FROM pragma_table_info(" + q(name) + ", " +
-                                          q(schema) + ")");
+        const std::string cols = run(db,
+                                     "SELECT group_concat('quote(\"' || name || '\")', ', ') "
+                                     "FROM pragma_table_info(" +
+                                         q(name) + ", " + q(schema) + ")");
+        const std::string n =
+            run(db, "SELECT count(*) FROM pragma_table_info(" + q(name) + ", " + q(schema) + ")");
         std::string order;
         for (int i = 1; i <= std::stoi(n); ++i) order += (i > 1 ? ", " : "") + std::to_string(i);
-        out += "\n-- " + name + "\n" + run(db, "SELECT " + cols + " FROM \"" + schema + "\".\"" +
-                                                   name + "\" ORDER BY " + order);
+        out += "\n-- " + name + "\n" +
+               run(db, "SELECT " + cols + " FROM \"" + schema + "\".\"" + name + "\" ORDER BY " +
+                           order);
     }
     return out;
 }

@@ -99,7 +99,8 @@ auto settle(Client& client, const AppendPolicy& policy, std::uint64_t& retries,
                     throw Error(Error::Kind::unknown_outcome, e.code(),
                                 "no definite answer before the deadline (an attempt's commit "
                                 "was not confirmed; append again with the same idempotency "
-                                "key to settle it); last error: " + e.message());
+                                "key to settle it); last error: " +
+                                    e.message());
                 }
                 throw;  // no attempt reached COMMIT: nothing was stored
             }
@@ -118,14 +119,14 @@ Result Appender::transact(const std::function<Result(Client::Transaction&)>& bod
                           AppendResult* info) {
     int attempts = 0;
     bool ambiguous = false;
-    Result r = settle(client_, policy_, retries_, ambiguous_, attempts, ambiguous,
-                      [&](bool& committing) {
-                          Client::Transaction tx = client_.begin(true);
-                          Result out = body(tx);
-                          committing = true;
-                          tx.commit();
-                          return out;
-                      });
+    Result r =
+        settle(client_, policy_, retries_, ambiguous_, attempts, ambiguous, [&](bool& committing) {
+            Client::Transaction tx = client_.begin(true);
+            Result out = body(tx);
+            committing = true;
+            tx.commit();
+            return out;
+        });
     if (info) {
         info->attempts = attempts;
         info->settled_ambiguity = ambiguous;
@@ -152,26 +153,25 @@ std::vector<BatchItem> Appender::append_batch(std::vector<AppendRequest> request
     }
     int attempts = 0;
     bool ambiguous = false;
-    return settle(client_, policy_, retries_, ambiguous_, attempts, ambiguous,
-                  [&](bool& committing) {
-                      std::vector<BatchItem> items(requests.size());
-                      Client::Transaction tx = client_.begin(true);
-                      for (size_t i = 0; i < requests.size(); ++i) {
-                          items[i].idempotency_key = requests[i].idempotency_key;
-                          try {
-                              items[i].version = version_of(tx.run(kAppendSql, params[i],
-                                                                   Mode::query));
-                          } catch (const Error& e) {
-                              // A definite eskit error fails this item only: the failed call
-                              // left nothing behind and the transaction goes on.
-                              if (e.retriable() || e.eskit_code().empty()) throw;
-                              items[i].error = e;
-                          }
-                      }
-                      committing = true;
-                      tx.commit();
-                      return items;
-                  });
+    return settle(
+        client_, policy_, retries_, ambiguous_, attempts, ambiguous, [&](bool& committing) {
+            std::vector<BatchItem> items(requests.size());
+            Client::Transaction tx = client_.begin(true);
+            for (size_t i = 0; i < requests.size(); ++i) {
+                items[i].idempotency_key = requests[i].idempotency_key;
+                try {
+                    items[i].version = version_of(tx.run(kAppendSql, params[i], Mode::query));
+                } catch (const Error& e) {
+                    // A definite eskit error fails this item only: the failed call
+                    // left nothing behind and the transaction goes on.
+                    if (e.retriable() || e.eskit_code().empty()) throw;
+                    items[i].error = e;
+                }
+            }
+            committing = true;
+            tx.commit();
+            return items;
+        });
 }
 
 }  // namespace eskit::cluster

@@ -88,7 +88,10 @@ Error real_error(Connection& c, const Error& original) {
 }  // namespace
 
 Error::Error(Kind kind, int code, std::string message, bool from_last_error)
-    : std::runtime_error(message), kind_(kind), code_(code), message_(std::move(message)),
+    : std::runtime_error(message),
+      kind_(kind),
+      code_(code),
+      message_(std::move(message)),
       from_last_error_(from_last_error) {}
 
 std::string Error::eskit_code() const {
@@ -111,13 +114,10 @@ bool Error::retriable() const {
     switch (kind_) {
         case Kind::connection:
         case Kind::timeout:
-        case Kind::no_leader:
-            return true;
+        case Kind::no_leader: return true;
         case Kind::server:
-            return leadership() || (code_ & 0xff) == kSqliteBusy ||
-                   (code_ & 0xff) == kSqliteLocked;
-        default:
-            return false;
+            return leadership() || (code_ & 0xff) == kSqliteBusy || (code_ & 0xff) == kSqliteLocked;
+        default: return false;
     }
 }
 

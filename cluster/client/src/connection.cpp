@@ -50,8 +50,8 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
     }
 }
 
-int connect_with_timeout(int fd, const sockaddr* addr, socklen_t len,
-                         Clock::time_point deadline, std::string& err) {
+int connect_with_timeout(int fd, const sockaddr* addr, socklen_t len, Clock::time_point deadline,
+                         std::string& err) {
     if (::connect(fd, addr, len) == 0) return 0;
     if (errno != EINPROGRESS) {
         err = std::strerror(errno);
@@ -77,7 +77,10 @@ Connection::Connection(int fd, std::string address, std::chrono::milliseconds ti
     : fd_(fd), address_(std::move(address)), timeout_(timeout) {}
 
 Connection::Connection(Connection&& o) noexcept
-    : fd_(o.fd_), address_(std::move(o.address_)), timeout_(o.timeout_), db_(o.db_),
+    : fd_(o.fd_),
+      address_(std::move(o.address_)),
+      timeout_(o.timeout_),
+      db_(o.db_),
       has_db_(o.has_db_) {
     o.fd_ = -1;
 }
@@ -152,7 +155,8 @@ Connection Connection::dial(const std::string& address, const Options& options) 
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
     }
-    if (fd < 0) throw Error(Error::Kind::connection, 0, "cannot connect to " + address + ": " + err);
+    if (fd < 0)
+        throw Error(Error::Kind::connection, 0, "cannot connect to " + address + ": " + err);
     Connection c(fd, address, options.request_timeout);
     // Setup: the protocol version, one word, no answer.
     std::uint8_t version[8] = {};
@@ -211,10 +215,9 @@ void Connection::recv_all(std::uint8_t* p, std::size_t n) {
 Connection::Message Connection::receive(std::uint8_t expected_type) {
     std::uint8_t header[8];
     recv_all(header, sizeof header);
-    const std::uint32_t words = static_cast<std::uint32_t>(header[0]) |
-                                static_cast<std::uint32_t>(header[1]) << 8 |
-                                static_cast<std::uint32_t>(header[2]) << 16 |
-                                static_cast<std::uint32_t>(header[3]) << 24;
+    const std::uint32_t words =
+        static_cast<std::uint32_t>(header[0]) | static_cast<std::uint32_t>(header[1]) << 8 |
+        static_cast<std::uint32_t>(header[2]) << 16 | static_cast<std::uint32_t>(header[3]) << 24;
     if (words > (1u << 27)) fail(Error::Kind::protocol, "message too large");
     Message m;
     m.type = header[4];
@@ -268,7 +271,7 @@ std::uint64_t Connection::register_client(std::uint64_t id) {
 std::uint32_t Connection::open(std::string_view name) {
     wire::Encoder e;
     e.text(name);
-    e.u64(0);         // flags: unused
+    e.u64(0);            // flags: unused
     e.text("volatile");  // vfs: unused by the node
     Message m = request(e.finish(wire::kOpen), wire::kDb);
     wire::Decoder d = m.decoder();

@@ -43,10 +43,14 @@ void Encoder::params(Params values) {
     b_.push_back(static_cast<std::uint8_t>(values.size()));
     for (const Value& v : values) {
         std::uint8_t t = kNull;
-        if (v.is_int()) t = kInteger;
-        else if (v.is_real()) t = kFloat;
-        else if (v.is_text()) t = kText;
-        else if (v.is_blob()) t = kBlob;
+        if (v.is_int())
+            t = kInteger;
+        else if (v.is_real())
+            t = kFloat;
+        else if (v.is_text())
+            t = kText;
+        else if (v.is_blob())
+            t = kBlob;
         b_.push_back(t);
     }
     pad();
@@ -155,9 +159,7 @@ bool decode_rows(Decoder& d, Result& out) {
             switch (types[i]) {
                 case kInteger:
                 case kUnixTime:
-                case kBoolean:
-                    row.emplace_back(static_cast<std::int64_t>(d.u64()));
-                    break;
+                case kBoolean: row.emplace_back(static_cast<std::int64_t>(d.u64())); break;
                 case kFloat: {
                     const std::uint64_t bits = d.u64();
                     double v;
@@ -166,18 +168,13 @@ bool decode_rows(Decoder& d, Result& out) {
                     break;
                 }
                 case kText:
-                case kIso8601:
-                    row.emplace_back(d.text());
-                    break;
-                case kBlob:
-                    row.emplace_back(d.blob());
-                    break;
+                case kIso8601: row.emplace_back(d.text()); break;
+                case kBlob: row.emplace_back(d.blob()); break;
                 case kNull:
                     d.u64();
                     row.emplace_back(nullptr);
                     break;
-                default:
-                    short_body("unknown value type in a row");
+                default: short_body("unknown value type in a row");
             }
         }
         out.rows.push_back(std::move(row));

@@ -69,7 +69,7 @@ enum Type : std::uint8_t {
 
 inline constexpr std::uint8_t kRowsDone = 0xff;  // first byte of the end-marker words
 inline constexpr std::uint8_t kRowsPart = 0xee;
-inline constexpr std::size_t kMaxParams = 255;   // one byte of count (schema 0)
+inline constexpr std::size_t kMaxParams = 255;  // one byte of count (schema 0)
 
 // Builds one message: the header word is filled in by finish().
 class Encoder {

@@ -22,7 +22,7 @@
 namespace eskit {
 
 class Codec {
-public:
+  public:
     virtual ~Codec() = default;
 
     // The name stored with each event ("json", "cbor"): 1 to 1024 bytes, no NUL.
@@ -40,7 +40,7 @@ public:
     std::string encode(const Value& v) const;
     Value decode(std::string_view bytes) const;
 
-protected:
+  protected:
     Codec() = default;
     Codec(const Codec&) = default;
     Codec& operator=(const Codec&) = default;
@@ -87,21 +87,21 @@ T decode(const Codec& codec, std::string_view bytes) {
 // Name -> codec. Starts with json and cbor. Lookups are const and may run concurrently; add()
 // is meant for setup, before the registry is shared between threads.
 class CodecRegistry {
-public:
-    CodecRegistry();                      // json and cbor
-    static CodecRegistry empty();         // none
+  public:
+    CodecRegistry();               // json and cbor
+    static CodecRegistry empty();  // none
 
     // Throws CodecError if the name is invalid or already registered.
     void add(std::shared_ptr<const Codec> codec);
     // Throws CodecError "unknown codec 'x' (registered: cbor, json)".
     const Codec& get(std::string_view name) const;
     const Codec* find(std::string_view name) const noexcept;
-    std::vector<std::string> names() const;   // sorted
+    std::vector<std::string> names() const;  // sorted
 
-private:
+  private:
     struct NoDefaults {};
     explicit CodecRegistry(NoDefaults) {}
-    std::vector<std::shared_ptr<const Codec>> codecs_;   // a handful: a linear scan is fastest
+    std::vector<std::shared_ptr<const Codec>> codecs_;  // a handful: a linear scan is fastest
 };
 
 }  // namespace eskit

@@ -36,13 +36,13 @@ class Rows;
 }  // namespace detail
 
 struct DatabaseOptions {
-    bool wal = true;                                    // PRAGMA journal_mode=WAL (files)
-    std::chrono::milliseconds busy_timeout{10000};      // sqlite3_busy_timeout, every connection
-    bool immediate = true;                              // Transactions start BEGIN IMMEDIATE
-    std::string synchronous = "NORMAL";                 // PRAGMA synchronous (FULL: durable
-                                                        // on return even after power loss)
-    int readers = 4;                                    // read connections (files only)
-    bool create = true;                                 // create the file if missing
+    bool wal = true;                                // PRAGMA journal_mode=WAL (files)
+    std::chrono::milliseconds busy_timeout{10000};  // sqlite3_busy_timeout, every connection
+    bool immediate = true;                          // Transactions start BEGIN IMMEDIATE
+    std::string synchronous = "NORMAL";             // PRAGMA synchronous (FULL: durable
+                                                    // on return even after power loss)
+    int readers = 4;                                // read connections (files only)
+    bool create = true;                             // create the file if missing
 };
 
 // A byte string parameter (bound as a BLOB).
@@ -72,7 +72,9 @@ class Database {
   public:
     // Opens (creating unless options.create is false) a database file, or ":memory:".
     static Database open(const std::string& path, const DatabaseOptions& options = {});
-    static Database memory(const DatabaseOptions& options = {}) { return open(":memory:", options); }
+    static Database memory(const DatabaseOptions& options = {}) {
+        return open(":memory:", options);
+    }
     // Uses a connection the application owns and keeps open; it must outlive the Database.
     // eskit is registered on it; reads share it (no read pool).
     static Database adopt(sqlite3* db, const DatabaseOptions& options = {});

@@ -41,13 +41,14 @@ struct EventInfo {
     std::span<const std::string_view> aliases;
 };
 
-#define ESKIT_EVENT(T, NAME, VERSION, ...)                                                  \
-    inline const ::eskit::EventInfo& eskit_event_info(const T*) {                           \
-        static constexpr std::string_view aliases_[] = {"" __VA_OPT__(, ) __VA_ARGS__};     \
-        static const ::eskit::EventInfo info{                                               \
-            NAME, VERSION, std::span<const std::string_view>(aliases_ + 1, std::size(aliases_) - 1)}; \
-        static_assert((VERSION) >= 1, "ESKIT_EVENT: the schema version starts at 1");       \
-        return info;                                                                        \
+#define ESKIT_EVENT(T, NAME, VERSION, ...)                                              \
+    inline const ::eskit::EventInfo& eskit_event_info(const T*) {                       \
+        static constexpr std::string_view aliases_[] = {"" __VA_OPT__(, ) __VA_ARGS__}; \
+        static const ::eskit::EventInfo info{                                           \
+            NAME, VERSION,                                                              \
+            std::span<const std::string_view>(aliases_ + 1, std::size(aliases_) - 1)};  \
+        static_assert((VERSION) >= 1, "ESKIT_EVENT: the schema version starts at 1");   \
+        return info;                                                                    \
     }
 
 template <class T>
@@ -160,8 +161,9 @@ class EventTypes {
         if constexpr (detail::is_variant<E>::value) {
             list_ = detail::Alternatives<E>::list();
         } else {
-            static_assert(EventType<E>, "Store<E>: E must be declared with ESKIT_EVENT, or be a "
-                                        "std::variant of such types");
+            static_assert(EventType<E>,
+                          "Store<E>: E must be declared with ESKIT_EVENT, or be a "
+                          "std::variant of such types");
             list_.push_back(detail::alternative<E, E>());
         }
         for (size_t i = 0; i < list_.size(); ++i) {
@@ -184,8 +186,9 @@ class EventTypes {
                     if constexpr (EventType<T>) {
                         return event_info<T>();
                     } else {
-                        throw CodecError("eskit: this alternative of the event variant has no "
-                                         "ESKIT_EVENT declaration and cannot be appended");
+                        throw CodecError(
+                            "eskit: this alternative of the event variant has no "
+                            "ESKIT_EVENT declaration and cannot be appended");
                     }
                 },
                 e);

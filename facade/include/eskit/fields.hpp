@@ -56,18 +56,18 @@
 
 // --- the declarations -------------------------------------------------------------------------
 
-#define ESKIT_FIELDS(T, ...)                                                                   \
-    [[maybe_unused]] constexpr auto eskit_describe(::eskit::detail::tag<T>) noexcept {         \
-        return ::eskit::detail::describe<T>(                                                   \
-            #T __VA_OPT__(, ESKIT_PP_FOR_EACH(ESKIT_DETAIL_FIELD, T, __VA_ARGS__)));           \
-    }                                                                                          \
+#define ESKIT_FIELDS(T, ...)                                                           \
+    [[maybe_unused]] constexpr auto eskit_describe(::eskit::detail::tag<T>) noexcept { \
+        return ::eskit::detail::describe<T>(                                           \
+            #T __VA_OPT__(, ESKIT_PP_FOR_EACH(ESKIT_DETAIL_FIELD, T, __VA_ARGS__)));   \
+    }                                                                                  \
     static_assert(true)
 
-#define ESKIT_ENUM(E, ...)                                                                     \
-    [[maybe_unused]] constexpr auto eskit_describe_enum(::eskit::detail::tag<E>) noexcept {    \
-        return ::eskit::detail::describe_enum<E>(                                              \
-            #E, ESKIT_PP_FOR_EACH(ESKIT_DETAIL_ENUMERATOR, E, __VA_ARGS__));                   \
-    }                                                                                          \
+#define ESKIT_ENUM(E, ...)                                                                  \
+    [[maybe_unused]] constexpr auto eskit_describe_enum(::eskit::detail::tag<E>) noexcept { \
+        return ::eskit::detail::describe_enum<E>(                                           \
+            #E, ESKIT_PP_FOR_EACH(ESKIT_DETAIL_ENUMERATOR, E, __VA_ARGS__));                \
+    }                                                                                       \
     static_assert(true)
 
 // x or (x, "wire name")
@@ -138,17 +138,22 @@ struct EnumDescription {
     std::array<E, N> values;
 };
 template <class E, class... X>
-constexpr EnumDescription<E, sizeof...(X)> describe_enum(std::string_view name,
-                                                         X... xs) noexcept {
+constexpr EnumDescription<E, sizeof...(X)> describe_enum(std::string_view name, X... xs) noexcept {
     return {name, {xs.name...}, {xs.value...}};
 }
 
 template <class T>
-concept described = std::is_class_v<T> && requires { eskit_describe(tag<T>{}); };
+concept described = std::is_class_v<T> && requires {
+    eskit_describe(tag<T>{});
+};
 template <class E>
-concept described_enum = std::is_enum_v<E> && requires { eskit_describe_enum(tag<E>{}); };
+concept described_enum = std::is_enum_v<E> && requires {
+    eskit_describe_enum(tag<E>{});
+};
 template <class T>
-concept adapted = requires { typename Adapter<T>::wire; };
+concept adapted = requires {
+    typename Adapter<T>::wire;
+};
 
 template <class T>
 inline constexpr auto description_of = eskit_describe(tag<T>{});
@@ -221,7 +226,7 @@ template <std::size_t N>
 constexpr std::array<std::size_t, N> cbor_order(const std::array<std::string_view, N>& names) {
     std::array<std::size_t, N> order{};
     for (std::size_t i = 0; i < N; ++i) order[i] = i;
-    for (std::size_t i = 1; i < N; ++i)   // insertion sort: constexpr and N is small
+    for (std::size_t i = 1; i < N; ++i)  // insertion sort: constexpr and N is small
         for (std::size_t j = i; j > 0 && cbor_key_less(names[order[j]], names[order[j - 1]]); --j)
             std::swap(order[j], order[j - 1]);
     return order;
@@ -234,7 +239,8 @@ template <std::size_t N, class F>
 constexpr void with_index(std::size_t i, F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         (void)((i == I ? (f.template operator()<I>(), true) : false) || ...);
-    }(std::make_index_sequence<N>{});
+    }
+    (std::make_index_sequence<N>{});
 }
 
 template <class T>
@@ -264,7 +270,7 @@ void write_field(Writer& w, const T& v) {
     using M = std::remove_cvref_t<decltype(m)>;
     try {
         if constexpr (is_optional<M>::value) {
-            if (!m) return;   // an empty optional member is omitted
+            if (!m) return;  // an empty optional member is omitted
             w.key(f.name);
             serialize(w, *m);
         } else {
@@ -302,9 +308,8 @@ void write_struct(Writer& w, const T& v) {
         for (std::size_t i : cbor_order_of<T>)
             with_index<n>(i, [&]<std::size_t I>() { write_field<T, I>(w, v); });
     } else {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (write_field<T, I>(w, v), ...);
-        }(std::make_index_sequence<n>{});
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (write_field<T, I>(w, v), ...); }
+        (std::make_index_sequence<n>{});
     }
     w.end_object();
 }
@@ -414,7 +419,7 @@ void read_struct(Reader& r, Kind k, T& v) {
         return a;
     }();
     const std::size_t* order = r.sorted_keys() ? cbor_order_of<T>.data() : identity.data();
-    std::size_t pos = 0;   // in order[]
+    std::size_t pos = 0;  // in order[]
     std::string_view key;
     for (;;) {
         Reader::Step m;
@@ -425,7 +430,7 @@ void read_struct(Reader& r, Kind k, T& v) {
             key = {};
             try {
                 m = r.next_member(key, names_of<T>[want], Table::kind[want], s, vk);
-            } catch (CodecError& e) {   // key == want: the key was read, its value failed
+            } catch (CodecError& e) {  // key == want: the key was read, its value failed
                 if (key == names_of<T>[want]) e.prepend_field(key);
                 throw;
             }
@@ -446,7 +451,7 @@ void read_struct(Reader& r, Kind k, T& v) {
                 break;
             }
         }
-        if (!found) {   // an unknown key: forward compatibility
+        if (!found) {  // an unknown key: forward compatibility
             try {
                 r.skip();
             } catch (CodecError& e) {
@@ -533,7 +538,7 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
         if (k == Kind::bytes) {
             const auto* p = reinterpret_cast<const std::byte*>(s.string.data());
             v.vector().assign(p, p + s.string.size());
-        } else if (k == Kind::string) {   // how JSON carries bytes
+        } else if (k == Kind::string) {  // how JSON carries bytes
             std::string raw;
             if (!base64_decode(s.string, raw))
                 throw CodecError("invalid base64 text for a byte string");
@@ -551,7 +556,7 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
     } else if constexpr (is_vector<T>::value) {
         if (k != Kind::array) throw_mismatch("an array", k);
         v.clear();
-        if (s.size_hint) v.reserve(s.size_hint);   // bounded by the input size (see codecs)
+        if (s.size_hint) v.reserve(s.size_hint);  // bounded by the input size (see codecs)
         std::size_t i = 0;
         while (r.next_element()) {
             try {
@@ -574,7 +579,7 @@ void read_into(Reader& r, Kind k, Scalar& s, T& v) {
         std::string_view key;
         while (r.next_key(key)) {
             auto& slot = *v.try_emplace(std::string(key)).first;
-            slot.second = typename T::mapped_type{};   // a duplicate key: the last one wins
+            slot.second = typename T::mapped_type{};  // a duplicate key: the last one wins
             try {
                 deserialize(r, slot.second);
             } catch (CodecError& e) {
@@ -694,7 +699,7 @@ void deserialize(Reader& r, T& v) {
 
 // The name given to ESKIT_FIELDS / ESKIT_ENUM ("OrderPlaced").
 template <class T>
-    requires detail::described<T> || detail::described_enum<T>
+requires detail::described<T> || detail::described_enum<T>
 constexpr std::string_view type_name() noexcept {
     if constexpr (detail::described<T>)
         return detail::description_of<T>.name;

@@ -10,8 +10,9 @@
 // never writes (SQLite changes it only for other connections' commits) every poll_interval;
 // Watch blocks in es_wait() on a connection of its own, which the extension wakes through the
 // file system without polling. On a cluster (Database::connect_cluster) es_wait refuses, so
-// Watch polls like Poll; the poller there reads es_head() on the leader, not data_version. A notification is only a hint: wait() also re-reads the head
-// every repoll interval, so a lost wake-up costs latency, never progress.
+// Watch polls like Poll; the poller there reads es_head() on the leader, not data_version. A
+// notification is only a hint: wait() also re-reads the head every repoll interval, so a lost
+// wake-up costs latency, never progress.
 #pragma once
 
 #include <atomic>

@@ -31,8 +31,8 @@ struct EncodedEvent {
 
 // Where a paged read of a stream or of the log has got to.
 struct PageCursor {
-    int64_t next = 0;    // next version (stream, ascending) / seq bound (log)
-    int64_t taken = 0;   // events delivered so far (for LoadOptions::limit)
+    int64_t next = 0;   // next version (stream, ascending) / seq bound (log)
+    int64_t taken = 0;  // events delivered so far (for LoadOptions::limit)
     bool done = false;
 };
 
@@ -55,7 +55,8 @@ class RawStore {
     std::vector<RawEvent> stream_page(std::string_view stream, const LoadOptions& options,
                                       PageCursor& cursor) const;
     // Events with seq > after_seq, at most limit of them, in seq order.
-    std::vector<RawEvent> log_page(int64_t after_seq, int64_t limit, const ReadOptions& options) const;
+    std::vector<RawEvent> log_page(int64_t after_seq, int64_t limit,
+                                   const ReadOptions& options) const;
     // The same reads handing each row to sink as it is stepped (no copy of the row); they
     // return the number of rows delivered.
     size_t stream_page(std::string_view stream, const LoadOptions& options, PageCursor& cursor,

@@ -18,11 +18,11 @@ namespace eskit {
 
 template <class S>
 struct Snapshot {
-    int64_t version = 0;          // the last event the state includes
-    int64_t schema_version = 1;   // as stored
-    S state{};                    // decoded unless stale
+    int64_t version = 0;         // the last event the state includes
+    int64_t schema_version = 1;  // as stored
+    S state{};                   // decoded unless stale
     Timestamp created_at{};
-    bool stale = false;           // stored with another schema version: replay instead
+    bool stale = false;  // stored with another schema version: replay instead
     bool current() const noexcept { return !stale; }
 };
 
@@ -32,7 +32,9 @@ class SnapshotStore {
     explicit SnapshotStore(Database& db, int64_t schema_version = 1,
                            const Codec& codec = json_codec(),
                            std::shared_ptr<const CodecRegistry> codecs = nullptr)
-        : raw_(db), schema_version_(schema_version), codec_(codec),
+        : raw_(db),
+          schema_version_(schema_version),
+          codec_(codec),
           codecs_(codecs ? std::move(codecs) : std::make_shared<const CodecRegistry>()) {}
 
     void save(std::string_view stream, int64_t version, const S& state) {

@@ -39,8 +39,8 @@ namespace eskit {
 
 template <class E>
 struct StoreOptions {
-    const Codec* write_codec = nullptr;                // nullptr: json_codec()
-    std::shared_ptr<const CodecRegistry> codecs{};     // nullptr: json and cbor
+    const Codec* write_codec = nullptr;             // nullptr: json_codec()
+    std::shared_ptr<const CodecRegistry> codecs{};  // nullptr: json and cbor
     Upcasters upcasters{};
     UnknownTypes unknown_types = UnknownTypes::Error;
 };
@@ -84,7 +84,9 @@ class EventRange {
             return *this;
         }
         void operator++(int) { ++*this; }
-        bool operator==(const iterator& o) const { return r_ == o.r_ && (r_ == nullptr || i_ == o.i_); }
+        bool operator==(const iterator& o) const {
+            return r_ == o.r_ && (r_ == nullptr || i_ == o.i_);
+        }
 
       private:
         void settle() {
@@ -141,8 +143,9 @@ class Store {
         if (!options_.write_codec) options_.write_codec = &json_codec();
         if (!options_.codecs) options_.codecs = std::make_shared<const CodecRegistry>();
         if (options_.unknown_types == UnknownTypes::Raw && !holds_unknown()) {
-            throw CodecError("eskit: UnknownTypes::Raw needs an eskit::UnknownEvent alternative in "
-                             "the store's event variant");
+            throw CodecError(
+                "eskit: UnknownTypes::Raw needs an eskit::UnknownEvent alternative in "
+                "the store's event variant");
         }
         options_.upcasters.validate();
     }
@@ -178,9 +181,10 @@ class Store {
 
     EventRange<E> load(std::string_view stream, LoadOptions options = {}) const {
         auto cursor = std::make_shared<PageCursor>();
-        return EventRange<E>(this, [this, s = std::string(stream), options, cursor](RawStore::Sink sink) {
-            return raw_.stream_page(s, options, *cursor, sink);
-        });
+        return EventRange<E>(this,
+                             [this, s = std::string(stream), options, cursor](RawStore::Sink sink) {
+                                 return raw_.stream_page(s, options, *cursor, sink);
+                             });
     }
     EventRange<E> load_from(std::string_view stream, int64_t from_version) const {
         LoadOptions o;
@@ -225,12 +229,16 @@ class Store {
     int64_t archive(std::string_view stream, std::string_view attached_schema) {
         return raw_.archive_to(stream, attached_schema);
     }
-    int64_t archive(std::string_view stream, Database& target) { return raw_.archive_to(stream, target); }
+    int64_t archive(std::string_view stream, Database& target) {
+        return raw_.archive_to(stream, target);
+    }
     void restore(std::string_view stream) { raw_.restore(stream); }
     int64_t restore(std::string_view stream, std::string_view attached_schema) {
         return raw_.restore_from(stream, attached_schema);
     }
-    int64_t restore(std::string_view stream, Database& source) { return raw_.restore_from(stream, source); }
+    int64_t restore(std::string_view stream, Database& source) {
+        return raw_.restore_from(stream, source);
+    }
     int64_t tombstone(std::string_view stream, std::optional<std::string_view> reason = {}) {
         return raw_.tombstone(stream, reason);
     }
@@ -276,8 +284,9 @@ class Store {
             out.schema_version = alt->version;
         } else {
             throw CodecError("eskit: event " + std::string(raw.event_id) + " of type '" +
-                             std::string(raw.type) + "' has schema version " + std::to_string(raw.schema_version) +
-                             ", newer than this program's " + std::to_string(alt->version));
+                             std::string(raw.type) + "' has schema version " +
+                             std::to_string(raw.schema_version) + ", newer than this program's " +
+                             std::to_string(alt->version));
         }
         return out;
     }
@@ -318,7 +327,8 @@ class Store {
         return out;
     }
 
-    std::vector<RecordedEvent<E>> recorded(std::vector<EventMeta> metas, const std::vector<E>& events) const {
+    std::vector<RecordedEvent<E>> recorded(std::vector<EventMeta> metas,
+                                           const std::vector<E>& events) const {
         std::vector<RecordedEvent<E>> out;
         out.reserve(metas.size());
         const bool same = metas.size() == events.size();
@@ -333,8 +343,7 @@ class Store {
 
     std::optional<RecordedEvent<E>> unknown(const RawEventView& raw, RecordedEvent<E>& out) const {
         switch (options_.unknown_types) {
-            case UnknownTypes::Skip:
-                return std::nullopt;
+            case UnknownTypes::Skip: return std::nullopt;
             case UnknownTypes::Raw:
                 if constexpr (detail::is_variant<E>::value) {
                     if constexpr (requires { out.data = UnknownEvent{}; }) {
@@ -345,8 +354,7 @@ class Store {
                     }
                 }
                 [[fallthrough]];
-            case UnknownTypes::Error:
-                break;
+            case UnknownTypes::Error: break;
         }
         throw CodecError("eskit: event " + std::string(raw.event_id) + " in stream '" +
                          std::string(raw.stream_id) + "' has type '" + std::string(raw.type) +

@@ -48,8 +48,8 @@ enum class Delivery { AtLeastOnce, Transactional };
 enum class OnDecodeError { Stop, Skip, Callback };
 
 struct SubscriptionOptions {
-    std::string name{};                    // the checkpoint's consumer name
-    ReadOptions filter{};                  // types / category
+    std::string name{};    // the checkpoint's consumer name
+    ReadOptions filter{};  // types / category
     int batch = 256;
     Delivery delivery = Delivery::AtLeastOnce;
     OnDecodeError on_decode_error = OnDecodeError::Stop;
@@ -69,9 +69,12 @@ class Subscription {
     using Batch = std::vector<RecordedEvent<E>>;
 
     Subscription(Store<E>& store, Notifier& notifier, SubscriptionOptions options)
-        : store_(store), notifier_(notifier), checkpoints_(store.raw().database()),
+        : store_(store),
+          notifier_(notifier),
+          checkpoints_(store.raw().database()),
           options_(std::move(options)) {
-        if (options_.name.empty()) throw_error(Code::InvalidArgument, 1, "eskit: a subscription needs a name");
+        if (options_.name.empty())
+            throw_error(Code::InvalidArgument, 1, "eskit: a subscription needs a name");
         if (options_.batch <= 0) options_.batch = 256;
         position_ = checkpoints_.get(options_.name);
         stored_ = position_;
@@ -139,8 +142,11 @@ class Subscription {
             if (!pending_.empty() || !pending_signal_.empty()) continue;
             const auto now = std::chrono::steady_clock::now();
             if (now >= deadline) return {Message<E>::Kind::Timeout, std::nullopt};
-            notifier_.wait(idle_from(), std::min(options_.wait_slice,
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)), &stopped_);
+            notifier_.wait(
+                idle_from(),
+                std::min(options_.wait_slice,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now)),
+                &stopped_);
         }
     }
 
@@ -158,7 +164,8 @@ class Subscription {
         // passes the filter is in the page or before it (seq order is commit order), so the wait
         // that follows is for a head beyond it, not beyond the last event that matched.
         const int64_t head = store_.raw().latest_sequence();
-        const std::vector<RawEvent> raw = store_.raw().log_page(position_, options_.batch, options_.filter);
+        const std::vector<RawEvent> raw =
+            store_.raw().log_page(position_, options_.batch, options_.filter);
         fetched_ = raw.size();
         seen_head_ = fetched_ < static_cast<size_t>(options_.batch) ? head : 0;
         int64_t last = position_;
@@ -181,7 +188,8 @@ class Subscription {
 
     // The handler gets only non-empty batches; a page whose events were all skipped (decode
     // policy, unknown types) still moves the checkpoint.
-    void deliver(const Batch& batch, int64_t last, const std::function<void(const Batch&)>& handler) {
+    void deliver(const Batch& batch, int64_t last,
+                 const std::function<void(const Batch&)>& handler) {
         if (options_.delivery == Delivery::Transactional) {
             Transaction tx = Transaction::begin(store_.raw().database());
             if (!batch.empty()) handler(batch);

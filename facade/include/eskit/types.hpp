@@ -39,17 +39,17 @@ struct EventOptions {
 };
 
 struct LoadOptions {
-    int64_t from_version = 1;              // inclusive
-    std::optional<int64_t> to_version{};   // inclusive
-    std::vector<std::string> types{};      // stored type names (empty: all)
-    std::optional<int64_t> limit{};          // at most this many events
-    bool backwards = false;                // newest first
-    int page_size = 512;                   // events held in memory at once
+    int64_t from_version = 1;             // inclusive
+    std::optional<int64_t> to_version{};  // inclusive
+    std::vector<std::string> types{};     // stored type names (empty: all)
+    std::optional<int64_t> limit{};       // at most this many events
+    bool backwards = false;               // newest first
+    int page_size = 512;                  // events held in memory at once
 };
 
 struct ReadOptions {
-    std::vector<std::string> types{};      // stored type names (empty: all)
-    std::optional<std::string> category{};    // the stream id's prefix before '-'
+    std::vector<std::string> types{};       // stored type names (empty: all)
+    std::optional<std::string> category{};  // the stream id's prefix before '-'
     int page_size = 512;
 };
 
@@ -87,9 +87,15 @@ struct RawEventView {
 
     RawEventView() = default;
     RawEventView(const RawEvent& e)  // NOLINT(google-explicit-constructor): a view of it
-        : seq(e.seq), stream_id(e.stream_id), version(e.version), type(e.type),
-          event_id(e.event_id), created_at(e.created_at), codec(e.codec),
-          schema_version(e.schema_version), data(e.data) {
+        : seq(e.seq),
+          stream_id(e.stream_id),
+          version(e.version),
+          type(e.type),
+          event_id(e.event_id),
+          created_at(e.created_at),
+          codec(e.codec),
+          schema_version(e.schema_version),
+          data(e.data) {
         if (e.metadata) metadata = *e.metadata;
     }
     EventMeta meta() const {

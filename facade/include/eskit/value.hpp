@@ -23,10 +23,10 @@ namespace eskit {
 
 // Raw bytes. CBOR writes a byte string; JSON writes standard base64 text (RFC 4648, padded).
 class Bytes {
-public:
+  public:
     Bytes() = default;
     explicit Bytes(std::span<const std::byte> b) : data_(b.begin(), b.end()) {}
-    explicit Bytes(std::string_view chars);   // the chars' bytes, verbatim
+    explicit Bytes(std::string_view chars);  // the chars' bytes, verbatim
     Bytes(std::initializer_list<std::uint8_t> b);
 
     const std::byte* data() const noexcept { return data_.data(); }
@@ -34,7 +34,7 @@ public:
     std::size_t size() const noexcept { return data_.size(); }
     bool empty() const noexcept { return data_.empty(); }
     std::span<const std::byte> span() const noexcept { return data_; }
-    std::string_view view() const noexcept {   // the bytes as chars
+    std::string_view view() const noexcept {  // the bytes as chars
         return {reinterpret_cast<const char*>(data_.data()), data_.size()};
     }
     std::vector<std::byte>& vector() noexcept { return data_; }
@@ -42,7 +42,7 @@ public:
 
     friend bool operator==(const Bytes&, const Bytes&) = default;
 
-private:
+  private:
     std::vector<std::byte> data_;
 };
 
@@ -50,19 +50,19 @@ class Value;
 struct Member;
 
 class Value {
-public:
+  public:
     using Array = std::vector<Value>;
     using Object = std::vector<Member>;
 
     // The constructors are defined below, once Member is complete (clang needs it).
-    Value() noexcept;   // null
+    Value() noexcept;  // null
     Value(std::nullptr_t) noexcept;
     Value(bool b) noexcept;
     template <std::integral I>
-        requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
-                 !std::same_as<I, char8_t> && !std::same_as<I, char16_t> &&
-                 !std::same_as<I, char32_t>)
-    Value(I i) noexcept;
+    requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
+             !std::same_as<I, char8_t> && !std::same_as<I, char16_t> && !std::same_as<I, char32_t>)
+        Value(I i)
+    noexcept;
     Value(double d) noexcept;
     Value(float f) noexcept;
     Value(std::string s) noexcept;
@@ -91,7 +91,7 @@ public:
     bool as_bool() const;
     std::int64_t as_int64() const;
     std::uint64_t as_uint64() const;
-    double as_double() const;   // integers convert
+    double as_double() const;  // integers convert
     const std::string& as_string() const;
     std::string& as_string();
     const Bytes& as_bytes() const;
@@ -103,33 +103,37 @@ public:
 
     // Unchecked access: nullptr when the kind differs.
     template <class T>
-    T* get_if() noexcept { return std::get_if<T>(&v_); }
+    T* get_if() noexcept {
+        return std::get_if<T>(&v_);
+    }
     template <class T>
-    const T* get_if() const noexcept { return std::get_if<T>(&v_); }
+    const T* get_if() const noexcept {
+        return std::get_if<T>(&v_);
+    }
 
     // Objects. Lookups are linear (objects of events are small) and find the first match.
     Value* find(std::string_view key) noexcept;
     const Value* find(std::string_view key) const noexcept;
     bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
-    const Value& at(std::string_view key) const;   // missing key: CodecError "no member 'k'"
+    const Value& at(std::string_view key) const;  // missing key: CodecError "no member 'k'"
     Value& at(std::string_view key);
-    Value& operator[](std::string_view key);   // finds or appends a null member; null -> {}
-    Value& set(std::string_view key, Value v);   // replaces or appends
-    bool erase(std::string_view key);            // false if absent
+    Value& operator[](std::string_view key);    // finds or appends a null member; null -> {}
+    Value& set(std::string_view key, Value v);  // replaces or appends
+    bool erase(std::string_view key);           // false if absent
     // Renames the member in place (keeps its position). False if `from` is absent; an existing
     // `to` member is removed first.
     bool rename(std::string_view from, std::string_view to);
 
     // Arrays (size() also counts object members; 0 for scalars).
     std::size_t size() const noexcept;
-    const Value& at(std::size_t index) const;   // out of range: CodecError
+    const Value& at(std::size_t index) const;  // out of range: CodecError
     Value& at(std::size_t index);
     Value& operator[](std::size_t index) { return at(index); }
-    Value& push_back(Value v);   // null -> []
+    Value& push_back(Value v);  // null -> []
 
     friend bool operator==(const Value& a, const Value& b) noexcept;
 
-private:
+  private:
     std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Bytes,
                  Array, Object>
         v_;
@@ -145,9 +149,9 @@ inline Value::Value() noexcept = default;
 inline Value::Value(std::nullptr_t) noexcept {}
 inline Value::Value(bool b) noexcept : v_(b) {}
 template <std::integral I>
-    requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
-             !std::same_as<I, char8_t> && !std::same_as<I, char16_t> && !std::same_as<I, char32_t>)
-inline Value::Value(I i) noexcept {
+requires(!std::same_as<I, bool> && !std::same_as<I, char> && !std::same_as<I, wchar_t> &&
+         !std::same_as<I, char8_t> && !std::same_as<I, char16_t> &&
+         !std::same_as<I, char32_t>) inline Value::Value(I i) noexcept {
     if constexpr (std::is_signed_v<I>) {
         v_ = static_cast<std::int64_t>(i);
     } else if (static_cast<std::uint64_t>(i) <= 0x7fffffffffffffffULL) {

@@ -27,7 +27,15 @@ inline constexpr std::size_t max_depth = 128;
 // The kind of a value on the wire (and of an eskit::Value). uint64 is used only for integers
 // above INT64_MAX; every other integer is an int64.
 enum class Kind : std::uint8_t {
-    null, boolean, int64, uint64, float64, string, bytes, array, object
+    null,
+    boolean,
+    int64,
+    uint64,
+    float64,
+    string,
+    bytes,
+    array,
+    object
 };
 
 // "null", "a boolean", "an integer", "a floating-point number", "a string", "a byte string",
@@ -38,20 +46,20 @@ std::string_view describe(Kind kind) noexcept;
 // what() is "<codec>: <path>: <reason>", each part omitted when empty, e.g.
 //     json: items[2].qty: expected an integer, got a string
 class CodecError : public Error {
-public:
+  public:
     explicit CodecError(std::string reason);
 
     const char* what() const noexcept override { return message_.c_str(); }
     const std::string& codec() const noexcept { return codec_; }
-    const std::string& path() const noexcept { return path_; }   // "" at the top level
+    const std::string& path() const noexcept { return path_; }  // "" at the top level
     const std::string& reason() const noexcept { return reason_; }
 
     // Used while the error propagates outwards (innermost segment first).
-    void prepend_field(std::string_view name);   // a struct field or an object/map key
-    void prepend_index(std::size_t index);       // an array element
-    void set_codec(std::string_view name);        // kept if already set
+    void prepend_field(std::string_view name);  // a struct field or an object/map key
+    void prepend_index(std::size_t index);      // an array element
+    void set_codec(std::string_view name);      // kept if already set
 
-private:
+  private:
     void rebuild();
     std::string codec_, path_, reason_, message_;
 };
@@ -72,7 +80,7 @@ struct Scalar {
 
 // The encoder side. Sizes given to begin_array/begin_object are exact (CBOR writes them).
 class Writer {
-public:
+  public:
     virtual ~Writer() = default;
     virtual void null() = 0;
     virtual void boolean(bool v) = 0;
@@ -84,7 +92,7 @@ public:
     virtual void begin_array(std::size_t size) = 0;
     virtual void end_array() = 0;
     virtual void begin_object(std::size_t size) = 0;
-    virtual void key(std::string_view utf8) = 0;   // before each member's value
+    virtual void key(std::string_view utf8) = 0;  // before each member's value
     virtual void end_object() = 0;
     // True when keys must arrive in deterministic order (CBOR: shorter first, then bytewise);
     // producers then sort. False: declaration/insertion order.
@@ -98,7 +106,7 @@ public:
 //  - skip() consumes the next value whole, whatever it is.
 // Strings and keys returned are valid until the next call on the reader.
 class Reader {
-public:
+  public:
     virtual ~Reader() = default;
     virtual Kind read(Scalar& out) = 0;
     // read() when the caller knows what it wants: `expected` is a hint that lets a codec try
@@ -137,18 +145,18 @@ template <class Sig>
 class FunctionRef;
 template <class R, class... A>
 class FunctionRef<R(A...)> {
-public:
+  public:
     template <class F>
-        requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> &&
-                 std::is_invocable_r_v<R, F&, A...>)
-    FunctionRef(F&& f) noexcept  // NOLINT: implicit on purpose
+    requires(!std::is_same_v<std::remove_cvref_t<F>, FunctionRef> &&
+             std::is_invocable_r_v<R, F&, A...>) FunctionRef(F&& f)
+    noexcept  // NOLINT: implicit on purpose
         : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
           call_([](void* o, A... a) -> R {
               return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<A>(a)...);
           }) {}
     R operator()(A... a) const { return call_(obj_, std::forward<A>(a)...); }
 
-private:
+  private:
     void* obj_;
     R (*call_)(void*, A...);
 };

@@ -33,7 +33,7 @@
 namespace eskit {
 
 struct ClusterOptions {
-    std::string database = "eskit";                  // the dqlite database name (OPEN)
+    std::string database = "eskit";  // the dqlite database name (OPEN)
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds request_timeout{5000};  // one request's answer
     std::chrono::milliseconds leader_timeout{10000};  // finding a leader (an election)

@@ -2,12 +2,22 @@
 // Regenerate the numbered tables with a loop rather than by hand if the limit ever changes.
 #pragma once
 
-#define ESKIT_PP_NARGS(...) ESKIT_PP_NARGS_I(__VA_ARGS__ __VA_OPT__(,) 64, 63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define ESKIT_PP_NARGS_I(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, _36, _37, _38, _39, _40, _41, _42, _43, _44, _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58, _59, _60, _61, _62, _63, _64, N, ...) N
+#define ESKIT_PP_NARGS(...)                                                                      \
+    ESKIT_PP_NARGS_I(__VA_ARGS__ __VA_OPT__(, ) 64, 63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53,  \
+                     52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, \
+                     33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, \
+                     14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define ESKIT_PP_NARGS_I(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, \
+                         _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30,  \
+                         _31, _32, _33, _34, _35, _36, _37, _38, _39, _40, _41, _42, _43, _44,  \
+                         _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58,  \
+                         _59, _60, _61, _62, _63, _64, N, ...)                                  \
+    N
 #define ESKIT_PP_CAT(a, b) ESKIT_PP_CAT_I(a, b)
 #define ESKIT_PP_CAT_I(a, b) a##b
 // ESKIT_PP_FOR_EACH(M, d, x1, x2, ...) -> M(d, x1), M(d, x2), ...  (comma separated)
-#define ESKIT_PP_FOR_EACH(M, d, ...) ESKIT_PP_CAT(ESKIT_PP_FE_, ESKIT_PP_NARGS(__VA_ARGS__))(M, d __VA_OPT__(,) __VA_ARGS__)
+#define ESKIT_PP_FOR_EACH(M, d, ...) \
+    ESKIT_PP_CAT(ESKIT_PP_FE_, ESKIT_PP_NARGS(__VA_ARGS__))(M, d __VA_OPT__(, ) __VA_ARGS__)
 #define ESKIT_PP_FE_0(M, d)
 #define ESKIT_PP_FE_1(M, d, x) M(d, x)
 #define ESKIT_PP_FE_2(M, d, x, ...) M(d, x), ESKIT_PP_FE_1(M, d, __VA_ARGS__)

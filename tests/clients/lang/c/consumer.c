@@ -35,8 +35,9 @@ static const char* query(sqlite3* db, const char* sql, char* buf, size_t n) {
 
 int main(int argc, char** argv) {
     char a[256], b[256];
-    const char* events = "[{\"type\":\"OrderPlaced\",\"data\":{\"total\":2500}},"
-                         " {\"type\":\"ItemAdded\",\"data\":{\"sku\":\"A-1\",\"qty\":2}}]";
+    const char* events =
+        "[{\"type\":\"OrderPlaced\",\"data\":{\"total\":2500}},"
+        " {\"type\":\"ItemAdded\",\"data\":{\"sku\":\"A-1\",\"qty\":2}}]";
     /* snippet: c-static */
     /* Every connection opened from now on has eskit, without a .so. */
     sqlite3_auto_extension((void (*)(void))sqlite3_eskit_init);

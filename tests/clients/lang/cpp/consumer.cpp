@@ -10,8 +10,8 @@
 struct Deposited {
     long cents = 0;
 };
-ESKIT_FIELDS(Deposited, cents);                // the payload's fields, for every codec
-ESKIT_EVENT(Deposited, "Deposited", 1);        // stored type name, schema version
+ESKIT_FIELDS(Deposited, cents);          // the payload's fields, for every codec
+ESKIT_EVENT(Deposited, "Deposited", 1);  // stored type name, schema version
 
 struct Withdrawn {
     long cents = 0;
@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
                     static_cast<long long>(*e.actual()), static_cast<long long>(*e.expected()));
     }
     for (const auto& e : store.load(account)) {
-        std::printf("%s v%lld seq %lld %s\n", e.stream_id.c_str(), static_cast<long long>(e.version),
-                    static_cast<long long>(e.seq), e.type.c_str());
+        std::printf("%s v%lld seq %lld %s\n", e.stream_id.c_str(),
+                    static_cast<long long>(e.version), static_cast<long long>(e.seq),
+                    e.type.c_str());
     }
     std::printf("balance of %s: %ld cents\n", account.c_str(), balance(store, account));
     return 0;

@@ -100,11 +100,11 @@ struct NodeInfo {
 class Error : public std::runtime_error {
   public:
     enum class Kind {
-        server,      // the node answered FAILURE: code() is its (SQLite extended) code
-        connection,  // could not connect, or the connection broke
-        timeout,     // no answer within the request timeout
-        no_leader,   // no node named a leader within Options::leader_timeout
-        protocol,    // the node sent something this client does not understand
+        server,           // the node answered FAILURE: code() is its (SQLite extended) code
+        connection,       // could not connect, or the connection broke
+        timeout,          // no answer within the request timeout
+        no_leader,        // no node named a leader within Options::leader_timeout
+        protocol,         // the node sent something this client does not understand
         unknown_outcome,  // Appender: no definite answer within its deadline (see Appender)
     };
     Error(Kind kind, int code, std::string message, bool from_last_error = false);
@@ -296,11 +296,11 @@ Connection connect_leader(const std::vector<std::string>& seeds, const Options& 
 // One eskit append: es_append(stream, expected, events, options).
 struct AppendRequest {
     std::string stream;
-    std::optional<std::int64_t> expected;  // nullopt: any version (-1)
-    std::string events;                    // JSON: one event object or an array of them
-    std::string idempotency_key;           // empty: the Appender makes one
-    std::optional<std::int64_t> timestamp; // created_at of the events (µs), default now
-    std::string metadata;                  // JSON object merged into each event, or empty
+    std::optional<std::int64_t> expected;   // nullopt: any version (-1)
+    std::string events;                     // JSON: one event object or an array of them
+    std::string idempotency_key;            // empty: the Appender makes one
+    std::optional<std::int64_t> timestamp;  // created_at of the events (µs), default now
+    std::string metadata;                   // JSON object merged into each event, or empty
 };
 
 struct AppendResult {
