@@ -137,6 +137,12 @@ struct Decoder {
 // ---------------------------------------------------------------------------------------------
 // Systems
 
+// W9S measures with synchronous=FULL (durable across power loss on return); every other
+// workload with NORMAL. Set in the measuring child only.
+const char* g_synchronous = "NORMAL";
+
+bool is_w9(const std::string& w) { return w == "W9" || w == "W9S"; }
+
 class System {
   public:
     virtual ~System() = default;
@@ -158,7 +164,7 @@ class System {
     virtual int64_t tail_seq() = 0;                               // the log's last event
     // Workloads a system does not take part in are skipped for it.
     virtual bool supports(const std::string& workload) const {
-        return workload != "W9" && workload != "W10" && workload != "W11";
+        return !is_w9(workload) && workload != "W10" && workload != "W11";
     }
 };
 
@@ -167,7 +173,8 @@ void open_db(sqlite3** db, const std::string& path) {
     // Before the pragmas: W5's processes open the file together, and switching to WAL (or
     // another process's WAL recovery) can find it locked.
     sqlite3_busy_timeout(*db, 10000);
-    exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    exec(*db, "PRAGMA journal_mode=WAL;");
+    exec(*db, (std::string("PRAGMA synchronous=") + g_synchronous).c_str());
 }
 
 // The read side is the same for every system: four prepared statements (a stream in version
@@ -403,7 +410,7 @@ class SchemaSystem : public StatementSystem {
 class SqlSystem : public StatementSystem {
   public:
     const char* name() const override { return "sql"; }
-    bool supports(const std::string& w) const override { return w != "W9"; }
+    bool supports(const std::string& w) const override { return !is_w9(w); }
     sqlite3* db() override { return db_; }
     void open(const std::string& path) override {
         open_db(&db_, path);
@@ -461,7 +468,7 @@ class FastSystem : public SqlSystem {
   public:
     const char* name() const override { return "fast"; }
     bool supports(const std::string& w) const override {
-        return w != "W9" && w != "W10" && w != "W11";
+        return !is_w9(w) && w != "W10" && w != "W11";
     }
     void open(const std::string& path) override {
         SqlSystem::open(path);
@@ -503,7 +510,7 @@ class FacadeSystem : public System {
     sqlite3* db() override { return db_->handle(); }
     void open(const std::string& path) override {
         eskit::DatabaseOptions o;
-        o.synchronous = "NORMAL";
+        o.synchronous = g_synchronous;
         db_.emplace(eskit::Database::open(path, o));
         store_.emplace(*db_);
         order_ = eskit::decode<BenchOrder>(eskit::json_codec(), kPayload);
@@ -703,7 +710,8 @@ struct Bench {
             sys.close();
         } else if (workload == "W7") {
             r = run_w7(sys);
-        } else if (workload == "W9") {
+        } else if (is_w9(workload)) {
+            if (workload == "W9S") g_synchronous = "FULL";
             r = run_w9(sys);
         } else if (workload == "W10") {
             r = run_w10(sys);
@@ -729,7 +737,8 @@ struct Bench {
     }
 
     // W9: threads appending single events to their own streams for a fixed time, each append
-    // durable (synchronous=NORMAL in WAL) when it returns. The facade shares one Store (group
+    // durable (synchronous=NORMAL in WAL: across a process crash; W9S: FULL, across power
+    // loss, where each commit waits for fsync) when it returns. The facade shares one Store (group
     // commit); raw gives each thread a connection of its own (SQLite's one writer at a time).
     Result run_w9(System& proto) const {
         const std::string path = file(proto, "w9");
@@ -1127,8 +1136,8 @@ Result measure(const Bench& bench, const std::string& workload, const std::strin
 int main(int argc, char** argv) {
     Bench bench;
     int repeat = 0;  // rounds per workload; 0: 3 for W1-W4 and W8, 1 for the rest
-    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4", "W5",
-                                          "W6", "W7", "W8", "W9", "W11"};
+    std::vector<std::string> workloads = {"W1", "W2", "W3", "W4",  "W5", "W6",
+                                          "W7", "W8", "W9", "W9S", "W11"};
     char tmpl[] = "/tmp/eskit-bench-XXXXXX";
     bench.dir = "";
     for (int i = 1; i < argc; ++i) {
@@ -1197,8 +1206,8 @@ int main(int argc, char** argv) {
         // Rounds interleave the systems (raw, schema, sql, raw, ...) so that a slow spell of
         // the machine hits all of them; each system reports its median round.
         const int rounds = repeat > 0 ? repeat
-                           : (w == "W5" || w == "W6" || w == "W7" || w == "W9" || w == "W10") ? 1
-                                                                                              : 3;
+                           : (w == "W5" || w == "W6" || w == "W7" || is_w9(w) || w == "W10") ? 1
+                                                                                             : 3;
         std::map<std::string, std::vector<Result>> runs;
         std::map<std::string, bool> failed;
         for (int round = 0; round < rounds; ++round) {
