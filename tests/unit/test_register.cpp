@@ -480,3 +480,60 @@ TEST_CASE("a failed es_append leaves no binding of its own behind for the next c
     CHECK(run(d.db, "SELECT count(*) FROM es_events WHERE idempotency_key IS NOT NULL") == "0");
     CHECK(d.close_legacy() == SQLITE_OK);
 }
+
+TEST_CASE("eskit_last_error and eskit_last_append: the C API on its own") {
+    Db d;
+    open_memory(d);
+    eskit_error err{};
+    eskit_append app{};
+    CHECK(eskit_last_error(d.db, &err) == SQLITE_MISUSE);  // not registered on this connection
+    CHECK(eskit_last_append(d.db, &app) == SQLITE_MISUSE);
+    REQUIRE(eskit_register(d.db) == SQLITE_OK);
+
+    REQUIRE(eskit_last_error(d.db, &err) == SQLITE_OK);
+    CHECK(err.code == ESKIT_OK);
+    CHECK(step_rc(d.db,
+                  R"(SELECT es_append('order-1', 0, '[{"type":"A","data":1,"id":"e-1"},)"
+                  R"({"type":"B","data":2,"id":"e-2"}]', '{"timestamp":1700000000000000}'))") ==
+          SQLITE_ROW);
+    REQUIRE(eskit_last_append(d.db, &app) == SQLITE_OK);
+    CHECK(app.first_seq == 1);
+    CHECK(app.count == 2);
+    CHECK(app.first_version == 1);
+    CHECK(app.last_version == 2);
+    CHECK(app.created_at == 1700000000000000);
+    CHECK(app.replay == 0);
+    CHECK(std::string(eskit_last_append_event_id(d.db, 0)) == "e-1");
+    CHECK(std::string(eskit_last_append_event_id(d.db, 1)) == "e-2");
+    CHECK(eskit_last_append_event_id(d.db, 2) == nullptr);
+    CHECK(eskit_last_append_event_id(d.db, -1) == nullptr);
+
+    // The same ids again: a replay, nothing written, the existing events described.
+    CHECK(step_rc(d.db, R"(SELECT es_append('order-1', 0, '[{"type":"A","data":1,"id":"e-1"},)"
+                        R"({"type":"B","data":2,"id":"e-2"}]'))") == SQLITE_ROW);
+    REQUIRE(eskit_last_append(d.db, &app) == SQLITE_OK);
+    CHECK(app.replay == 1);
+    CHECK(app.last_version == 2);
+
+    CHECK(step_rc(d.db, R"(SELECT es_append('order-1', 0, '{"type":"C","data":3}'))") ==
+          SQLITE_CONSTRAINT);
+    REQUIRE(eskit_last_error(d.db, &err) == SQLITE_OK);
+    CHECK(err.code == ESKIT_CONFLICT);
+    CHECK((err.sqlite_rc & 0xff) == SQLITE_CONSTRAINT);
+    CHECK(std::string(err.message) == "conflict: stream 'order-1' is at version 2, expected 0");
+    REQUIRE(err.stream_id != nullptr);
+    CHECK(std::string(err.stream_id) == "order-1");
+    CHECK(err.has_expected == 1);
+    CHECK(err.expected == 0);
+    CHECK(err.actual == 2);
+
+    // A success clears it; an error of another kind has no stream and no versions.
+    CHECK(step_rc(d.db, "SELECT es_head()") == SQLITE_ROW);
+    REQUIRE(eskit_last_error(d.db, &err) == SQLITE_OK);
+    CHECK(err.code == ESKIT_OK);
+    CHECK(step_rc(d.db, "SELECT es_append('order-2', 'x', '[]')") == SQLITE_ERROR);
+    REQUIRE(eskit_last_error(d.db, &err) == SQLITE_OK);
+    CHECK(err.code == ESKIT_INVALID_ARGUMENT);
+    CHECK(err.stream_id == nullptr);
+    CHECK(err.has_expected == 0);
+}
