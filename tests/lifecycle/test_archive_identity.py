@@ -401,11 +401,41 @@ def finding_archive_copy_used_as_own_stream(t):
     tmp.cleanup()
 
 
+def failed_cleanup_listed(t):
+    """A clean-up that fails (its archive locked by another connection) stays pending and
+    es_maintain() lists its error under "failed"; once the lock is gone it erases the copy."""
+    tmp = _lc.TempDir("eskit-failedclean-")
+    m = new_store(tmp("m.db"))
+    m.execute("ATTACH ? AS arch", (tmp("x.db"),))
+    m.execute("SELECT es_append('s-1', 0, ?)", (ev([("A", i, None) for i in range(3)]),))
+    m.execute("SELECT es_archive('s-1', 'arch')")
+    m.execute("PRAGMA busy_timeout = 100")
+    holder = _lc.connect(tmp("x.db"), timeout=0.1)
+    holder.execute("BEGIN IMMEDIATE")
+    t.ok("failed clean-up: the tombstone succeeds in main", m, "SELECT es_tombstone('s-1', 'r')",
+         want=[(0,)])
+    got = json.loads(_lc.one(m, "SELECT es_maintain()"))
+    t.eq("failed clean-up: still pending", got.get("pending"), 1)
+    t.eq("failed clean-up: its error is listed", got.get("failed"), ["database is locked"])
+    t.eq("failed clean-up: the copy is still in the archive",
+         _lc.one(m, "SELECT count(*) FROM arch.es_events WHERE stream_id = 's-1'"), 3)
+    holder.rollback()
+    holder.close()
+    got = json.loads(_lc.one(m, "SELECT es_maintain()"))
+    t.eq("failed clean-up: erased once the archive is free",
+         (got.get("erased"), got.get("pending"), "failed" in got), (3, 0, False))
+    t.eq("failed clean-up: nothing recorded any more",
+         _lc.one(m, "SELECT count(*) FROM main.es_cleanups"), 0)
+    m.close()
+    tmp.cleanup()
+
+
 def main():
     t = _lc.Failures("archive_identity")
     for fn in (swapped_archive, stale_archive_copy, adoption, memory_targets, id_reservation,
                refused_midway, finding_failed_copy_wedges_stream,
-               finding_duplicate_generated_id_in_archive, finding_archive_copy_used_as_own_stream):
+               finding_duplicate_generated_id_in_archive, finding_archive_copy_used_as_own_stream,
+               failed_cleanup_listed):
         t.run(fn)
     t.finish()
 
