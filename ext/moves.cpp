@@ -172,6 +172,13 @@ std::optional<int64_t> erase_copy(Conn& c, const Schema& x, std::string_view str
     return erase_copy_of(c, x, stream, move_id, fn, /*undo=*/false);
 }
 
+// Main records move_id as done: the stream is in x (read under main's lock, which x's write
+// scope holds), so x's copy is the only one.
+bool is_move_finished(Conn& c, std::string_view stream, const std::string& move_id) {
+    const StreamState st = read_stream(c, stream);
+    return st.state() == State::ArchivedElsewhere && st.life.move_id == move_id;
+}
+
 // undo: the move that made the copy is being given up (it never happened): x is put back as it
 // was, without a note and without keeping a head its own events never reached.
 std::optional<int64_t> erase_copy_of(Conn& c, const Schema& x, std::string_view stream,
@@ -182,15 +189,19 @@ std::optional<int64_t> erase_copy_of(Conn& c, const Schema& x, std::string_view 
     std::optional<int64_t> erased;
     if (copy.has_row && copy.move_id == move_id) {
         const std::string x_store = store_id(c, x);
+        // A move given up because a tombstone or delete overtook it: that recorded the erasure.
+        const bool recorded = !undo || cleanup_recorded(c, x_store, stream, move_id);
+        if (undo && !recorded && is_move_finished(c, stream, move_id)) {
+            scope.commit();  // another call finished this move meanwhile: x's copy is the stream
+            return std::nullopt;
+        }
         BookkeepingScope permit(c, x, x_store);
-        erased = undo ? remove_stream_rows(c, x, x_store, stream)
-                      : erase_stream_rows(c, x, x_store, stream);
+        erased = recorded ? erase_stream_rows(c, x, x_store, stream)
+                          : remove_stream_rows(c, x, x_store, stream);
         c.prepare(format("DELETE FROM %s.es_lifecycle WHERE stream_id = ?1", x.quoted().c_str()))
             .bind(1, stream)
             .step_done();
-        // A move given up because a tombstone or delete overtook it: that recorded the erasure.
-        if (!undo || cleanup_recorded(c, x_store, stream, move_id))
-            note_erased(c, x, move_id, stream);
+        if (recorded) note_erased(c, x, move_id, stream);
     } else if (!move_id.empty()) {
         Stmt n = c.prepare(format("SELECT 1 FROM %s.es_meta WHERE key = ?1", x.quoted().c_str()));
         n.bind(1, note);
